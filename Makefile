@@ -1,0 +1,68 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# tcptrace: module + CLI.
+#
+#   make                 module for KVER (default: running kernel, else the
+#                        newest installed headers) and the CLI
+#   make demo            boot a guest, load the module, trace real connections
+#   make check           every test, on every supported kernel, in guests
+#   sudo make load       insmod on this host (needs module support)
+
+KVER ?= $(shell if [ -d /lib/modules/$$(uname -r)/build ]; then uname -r; \
+	else ls -1d /lib/modules/*/build 2>/dev/null | sort -V | tail -n1 | \
+	cut -d/ -f4; fi)
+KDIR ?= /lib/modules/$(KVER)/build
+BUILD := $(CURDIR)/build/$(KVER)
+MODSRC := Kbuild VERSION $(wildcard module/*.c module/*.h module/uapi/*.h)
+
+CC ?= cc
+CLI_CFLAGS := -DTCPTRACE_VERSION=\"$(shell cat VERSION)\" -O2 -g -Wall -Wextra -Wno-unused-parameter -std=gnu11 \
+	-D_GNU_SOURCE -Imodule/uapi $(CFLAGS)
+CLI_SRC := tools/tcptrace.c tools/decode.c
+CLI_HDR := tools/decode.h module/uapi/tcptrace.h
+
+.PHONY: all module cli clean load unload demo check deps checkpatch sparse
+
+all: module cli
+
+cli: tools/tcptrace
+
+tools/tcptrace: $(CLI_SRC) $(CLI_HDR)
+	$(CC) $(CLI_CFLAGS) -o $@ $(CLI_SRC)
+
+# Each kernel gets its own build tree, so 6.1 and 6.12 objects never mix.
+$(BUILD)/tcptrace.ko: $(MODSRC)
+	@test -d $(KDIR) || { echo "no kernel headers for $(KVER) in $(KDIR):" \
+		"apt-get install linux-headers-$(KVER)" >&2; exit 1; }
+	mkdir -p $(BUILD)/module/uapi
+	cp Kbuild VERSION $(BUILD)/
+	cp module/*.c module/*.h $(BUILD)/module/
+	cp module/uapi/*.h $(BUILD)/module/uapi/
+	$(MAKE) -C $(KDIR) M=$(BUILD) W=1 $(if $(C),C=$(C)) modules
+
+module: $(BUILD)/tcptrace.ko
+
+load: module
+	insmod $(BUILD)/tcptrace.ko $(PARAMS)
+
+unload:
+	rmmod tcptrace
+
+clean:
+	rm -rf build tools/tcptrace selftests/out
+
+deps:
+	./selftests/vm/deps.sh
+
+demo: deps
+	./selftests/vm/demo.sh
+
+check: deps
+	./selftests/run.sh
+
+# Style gates: checkpatch from the kernel tree, sparse via kbuild (C=2).
+checkpatch: deps
+	./selftests/style.sh checkpatch
+
+sparse: deps
+	./selftests/style.sh sparse

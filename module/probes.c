@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: GPL-2.0
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+/*
+ * tcptrace: tracepoint probes.
+ *
+ * The tracepoints tcptrace needs are not exported to modules, so they are
+ * looked up by name with for_each_kernel_tracepoint() and attached with
+ * tracepoint_probe_register().  The kernel's own trace header is included
+ * and every probe is checked against its prototype at build time, so a
+ * kernel that changes a prototype fails the build instead of crashing.
+ */
+#include <linux/tracepoint.h>
+#include <linux/sched.h>
+#include <linux/string.h>
+#include <net/sock.h>
+#include <net/inet_sock.h>
+#include <net/ipv6.h>
+#include <trace/events/sock.h>
+
+#include "tcptrace.h"
+#include "compat.h"
+
+static void tcptrace_fill_endpoints(struct tcptrace_state_rec *rec,
+				    const struct sock *sk)
+{
+	const struct inet_sock *inet = inet_sk(sk);
+
+	rec->family = sk->sk_family;
+	rec->sport = ntohs(inet->inet_sport);
+	rec->dport = ntohs(inet->inet_dport);
+	if (sk->sk_family == AF_INET) {
+		memcpy(rec->saddr, &inet->inet_saddr, 4);
+		memcpy(rec->daddr, &inet->inet_daddr, 4);
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	else if (sk->sk_family == AF_INET6) {
+		memcpy(rec->saddr, &sk->sk_v6_rcv_saddr, 16);
+		memcpy(rec->daddr, &sk->sk_v6_daddr, 16);
+		if (ipv6_addr_v4mapped(&sk->sk_v6_daddr))
+			rec->flags |= TCPTRACE_F_V4MAPPED;
+	}
+#endif
+}
+
+static void tcptrace_probe_set_state(void *data, const struct sock *sk,
+				     const int oldstate, const int newstate)
+{
+	struct tcptrace_state_rec rec = {};
+	const struct net *net;
+
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return;
+
+	tcptrace_hdr_init(&rec.hdr, TCPTRACE_REC_STATE, sizeof(rec),
+			  TCPTRACE_STATE_REC_VERSION);
+	net = sock_net(sk);
+	rec.sock_cookie = tcptrace_sock_cookie(sk);
+	rec.netns_cookie = tcptrace_net_cookie(net);
+	rec.netns_ino = net->ns.inum;
+	rec.pid = task_tgid_nr(current);
+	rec.tid = task_pid_nr(current);
+	memcpy(rec.comm, current->comm, sizeof(rec.comm));
+	rec.old_state = oldstate;
+	rec.new_state = newstate;
+	tcptrace_fill_endpoints(&rec, sk);
+	tcptrace_ring_emit(&rec.hdr);
+}
+
+/* Never called: fails the build if a tracepoint prototype changes. */
+static inline void __maybe_unused tcptrace_check_prototypes(void)
+{
+	check_trace_callback_type_inet_sock_set_state(tcptrace_probe_set_state);
+}
+
+struct tcptrace_tp {
+	const char		*name;
+	void			*probe;
+	struct tracepoint	*tp;
+	bool			registered;
+};
+
+static struct tcptrace_tp tcptrace_tps[] = {
+	{ .name = "inet_sock_set_state", .probe = tcptrace_probe_set_state },
+};
+
+static void tcptrace_find_tp(struct tracepoint *tp, void *priv)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(tcptrace_tps); i++)
+		if (!strcmp(tp->name, tcptrace_tps[i].name))
+			tcptrace_tps[i].tp = tp;
+}
+
+static void tcptrace_unregister_all(void)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(tcptrace_tps); i++) {
+		if (!tcptrace_tps[i].registered)
+			continue;
+		tracepoint_probe_unregister(tcptrace_tps[i].tp,
+					    tcptrace_tps[i].probe, NULL);
+		tcptrace_tps[i].registered = false;
+	}
+	/* no probe is running, nor will run, after this */
+	tracepoint_synchronize_unregister();
+}
+
+int tcptrace_probes_init(void)
+{
+	int i, ret;
+
+	for_each_kernel_tracepoint(tcptrace_find_tp, NULL);
+	for (i = 0; i < ARRAY_SIZE(tcptrace_tps); i++) {
+		if (!tcptrace_tps[i].tp) {
+			pr_err("tracepoint %s not found in this kernel\n",
+			       tcptrace_tps[i].name);
+			ret = -ENOENT;
+			goto fail;
+		}
+		ret = tracepoint_probe_register(tcptrace_tps[i].tp,
+						tcptrace_tps[i].probe, NULL);
+		if (ret) {
+			pr_err("cannot attach to tracepoint %s: %d\n",
+			       tcptrace_tps[i].name, ret);
+			goto fail;
+		}
+		tcptrace_tps[i].registered = true;
+	}
+	return 0;
+fail:
+	tcptrace_unregister_all();
+	return ret;
+}
+
+void tcptrace_probes_exit(void)
+{
+	tcptrace_unregister_all();
+}

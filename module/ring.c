@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tcptrace: per-CPU record buffer.
+ *
+ * Built on the kernel's lockless per-CPU ring buffer (the one ftrace uses)
+ * in producer mode: when a CPU's buffer is full, new records are dropped,
+ * never old ones overwritten, and each drop is counted on that CPU.  A drop
+ * is reported in-band exactly once, either in hdr.lost_before of the next
+ * record that CPU manages to write, or as a TCPTRACE_REC_LOST record that
+ * read() synthesizes once that CPU's buffer has been drained.
+ */
+#include <linux/ring_buffer.h>
+#include <linux/percpu.h>
+#include <linux/uaccess.h>
+#include <linux/mutex.h>
+#include <linux/ktime.h>
+#include <linux/limits.h>
+
+#include "tcptrace.h"
+
+struct tcptrace_cpu {
+	u64		produced;	/* written by the owning CPU only */
+	u64		lost;		/* written by the owning CPU only */
+	atomic64_t	unreported;	/* drops not yet reported in-band */
+	u64		delivered;	/* under tcptrace_read_mutex */
+	/* counter values at the last reset, under tcptrace_read_mutex */
+	u64		base_produced;
+	u64		base_lost;
+	u64		base_delivered;
+};
+
+static DEFINE_PER_CPU(struct tcptrace_cpu, tcptrace_cpu);
+static struct trace_buffer *tcptrace_rb;
+/* Serializes consumers, and the reset baselines. */
+static DEFINE_MUTEX(tcptrace_read_mutex);
+
+int tcptrace_ring_init(unsigned long bytes_per_cpu)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		atomic64_set(&per_cpu_ptr(&tcptrace_cpu, cpu)->unreported, 0);
+
+	/* flags 0: no RB_FL_OVERWRITE, a full buffer rejects new events */
+	tcptrace_rb = ring_buffer_alloc(bytes_per_cpu, 0);
+	return tcptrace_rb ? 0 : -ENOMEM;
+}
+
+void tcptrace_ring_exit(void)
+{
+	ring_buffer_free(tcptrace_rb);
+	tcptrace_rb = NULL;
+}
+
+void tcptrace_hdr_init(struct tcptrace_hdr *hdr, u16 type, u16 size,
+		       u8 version)
+{
+	hdr->type = type;
+	hdr->size = size;
+	hdr->version = version;
+	if (in_task())
+		hdr->ctx = TCPTRACE_CTX_TASK;
+	else if (in_nmi())
+		hdr->ctx = TCPTRACE_CTX_NMI;
+	else if (in_hardirq())
+		hdr->ctx = TCPTRACE_CTX_HARDIRQ;
+	else
+		hdr->ctx = TCPTRACE_CTX_SOFTIRQ;
+	hdr->ts_ns = ktime_get_ns();
+}
+
+/* Take up to U32_MAX unreported drops off @c for a record header. */
+static u32 tcptrace_take_unreported(struct tcptrace_cpu *c)
+{
+	s64 n;
+
+	if (likely(!atomic64_read(&c->unreported)))
+		return 0;
+	n = atomic64_xchg(&c->unreported, 0);
+	if (n > U32_MAX) {
+		atomic64_add(n - U32_MAX, &c->unreported);
+		n = U32_MAX;
+	}
+	return n;
+}
+
+/*
+ * Write one record from probe context: never sleeps, never allocates,
+ * never wakes anybody directly.
+ */
+void tcptrace_ring_emit(struct tcptrace_hdr *hdr)
+{
+	struct tcptrace_cpu *c;
+
+	preempt_disable_notrace();
+	c = this_cpu_ptr(&tcptrace_cpu);
+	hdr->cpu = smp_processor_id();
+	hdr->lost_before = tcptrace_take_unreported(c);
+	if (unlikely(ring_buffer_write(tcptrace_rb, hdr->size, hdr))) {
+		atomic64_add((s64)hdr->lost_before + 1, &c->unreported);
+		this_cpu_inc(tcptrace_cpu.lost);
+	} else {
+		this_cpu_inc(tcptrace_cpu.produced);
+		tcptrace_dev_wake();
+	}
+	preempt_enable_notrace();
+}
+
+static bool tcptrace_any_unreported(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		if (atomic64_read(&per_cpu_ptr(&tcptrace_cpu, cpu)->unreported))
+			return true;
+	return false;
+}
+
+bool tcptrace_ring_has_data(void)
+{
+	return !ring_buffer_empty(tcptrace_rb) || tcptrace_any_unreported();
+}
+
+/* Report the drops of a drained CPU as a TCPTRACE_REC_LOST record. */
+static int tcptrace_put_lost(int cpu, char __user *buf)
+{
+	struct tcptrace_cpu *c = per_cpu_ptr(&tcptrace_cpu, cpu);
+	struct tcptrace_lost_rec rec = {};
+
+	rec.count = atomic64_xchg(&c->unreported, 0);
+	if (!rec.count)
+		return 0;
+	rec.hdr.type = TCPTRACE_REC_LOST;
+	rec.hdr.size = sizeof(rec);
+	rec.hdr.version = TCPTRACE_LOST_REC_VERSION;
+	rec.hdr.ctx = TCPTRACE_CTX_TASK;
+	rec.hdr.cpu = cpu;
+	rec.hdr.ts_ns = ktime_get_ns();
+	if (copy_to_user(buf, &rec, sizeof(rec))) {
+		atomic64_add(rec.count, &c->unreported);
+		return -EFAULT;
+	}
+	return sizeof(rec);
+}
+
+/*
+ * Copy whole records, oldest first across CPUs, into @buf.  Returns the
+ * number of bytes copied, 0 when there is nothing to read, or -EFAULT
+ * when nothing could be copied.  A record is consumed only after it has
+ * reached userspace, so a fault loses nothing.
+ */
+ssize_t tcptrace_ring_read(char __user *buf, size_t count)
+{
+	size_t done = 0;
+	ssize_t ret = 0;
+
+	mutex_lock(&tcptrace_read_mutex);
+	while (count - done >= TCPTRACE_READ_MIN) {
+		const struct tcptrace_hdr *best = NULL, *hdr;
+		struct ring_buffer_event *ev;
+		int cpu, best_cpu = 0;
+
+		for_each_possible_cpu(cpu) {
+			ev = ring_buffer_peek(tcptrace_rb, cpu, NULL, NULL);
+			if (!ev) {
+				ret = tcptrace_put_lost(cpu, buf + done);
+				if (ret < 0)
+					goto out;
+				done += ret;
+				if (count - done < TCPTRACE_READ_MIN)
+					goto out;
+				continue;
+			}
+			hdr = ring_buffer_event_data(ev);
+			if (!best || hdr->ts_ns < best->ts_ns) {
+				best = hdr;
+				best_cpu = cpu;
+			}
+		}
+		if (!best)
+			break;
+		/*
+		 * @best points into the reader page of best_cpu, which only
+		 * the (serialized) reader touches: it stays valid until we
+		 * consume it.
+		 */
+		if (copy_to_user(buf + done, best, best->size)) {
+			ret = -EFAULT;
+			goto out;
+		}
+		done += best->size;
+		ring_buffer_consume(tcptrace_rb, best_cpu, NULL, NULL);
+		per_cpu_ptr(&tcptrace_cpu, best_cpu)->delivered++;
+	}
+out:
+	mutex_unlock(&tcptrace_read_mutex);
+	return done ? done : min_t(ssize_t, ret, 0);
+}
+
+int tcptrace_ring_stats(struct tcptrace_stats *st,
+			struct tcptrace_cpu_stats __user *ucpus)
+{
+	u32 room = st->nr_cpus, n = 0;
+	int cpu;
+
+	st->abi_version = TCPTRACE_ABI_VERSION;
+	st->produced = 0;
+	st->lost = 0;
+	st->delivered = 0;
+	st->buffered = 0;
+
+	mutex_lock(&tcptrace_read_mutex);
+	for_each_possible_cpu(cpu) {
+		struct tcptrace_cpu *c = per_cpu_ptr(&tcptrace_cpu, cpu);
+		struct tcptrace_cpu_stats cs = {};
+
+		cs.cpu = cpu;
+		cs.produced = READ_ONCE(c->produced) - c->base_produced;
+		cs.lost = READ_ONCE(c->lost) - c->base_lost;
+		cs.delivered = c->delivered - c->base_delivered;
+		cs.buffered = ring_buffer_entries_cpu(tcptrace_rb, cpu);
+		cs.buffer_bytes = ring_buffer_size(tcptrace_rb, cpu);
+
+		st->produced += cs.produced;
+		st->lost += cs.lost;
+		st->delivered += cs.delivered;
+		st->buffered += cs.buffered;
+		if (ucpus && n < room) {
+			if (copy_to_user(&ucpus[n], &cs, sizeof(cs))) {
+				mutex_unlock(&tcptrace_read_mutex);
+				return -EFAULT;
+			}
+		}
+		n++;
+	}
+	mutex_unlock(&tcptrace_read_mutex);
+	st->nr_cpus = ucpus ? min(n, room) : n;
+	return 0;
+}
+
+/*
+ * Counters are never written from here (the probes own them); a reset
+ * moves the baselines instead, which is race-free.
+ */
+void tcptrace_ring_reset(void)
+{
+	int cpu;
+
+	mutex_lock(&tcptrace_read_mutex);
+	for_each_possible_cpu(cpu) {
+		struct tcptrace_cpu *c = per_cpu_ptr(&tcptrace_cpu, cpu);
+
+		c->base_produced = READ_ONCE(c->produced);
+		c->base_lost = READ_ONCE(c->lost);
+		c->base_delivered = c->delivered;
+	}
+	mutex_unlock(&tcptrace_read_mutex);
+}

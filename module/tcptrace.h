@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * tcptrace: declarations shared by the module's source files.
+ */
+#ifndef _TCPTRACE_H
+#define _TCPTRACE_H
+
+#include <linux/types.h>
+#include "uapi/tcptrace.h"
+
+struct tcptrace_stats;
+
+/* ring.c: per-CPU record buffer */
+int tcptrace_ring_init(unsigned long bytes_per_cpu);
+void tcptrace_ring_exit(void);
+void tcptrace_ring_emit(struct tcptrace_hdr *hdr);
+bool tcptrace_ring_has_data(void);
+ssize_t tcptrace_ring_read(char __user *buf, size_t count);
+int tcptrace_ring_stats(struct tcptrace_stats *st,
+			struct tcptrace_cpu_stats __user *cpus);
+void tcptrace_ring_reset(void);
+
+/* chardev.c: /dev/tcptrace */
+int tcptrace_dev_init(void);
+void tcptrace_dev_exit(void);
+void tcptrace_dev_wake(void);
+
+/* probes.c: tracepoint probes */
+int tcptrace_probes_init(void);
+void tcptrace_probes_exit(void);
+
+/* Fill the common header fields of a record about to be emitted. */
+void tcptrace_hdr_init(struct tcptrace_hdr *hdr, u16 type, u16 size,
+		       u8 version);
+
+#endif /* _TCPTRACE_H */

@@ -1,0 +1,54 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Minimal kselftest (TAP 13) reporting for the tcptrace guest tests."""
+import sys
+import traceback
+
+_tests = []
+
+
+def test(fn):
+    """Register a test function; run in declaration order."""
+    _tests.append(fn)
+    return fn
+
+
+class Skip(Exception):
+    pass
+
+
+def run(selected=None):
+    todo = [t for t in _tests if not selected or t.__name__ in selected]
+    print("TAP version 13", flush=True)
+    print("1..%d" % len(todo), flush=True)
+    failed = 0
+    for i, t in enumerate(todo, 1):
+        name = t.__name__
+        try:
+            t()
+        except Skip as e:
+            print("ok %d %s # SKIP %s" % (i, name, e), flush=True)
+            continue
+        except Exception:  # noqa: BLE001 - report every failure as TAP
+            failed += 1
+            for line in traceback.format_exc().splitlines():
+                print("# " + line)
+            print("not ok %d %s" % (i, name), flush=True)
+            continue
+        print("ok %d %s" % (i, name), flush=True)
+    print("# %d passed, %d failed" % (len(todo) - failed, failed), flush=True)
+    return 1 if failed else 0
+
+
+def diag(msg):
+    for line in str(msg).splitlines():
+        print("# " + line, flush=True)
+
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def eq(got, want, what):
+    if got != want:
+        raise AssertionError("%s: got %r, want %r" % (what, got, want))

@@ -1,0 +1,606 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""
+Foundation tests, run as root inside a guest by selftests/run.sh:
+every TCP state transition reaches the CLI's JSON output, exactly, on both
+ends of real connections; the device's read/poll/ioctl contract; loss is
+counted and reported; unload with a blocked reader.
+
+Environment: TCPTRACE_KO (module to load), TCPTRACE_CLI (the CLI).
+"""
+import errno
+import fcntl
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ktap import test, run, check, eq, diag  # noqa: E402
+
+KO = os.environ["TCPTRACE_KO"]
+CLI = os.environ["TCPTRACE_CLI"]
+DEV = "/dev/tcptrace"
+SO_COOKIE = 57
+TIMEOUT = 60
+
+# From module/uapi/tcptrace.h
+IOC_MAGIC = 0xE7
+READ_MIN = 256
+HDR = struct.Struct("<HHBBHIIQ")        # type size version ctx cpu lost rsvd ts
+
+
+def _ioc(direction, nr, size):
+    return (direction << 30) | (size << 16) | (IOC_MAGIC << 8) | nr
+
+
+IOC_VERSION = _ioc(2, 1, 4)
+IOC_STATS = _ioc(3, 2, 48)
+IOC_RESET = _ioc(0, 3, 0)
+
+_port = [20000]
+
+
+def new_port():
+    _port[0] += 1
+    return _port[0]
+
+
+def sh(cmd, check_rc=True):
+    r = subprocess.run(cmd, shell=True, capture_output=True, text=True)
+    if check_rc and r.returncode:
+        raise AssertionError("%s: rc %d: %s" % (cmd, r.returncode, r.stderr))
+    return r
+
+
+def load(params=""):
+    unload()
+    sh("insmod %s %s" % (KO, params))
+    deadline = time.time() + 10
+    while not os.path.exists(DEV):
+        check(time.time() < deadline, "%s did not appear" % DEV)
+        time.sleep(0.05)
+
+
+def unload():
+    if os.path.exists("/sys/module/tcptrace"):
+        sh("rmmod tcptrace")
+
+
+def cookie(s):
+    return struct.unpack("<Q", s.getsockopt(socket.SOL_SOCKET, SO_COOKIE, 8))[0]
+
+
+def netns_ino(path="/proc/self/ns/net"):
+    return os.stat(path).st_ino
+
+
+class Tracer:
+    """The CLI in JSON mode, in the background, output to a file."""
+
+    def __init__(self, *args):
+        self.out = tempfile.NamedTemporaryFile("w+", suffix=".json",
+                                               delete=False)
+        self.err = tempfile.NamedTemporaryFile("w+", suffix=".err",
+                                               delete=False)
+        self.p = subprocess.Popen([CLI, "-j", *args], stdout=self.out,
+                                  stderr=self.err)
+        # wait until the CLI holds the device open
+        deadline = time.time() + TIMEOUT
+        while not self._holds_device():
+            check(self.p.poll() is None, "tracer exited: %s" % self.errors())
+            check(time.time() < deadline, "tracer never opened the device")
+            time.sleep(0.05)
+
+    def _holds_device(self):
+        try:
+            for fd in os.listdir("/proc/%d/fd" % self.p.pid):
+                if os.readlink("/proc/%d/fd/%s" % (self.p.pid, fd)) == DEV:
+                    return True
+        except OSError:
+            pass
+        return False
+
+    def errors(self):
+        self.err.seek(0)
+        return self.err.read()
+
+    def lines(self):
+        self.out.flush()
+        with open(self.out.name) as f:
+            return [json.loads(x) for x in f.read().splitlines() if x.strip()]
+
+    def wait_for(self, pred, what):
+        deadline = time.time() + TIMEOUT
+        while True:
+            if any(pred(r) for r in self.lines()):
+                return
+            if self.p.poll() is not None:
+                break
+            check(time.time() < deadline, "timed out waiting for " + what)
+            time.sleep(0.1)
+        check(any(pred(r) for r in self.lines()),
+              "tracer exited before " + what)
+
+    def stop(self, marker=("127.0.0.1", None)):
+        """Make a refused connection to a closed port and stop once the
+        tracer has printed it: everything before it has been read."""
+        if marker is not None:
+            host, port = marker
+            port = port or new_port()
+            refused(host, port)
+            self.wait_for(lambda r: r.get("dport") == port and
+                          r.get("new") == "CLOSE", "marker on port %d" % port)
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGINT)
+        rc = self.p.wait(TIMEOUT)
+        eq(rc, 0, "tracer exit code (stderr: %s)" % self.errors())
+        return self.lines()
+
+
+def refused(host, port):
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    try:
+        s.connect((host, port))
+    except ConnectionRefusedError:
+        pass
+    else:
+        raise AssertionError("connect to %s:%d was not refused" % (host, port))
+    finally:
+        s.close()
+
+
+def conversation(fam, host, port):
+    """Client connects, sends, closes first; server reads EOF and closes.
+    Returns the cookies of (listener, client, server child)."""
+    ls = socket.socket(fam, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((host, port))
+    ls.listen(8)
+    c = socket.socket(fam, socket.SOCK_STREAM)
+    c.connect((host, port))
+    a, _ = ls.accept()
+    c.sendall(b"hello")
+    eq(a.recv(16), b"hello", "payload")
+    ids = (cookie(ls), cookie(c), cookie(a))
+    c.close()
+    eq(a.recv(16), b"", "EOF at server")
+    a.close()
+    ls.close()
+    return ids
+
+
+def transitions(recs, sock):
+    return [(r["old"], r["new"]) for r in recs
+            if r["type"] == "state" and r["sock"] == sock]
+
+
+CLIENT = [("CLOSE", "SYN_SENT"), ("SYN_SENT", "ESTABLISHED"),
+          ("ESTABLISHED", "FIN_WAIT1"), ("FIN_WAIT1", "FIN_WAIT2"),
+          ("FIN_WAIT2", "CLOSE")]
+SERVER = [("LISTEN", "SYN_RECV"), ("SYN_RECV", "ESTABLISHED"),
+          ("ESTABLISHED", "CLOSE_WAIT"), ("CLOSE_WAIT", "LAST_ACK"),
+          ("LAST_ACK", "CLOSE")]
+LISTENER = [("CLOSE", "LISTEN"), ("LISTEN", "CLOSE")]
+
+
+def check_conversation(recs, ids, fam, saddr, port):
+    lid, cid, sid = ids
+    eq(transitions(recs, lid), LISTENER, "listener transitions")
+    eq(transitions(recs, cid), CLIENT, "client transitions")
+    eq(transitions(recs, sid), SERVER, "server transitions")
+    me = os.getpid()
+    ns = netns_ino()
+    cl = [r for r in recs if r["sock"] == cid]
+    sv = [r for r in recs if r["sock"] == sid]
+    for r in cl + sv:
+        eq(r["family"], fam, "family")
+        eq(r["netns"], ns, "netns inode")
+    # connect() runs in our task: real pid and comm
+    eq((cl[0]["pid"], cl[0]["comm"], cl[0]["ctx"]),
+       (me, "python3", "task"), "pid/comm of connect")
+    # established client: right endpoints (the SYN_SENT record may still
+    # have port 0: the kernel picks the source port after the transition)
+    est = cl[1]
+    eq((est["saddr"], est["daddr"], est["dport"]), (saddr, saddr, port),
+       "client endpoints")
+    check(est["sport"] not in (0, port), "client source port %r" % est)
+    eq((sv[1]["saddr"], sv[1]["sport"], sv[1]["dport"]),
+       (saddr, port, est["sport"]), "server endpoints")
+    # records in softirq do not pretend to know the task
+    for r in cl + sv:
+        if r["ctx"] != "task":
+            eq((r["pid"], r["comm"]), (None, None), "softirq pid/comm")
+    # time in previous state is known once the socket has been seen
+    for seq in (cl, sv):
+        check(all(r["in_old_ns"] is not None and r["in_old_ns"] >= 0
+                  for r in seq[1:]), "in_old_ns missing: %r" % seq)
+        ts = [r["ts_ns"] for r in seq]
+        eq(ts, sorted(ts), "timestamps ordered")
+
+
+@test
+def ipv4_loopback_handshake_data_close():
+    load()
+    t = Tracer()
+    port = new_port()
+    ids = conversation(socket.AF_INET, "127.0.0.1", port)
+    check_conversation(t.stop(), ids, 4, "127.0.0.1", port)
+
+
+@test
+def ipv6_loopback_handshake_data_close():
+    t = Tracer()
+    port = new_port()
+    ids = conversation(socket.AF_INET6, "::1", port)
+    check_conversation(t.stop(), ids, 6, "::1", port)
+
+
+@test
+def ipv4_mapped_on_ipv6_socket():
+    t = Tracer()
+    port = new_port()
+    ids = conversation(socket.AF_INET6, "::ffff:127.0.0.1", port)
+    recs = t.stop()
+    check_conversation(recs, ids, 6, "::ffff:127.0.0.1", port)
+    mine = [r for r in recs if r["sock"] in ids[1:]]
+    check(all(r["v4mapped"] for r in mine if r["new"] == "ESTABLISHED"),
+          "v4mapped flag")
+
+
+@test
+def connection_refused():
+    t = Tracer()
+    port = new_port()
+    s = socket.socket()
+    try:
+        s.connect(("127.0.0.1", port))
+        raise AssertionError("not refused")
+    except ConnectionRefusedError:
+        pass
+    cid = cookie(s)
+    s.close()
+    recs = t.stop()
+    eq(transitions(recs, cid), [("CLOSE", "SYN_SENT"), ("SYN_SENT", "CLOSE")],
+       "refused client")
+
+
+NS_SERVER = r"""
+import socket, struct, sys
+ls = socket.socket(); ls.bind(("10.199.0.2", %d)); ls.listen(4)
+print("ready", flush=True)
+a, _ = ls.accept()
+print(struct.unpack("<Q", a.getsockopt(socket.SOL_SOCKET, 57, 8))[0], flush=True)
+while a.recv(100): pass
+a.close(); ls.close()
+"""
+
+NS_CLIENT = r"""
+import socket, struct
+c = socket.create_connection(("10.199.0.2", %d))
+print(struct.unpack("<Q", c.getsockopt(socket.SOL_SOCKET, 57, 8))[0], flush=True)
+c.sendall(b"x" * 1000); c.close()
+"""
+
+
+@test
+def two_namespaces_over_veth():
+    sh("ip netns del tta", False)
+    sh("ip netns del ttb", False)
+    sh("ip netns add tta && ip netns add ttb")
+    try:
+        sh("ip link add v-a netns tta type veth peer name v-b netns ttb")
+        sh("ip -n tta addr add 10.199.0.1/24 dev v-a && ip -n tta link set v-a up"
+           " && ip -n tta link set lo up")
+        sh("ip -n ttb addr add 10.199.0.2/24 dev v-b && ip -n ttb link set v-b up"
+           " && ip -n ttb link set lo up")
+        ino_a = netns_ino("/run/netns/tta")
+        ino_b = netns_ino("/run/netns/ttb")
+        check(ino_a != ino_b, "distinct namespaces")
+        t = Tracer()
+        port = new_port()
+        srv = subprocess.Popen(["ip", "netns", "exec", "ttb", "python3", "-c",
+                                NS_SERVER % port], stdout=subprocess.PIPE,
+                               text=True)
+        eq(srv.stdout.readline().strip(), "ready", "server ready")
+        cli = subprocess.run(["ip", "netns", "exec", "tta", "python3", "-c",
+                              NS_CLIENT % port], capture_output=True,
+                             text=True, timeout=TIMEOUT)
+        eq(cli.returncode, 0, "client rc: " + cli.stderr)
+        cid = int(cli.stdout.split()[0])
+        sid = int(srv.stdout.readline())
+        eq(srv.wait(TIMEOUT), 0, "server rc")
+        recs = t.stop()
+        eq(transitions(recs, cid), CLIENT, "client in tta")
+        eq(transitions(recs, sid), SERVER, "server in ttb")
+        check(all(r["netns"] == ino_a for r in recs if r["sock"] == cid),
+              "client records carry tta's inode %d" % ino_a)
+        check(all(r["netns"] == ino_b for r in recs if r["sock"] == sid),
+              "server records carry ttb's inode %d" % ino_b)
+        ncook = {r["netns_cookie"] for r in recs if r["sock"] in (cid, sid)}
+        eq(len(ncook), 2, "two netns cookies")
+        est = [r for r in recs if r["sock"] == cid and r["new"] == "ESTABLISHED"][0]
+        eq((est["saddr"], est["daddr"], est["dport"]),
+           ("10.199.0.1", "10.199.0.2", port), "veth endpoints")
+    finally:
+        sh("ip netns del tta", False)
+        sh("ip netns del ttb", False)
+
+
+def _two_conns(fam, host, p1, p2):
+    return conversation(fam, host, p1), conversation(fam, host, p2)
+
+
+@test
+def filter_port():
+    p1, p2 = new_port(), new_port()
+    t = Tracer("-p", str(p1))
+    a, b = _two_conns(socket.AF_INET, "127.0.0.1", p1, p2)
+    recs = t.stop(("127.0.0.1", p1))
+    socks = {r["sock"] for r in recs}
+    check(a[1] in socks and a[2] in socks, "port %d shown" % p1)
+    check(not socks & set(b), "port %d filtered out" % p2)
+    check(all(p1 in (r["sport"], r["dport"]) for r in recs), "only port")
+
+
+@test
+def filter_family_and_addr():
+    p4, p6 = new_port(), new_port()
+    t6 = Tracer("-6")
+    c4 = conversation(socket.AF_INET, "127.0.0.1", p4)
+    c6 = conversation(socket.AF_INET6, "::1", p6)
+    recs = t6.stop(("::1", None))
+    socks = {r["sock"] for r in recs}
+    check(c6[1] in socks and not socks & set(c4), "-6 shows only IPv6")
+    check(all(r["family"] == 6 for r in recs), "-6 families")
+
+    t4 = Tracer("-4")
+    c4 = conversation(socket.AF_INET, "127.0.0.1", new_port())
+    c6 = conversation(socket.AF_INET6, "::1", new_port())
+    recs = t4.stop()
+    socks = {r["sock"] for r in recs}
+    check(c4[1] in socks and not socks & set(c6), "-4 shows only IPv4")
+
+    ta = Tracer("--addr", "::1")
+    c4 = conversation(socket.AF_INET, "127.0.0.1", new_port())
+    c6 = conversation(socket.AF_INET6, "::1", new_port())
+    recs = ta.stop(("::1", None))
+    socks = {r["sock"] for r in recs}
+    check(c6[1] in socks and not socks & set(c4), "--addr ::1")
+
+
+@test
+def filter_netns_and_count():
+    sh("ip netns del ttc", False)
+    sh("ip netns add ttc && ip -n ttc link set lo up")
+    try:
+        ino = netns_ino("/run/netns/ttc")
+        t = Tracer("--netns", str(ino))
+        conversation(socket.AF_INET, "127.0.0.1", new_port())   # init ns
+        port = new_port()
+        sh("ip netns exec ttc python3 -c 'import socket; s=socket.socket();"
+           " s.connect_ex((\"127.0.0.1\", %d))'" % port)
+        # the refused connect inside ttc is the marker
+        t.wait_for(lambda r: r["dport"] == port and r["new"] == "CLOSE",
+                   "ttc connection")
+        t.p.send_signal(signal.SIGINT)
+        eq(t.p.wait(TIMEOUT), 0, "rc")
+        recs = t.lines()
+        check(recs and all(r["netns"] == ino for r in recs),
+              "only ttc records: %r" % recs[:3])
+
+        t = Tracer("-c", "3")
+        conversation(socket.AF_INET, "127.0.0.1", new_port())
+        eq(t.p.wait(TIMEOUT), 0, "-c exits by itself")
+        eq(len(t.lines()), 3, "-c 3 prints 3 records")
+    finally:
+        sh("ip netns del ttc", False)
+
+
+def read_records(buf):
+    off, out = 0, []
+    while off < len(buf):
+        typ, size, ver, ctx, cpu, lost, _, ts = HDR.unpack_from(buf, off)
+        check(size >= HDR.size and size % 8 == 0 and off + size <= len(buf),
+              "whole record at %d (size %d of %d)" % (off, size, len(buf)))
+        out.append((typ, size, lost, buf[off:off + size]))
+        off += size
+    return out
+
+
+def stats(fd):
+    b = bytearray(48)
+    fcntl.ioctl(fd, IOC_STATS, b)
+    abi, ncpu, _, produced, lost, delivered, buffered = struct.unpack(
+        "<IIQQQQQ", b)
+    return dict(abi=abi, produced=produced, lost=lost, delivered=delivered,
+                buffered=buffered)
+
+
+@test
+def device_contract_nonblock_poll_ioctl():
+    fd = os.open(DEV, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        # exclusive: a second reader is refused
+        try:
+            os.open(DEV, os.O_RDONLY)
+            raise AssertionError("second open succeeded")
+        except OSError as e:
+            eq(e.errno, errno.EBUSY, "second open errno")
+        v = bytearray(4)
+        fcntl.ioctl(fd, IOC_VERSION, v)
+        eq(struct.unpack("<I", v)[0], 1, "ABI version")
+        # drain, then empty: EAGAIN, and poll says not readable
+        while True:
+            try:
+                os.read(fd, 65536)
+            except BlockingIOError:
+                break
+        p = select.poll()
+        p.register(fd, select.POLLIN)
+        eq(p.poll(0), [], "poll on empty device")
+        try:
+            os.read(fd, 65536)
+            raise AssertionError("read on empty O_NONBLOCK device")
+        except BlockingIOError:
+            pass
+        # short buffers are refused outright
+        for n in (0, 1, 24, READ_MIN - 1):
+            try:
+                os.read(fd, n)
+                raise AssertionError("read(%d) accepted" % n)
+            except OSError as e:
+                eq(e.errno, errno.EINVAL, "read(%d) errno" % n)
+        # unknown ioctls
+        for cmd in (0, _ioc(0, 99, 0), 0x5401):
+            try:
+                fcntl.ioctl(fd, cmd, 0)
+                raise AssertionError("ioctl %#x accepted" % cmd)
+            except OSError as e:
+                eq(e.errno, errno.ENOTTY, "ioctl %#x errno" % cmd)
+        try:
+            fcntl.ioctl(fd, IOC_RESET, 1)
+            raise AssertionError("reset with argument accepted")
+        except OSError as e:
+            eq(e.errno, errno.EINVAL, "reset arg errno")
+        try:
+            os.write(fd, b"x" * 300)
+            raise AssertionError("write accepted")
+        except OSError as e:
+            check(e.errno in (errno.EINVAL, errno.EBADF), "write errno")
+        # a connection makes it readable, via poll and select
+        fcntl.ioctl(fd, IOC_RESET, 0)
+        s0 = stats(fd)
+        eq((s0["produced"], s0["lost"], s0["delivered"]), (0, 0, 0), "reset")
+        refused("127.0.0.1", new_port())
+        ev = p.poll(TIMEOUT * 1000)
+        eq(ev, [(fd, select.POLLIN)], "poll after connection")
+        r, _, _ = select.select([fd], [], [], TIMEOUT)
+        eq(r, [fd], "select after connection")
+        # read with room for exactly one record + a bit: one whole record
+        recs = read_records(os.read(fd, READ_MIN))
+        eq(len(recs), 1, "one record per READ_MIN buffer")
+        eq(recs[0][0], 1, "state record")
+        rest = read_records(os.read(fd, 65536))
+        eq(len(recs) + len(rest), 2, "refused connect = two transitions")
+        s1 = stats(fd)
+        eq((s1["produced"], s1["delivered"], s1["lost"], s1["buffered"]),
+           (2, 2, 0, 0), "counters after two records")
+    finally:
+        os.close(fd)
+
+
+@test
+def overflow_is_counted_and_reported():
+    load("buf_size=8192")
+    fd = os.open(DEV, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        fcntl.ioctl(fd, IOC_RESET, 0)
+        port = new_port()
+        for _ in range(150):            # 2 records each, ~240 bytes
+            refused("127.0.0.1", port)
+        s = stats(fd)
+        check(s["lost"] > 0, "records lost with an 8 KiB buffer: %r" % s)
+        got_state = reported = 0
+        while True:
+            try:
+                buf = os.read(fd, 65536)
+            except BlockingIOError:
+                break
+            for typ, size, lost, raw in read_records(buf):
+                reported += lost
+                if typ == 2:
+                    reported += struct.unpack_from("<Q", raw, HDR.size)[0]
+                elif typ == 1:
+                    got_state += 1
+        s2 = stats(fd)
+        diag("produced %d delivered %d lost %d reported-lost %d" % (
+            s2["produced"], s2["delivered"], s2["lost"], reported))
+        eq(reported, s2["lost"], "every lost record reported in-band")
+        eq(got_state, s2["delivered"], "delivered = state records read")
+        eq(s2["produced"], s2["delivered"], "produced = delivered")
+        check(s2["produced"] + s2["lost"] >= 300,
+              "all 300 transitions accounted for: %r" % s2)
+    finally:
+        os.close(fd)
+    load()
+
+
+@test
+def cli_reports_lost_records():
+    load("buf_size=8192")
+    port = new_port()
+    for _ in range(150):
+        refused("127.0.0.1", port)
+    r = subprocess.run([CLI, "--stats"], capture_output=True, text=True)
+    eq(r.returncode, 0, "--stats rc")
+    check("lost" in r.stdout, "--stats shows lost: " + r.stdout)
+    t = Tracer()
+    recs = t.stop()
+    lost = [x for x in recs if x["type"] == "lost"]
+    check(lost and sum(x["count"] for x in lost) > 0,
+          "CLI prints lost records in-band")
+    load()
+
+
+@test
+def unload_with_blocked_reader():
+    load()
+    blocked = subprocess.Popen(["python3", "-c",
+                                "import os; fd = os.open('%s', os.O_RDONLY);"
+                                " print('open', flush=True); os.read(fd, 4096)"
+                                % DEV], stdout=subprocess.PIPE, text=True)
+    eq(blocked.stdout.readline().strip(), "open", "reader opened")
+    time.sleep(0.5)
+    check(blocked.poll() is None, "reader blocked in read()")
+    t0 = time.time()
+    r = sh("rmmod tcptrace", False)
+    check(r.returncode != 0, "rmmod refused while the device is open")
+    check(time.time() - t0 < 10, "rmmod did not hang")
+    check(os.path.exists("/sys/module/tcptrace"), "module still loaded")
+    # the blocked reader still works: a connection wakes it with data
+    refused("127.0.0.1", new_port())
+    blocked.wait(TIMEOUT)
+    eq(blocked.returncode, 0, "blocked read() returned data")
+
+    # a reader blocked in poll(), killed: then unload succeeds
+    poller = subprocess.Popen(["python3", "-c",
+                               "import os, select; fd = os.open('%s', os.O_RDONLY);"
+                               " [os.read(fd, 65536) for _ in iter(lambda: select.select([fd], [], [], 0)[0], [])];"
+                               " print('open', flush=True); select.select([fd], [], [])"
+                               % DEV], stdout=subprocess.PIPE, text=True)
+    eq(poller.stdout.readline().strip(), "open", "poller opened")
+    time.sleep(0.5)
+    check(poller.poll() is None, "poller blocked")
+    r = sh("rmmod tcptrace", False)
+    check(r.returncode != 0, "rmmod refused while polled")
+    poller.kill()
+    poller.wait(TIMEOUT)
+    sh("rmmod tcptrace")
+    check(not os.path.exists(DEV), "device gone after unload")
+    load()
+
+
+@test
+def module_parameter_out_of_range_refused():
+    unload()
+    for bad in ("buf_size=0", "buf_size=4096", "buf_size=1099511627776"):
+        r = sh("insmod %s %s" % (KO, bad), False)
+        check(r.returncode != 0, "insmod %s refused" % bad)
+        check(not os.path.exists("/sys/module/tcptrace"), "not loaded")
+    log = sh("dmesg | grep 'buf_size=' | tail -n1").stdout
+    check("out of range" in log, "clear message in the kernel log: %r" % log)
+    load()
+
+
+if __name__ == "__main__":
+    rc = run(sys.argv[1:])
+    unload()
+    sys.exit(rc)

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tcptrace record decoding (userspace).
+ */
+#include <string.h>
+#include <strings.h>
+#include <ctype.h>
+#include "decode.h"
+
+/* Smallest valid size of each record type we know. */
+static size_t tt_min_size(unsigned int type)
+{
+	switch (type) {
+	case TCPTRACE_REC_STATE:
+		return sizeof(struct tcptrace_state_rec);
+	case TCPTRACE_REC_LOST:
+		return sizeof(struct tcptrace_lost_rec);
+	default:
+		return 0;
+	}
+}
+
+enum tt_decode tt_next_record(const void *buf, size_t len, size_t *off,
+			      const struct tcptrace_hdr **rec)
+{
+	const struct tcptrace_hdr *hdr;
+	size_t min;
+
+	if (*off >= len)
+		return TT_END;
+	if (len - *off < sizeof(*hdr))
+		return TT_TRUNCATED;
+	hdr = (const void *)((const char *)buf + *off);
+	if (hdr->size < sizeof(*hdr) || hdr->size % 8)
+		return TT_MALFORMED;
+	if (hdr->size > len - *off)
+		return TT_TRUNCATED;
+	min = tt_min_size(hdr->type);
+	*rec = hdr;
+	if (!min) {
+		*off += hdr->size;
+		return TT_SKIP;
+	}
+	if (hdr->size < min || hdr->version == 0)
+		return TT_MALFORMED;
+	*off += hdr->size;
+	return TT_OK;
+}
+
+const char *tt_decode_strerror(enum tt_decode d)
+{
+	switch (d) {
+	case TT_OK:
+		return "ok";
+	case TT_SKIP:
+		return "unknown record type";
+	case TT_END:
+		return "end of buffer";
+	case TT_TRUNCATED:
+		return "truncated record";
+	case TT_MALFORMED:
+		return "malformed record";
+	}
+	return "?";
+}
+
+/* Numbers as in the kernel's include/net/tcp_states.h (stable ABI). */
+static const char *const tt_states[] = {
+	[1] = "ESTABLISHED",
+	[2] = "SYN_SENT",
+	[3] = "SYN_RECV",
+	[4] = "FIN_WAIT1",
+	[5] = "FIN_WAIT2",
+	[6] = "TIME_WAIT",
+	[7] = "CLOSE",
+	[8] = "CLOSE_WAIT",
+	[9] = "LAST_ACK",
+	[10] = "LISTEN",
+	[11] = "CLOSING",
+	[12] = "NEW_SYN_RECV",
+	[13] = "BOUND_INACTIVE",
+};
+
+const char *tt_state_name(unsigned int state)
+{
+	if (state < sizeof(tt_states) / sizeof(tt_states[0]))
+		return tt_states[state];
+	return NULL;
+}
+
+int tt_state_parse(const char *name)
+{
+	char buf[32];
+	size_t i;
+
+	for (i = 0; name[i] && i < sizeof(buf) - 1; i++)
+		buf[i] = name[i] == '-' ? '_' : toupper((unsigned char)name[i]);
+	buf[i] = '\0';
+	for (i = 1; i < sizeof(tt_states) / sizeof(tt_states[0]); i++)
+		if (!strcmp(buf, tt_states[i]))
+			return i;
+	return -1;
+}
+
+const char *tt_ctx_name(unsigned int ctx)
+{
+	switch (ctx) {
+	case TCPTRACE_CTX_TASK:
+		return "task";
+	case TCPTRACE_CTX_SOFTIRQ:
+		return "softirq";
+	case TCPTRACE_CTX_HARDIRQ:
+		return "hardirq";
+	case TCPTRACE_CTX_NMI:
+		return "nmi";
+	}
+	return "unknown";
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Decoding of /dev/tcptrace records, kept apart from the CLI's I/O so the
+ * same code can be fuzzed and unit-tested.
+ */
+#ifndef TCPTRACE_DECODE_H
+#define TCPTRACE_DECODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "tcptrace.h"
+
+enum tt_decode {
+	TT_OK = 0,		/* *rec points at a whole, known record */
+	TT_SKIP,		/* whole record of a type we do not know */
+	TT_END,			/* no bytes left */
+	TT_TRUNCATED,		/* header or body runs past the buffer */
+	TT_MALFORMED,		/* size field impossible for its type */
+};
+
+/*
+ * Look at the record at @buf[@*off]; on TT_OK or TT_SKIP advance @*off past
+ * it.  A record newer than we know (higher hdr.version, larger size) is
+ * decoded by its known prefix: records only grow at their end.
+ */
+enum tt_decode tt_next_record(const void *buf, size_t len, size_t *off,
+			      const struct tcptrace_hdr **rec);
+
+const char *tt_decode_strerror(enum tt_decode d);
+
+/* "ESTABLISHED", "SYN_SENT", ...; NULL if unknown */
+const char *tt_state_name(unsigned int state);
+/* parse a state name (any case, '-' or '_'), -1 if unknown */
+int tt_state_parse(const char *name);
+
+/* "task", "softirq", ... */
+const char *tt_ctx_name(unsigned int ctx);
+
+#endif

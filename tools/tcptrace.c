@@ -1,0 +1,657 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tcptrace - read TCP connection traces from /dev/tcptrace.
+ *
+ * Exit codes: 0 ok, 1 runtime error (device, permission), 2 usage,
+ * 3 incompatible or corrupt data (ABI mismatch, malformed record).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <limits.h>
+
+#include "decode.h"
+
+/* __u64 is unsigned long long in every ABI tcptrace builds for */
+#define ULL(x) ((unsigned long long)(x))
+
+#ifndef TCPTRACE_VERSION
+#define TCPTRACE_VERSION "dev"
+#endif
+
+enum { EX_OK = 0, EX_RUNTIME = 1, EX_USAGE = 2, EX_DATA = 3 };
+
+struct filter {
+	int port;		/* -1: any */
+	int family;		/* 0, 4 or 6 */
+	bool have_addr;
+	int addr_family;
+	unsigned char addr[16];
+	bool have_netns;
+	uint64_t netns;
+};
+
+static struct {
+	bool json;
+	const char *device;
+	const char *input;
+	long count;		/* <0: unlimited */
+	double duration;	/* <=0: unlimited */
+	struct filter f;
+} opt = {
+	.device = TCPTRACE_DEVICE,
+	.count = -1,
+	.f = { .port = -1 },
+};
+
+static volatile sig_atomic_t stop;
+static int64_t mono_to_real_ns;
+static uint64_t total_lost;
+static long printed;
+
+static void die(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("tcptrace: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(code);
+}
+
+/* --- per-socket memory: when did it enter its current state ---------- */
+
+struct sockent {
+	uint64_t cookie;
+	uint64_t since_ns;
+	struct sockent *next;
+};
+
+#define SOCKTAB_BITS 12
+static struct sockent *socktab[1 << SOCKTAB_BITS];
+
+static struct sockent **sock_slot(uint64_t cookie)
+{
+	uint64_t h = cookie * 0x9E3779B97F4A7C15ull;
+	struct sockent **p = &socktab[h >> (64 - SOCKTAB_BITS)];
+
+	while (*p && (*p)->cookie != cookie)
+		p = &(*p)->next;
+	return p;
+}
+
+/* Returns the time spent in the previous state, or -1 when unknown. */
+static int64_t sock_transition(uint64_t cookie, uint64_t ts, bool closed)
+{
+	struct sockent **p = sock_slot(cookie), *e = *p;
+	int64_t dt = -1;
+
+	if (e) {
+		dt = ts >= e->since_ns ? (int64_t)(ts - e->since_ns) : 0;
+		if (closed) {
+			*p = e->next;
+			free(e);
+			return dt;
+		}
+		e->since_ns = ts;
+		return dt;
+	}
+	if (closed)
+		return dt;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		die(EX_RUNTIME, "out of memory");
+	e->cookie = cookie;
+	e->since_ns = ts;
+	*p = e;
+	return dt;
+}
+
+/* --- formatting ---------------------------------------------------- */
+
+static bool rec_is_v4(const struct tcptrace_state_rec *r)
+{
+	return r->family == AF_INET;
+}
+
+static void fmt_addr(const struct tcptrace_state_rec *r, const uint8_t *a,
+		     char *out, size_t len)
+{
+	if (!inet_ntop(rec_is_v4(r) ? AF_INET : AF_INET6, a, out, len))
+		snprintf(out, len, "?");
+}
+
+static void fmt_endpoint(const struct tcptrace_state_rec *r, const uint8_t *a,
+			 unsigned int port, char *out, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	fmt_addr(r, a, ip, sizeof(ip));
+	if (rec_is_v4(r))
+		snprintf(out, len, "%s:%u", ip, port);
+	else
+		snprintf(out, len, "[%s]:%u", ip, port);
+}
+
+static void fmt_wallclock(uint64_t mono_ns, char *out, size_t len)
+{
+	int64_t real = (int64_t)mono_ns + mono_to_real_ns;
+	time_t sec = real / 1000000000;
+	struct tm tm;
+
+	localtime_r(&sec, &tm);
+	snprintf(out, len, "%02d:%02d:%02d.%06ld", tm.tm_hour, tm.tm_min,
+		 tm.tm_sec, (long)(real % 1000000000) / 1000);
+}
+
+static void state_str(unsigned int st, char *out, size_t len)
+{
+	const char *n = tt_state_name(st);
+
+	if (n)
+		snprintf(out, len, "%s", n);
+	else
+		snprintf(out, len, "STATE_%u", st);
+}
+
+static void json_str(const char *s, size_t max)
+{
+	size_t i;
+
+	putchar('"');
+	for (i = 0; i < max && s[i]; i++) {
+		unsigned char c = s[i];
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void print_lost(unsigned int cpu, uint64_t ts, uint64_t count)
+{
+	char when[32];
+
+	total_lost += count;
+	if (opt.json) {
+		printf("{\"type\":\"lost\",\"ts_ns\":%" PRIu64 ",\"cpu\":%u,"
+		       "\"count\":%" PRIu64 "}\n", ts, cpu, count);
+		return;
+	}
+	fmt_wallclock(ts, when, sizeof(when));
+	printf("%s *** lost %" PRIu64 " record%s on cpu %u: buffer full "
+	       "(raise buf_size or read faster) ***\n", when, count,
+	       count == 1 ? "" : "s", cpu);
+}
+
+/* --- filtering ----------------------------------------------------- */
+
+static bool addr_match(const struct tcptrace_state_rec *r, const uint8_t *a)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	if (opt.f.addr_family == AF_INET) {
+		if (rec_is_v4(r))
+			return !memcmp(a, opt.f.addr, 4);
+		return !memcmp(a, mapped, 12) && !memcmp(a + 12, opt.f.addr, 4);
+	}
+	return !rec_is_v4(r) && !memcmp(a, opt.f.addr, 16);
+}
+
+static bool state_match(const struct tcptrace_state_rec *r)
+{
+	const struct filter *f = &opt.f;
+
+	if (f->port >= 0 && r->sport != f->port && r->dport != f->port)
+		return false;
+	if (f->family == 4 && !rec_is_v4(r) &&
+	    !(r->flags & TCPTRACE_F_V4MAPPED))
+		return false;
+	if (f->family == 6 && (rec_is_v4(r) || (r->flags & TCPTRACE_F_V4MAPPED)))
+		return false;
+	if (f->have_addr && !addr_match(r, r->saddr) &&
+	    !addr_match(r, r->daddr))
+		return false;
+	if (f->have_netns && r->netns_ino != f->netns &&
+	    r->netns_cookie != f->netns)
+		return false;
+	return true;
+}
+
+/* --- records ------------------------------------------------------- */
+
+static void print_state(const struct tcptrace_state_rec *r)
+{
+	char src[64], dst[64], olds[24], news[24];
+	bool closed = r->new_state == 7;	/* TCP_CLOSE */
+	int64_t in_old = sock_transition(r->sock_cookie, r->hdr.ts_ns, closed);
+	bool task = r->hdr.ctx == TCPTRACE_CTX_TASK;
+	int fam = rec_is_v4(r) ? 4 : 6;
+
+	state_str(r->old_state, olds, sizeof(olds));
+	state_str(r->new_state, news, sizeof(news));
+
+	if (opt.json) {
+		fmt_addr(r, r->saddr, src, sizeof(src));
+		fmt_addr(r, r->daddr, dst, sizeof(dst));
+		printf("{\"type\":\"state\",\"ts_ns\":%llu,\"cpu\":%u,"
+		       "\"netns\":%u,\"netns_cookie\":%llu,"
+		       "\"sock\":%llu,\"family\":%d,\"v4mapped\":%s,"
+		       "\"saddr\":\"%s\",\"sport\":%u,\"daddr\":\"%s\","
+		       "\"dport\":%u,\"old\":\"%s\",\"new\":\"%s\",",
+		       ULL(r->hdr.ts_ns), r->hdr.cpu, r->netns_ino,
+		       ULL(r->netns_cookie), ULL(r->sock_cookie), fam,
+		       r->flags & TCPTRACE_F_V4MAPPED ? "true" : "false",
+		       src, r->sport, dst, r->dport, olds, news);
+		if (task) {
+			printf("\"pid\":%u,\"tid\":%u,\"comm\":", r->pid, r->tid);
+			json_str(r->comm, sizeof(r->comm));
+		} else {
+			printf("\"pid\":null,\"tid\":null,\"comm\":null");
+		}
+		printf(",\"ctx\":\"%s\",\"in_old_ns\":", tt_ctx_name(r->hdr.ctx));
+		if (in_old >= 0)
+			printf("%" PRId64 "}\n", in_old);
+		else
+			printf("null}\n");
+		return;
+	}
+
+	{
+		char when[32], who[40], dur[48] = "";
+
+		fmt_wallclock(r->hdr.ts_ns, when, sizeof(when));
+		fmt_endpoint(r, r->saddr, r->sport, src, sizeof(src));
+		fmt_endpoint(r, r->daddr, r->dport, dst, sizeof(dst));
+		if (task)
+			snprintf(who, sizeof(who), "%u/%.16s", r->pid, r->comm);
+		else
+			snprintf(who, sizeof(who), "[%s]",
+				 tt_ctx_name(r->hdr.ctx));
+		if (in_old >= 0)
+			snprintf(dur, sizeof(dur), "  (%.3f ms in %s)",
+				 in_old / 1e6, olds);
+		printf("%s netns:%-10u %-22s %s > %s  %s -> %s%s\n", when,
+		       r->netns_ino, who, src, dst, olds, news, dur);
+	}
+}
+
+/* Returns false when the requested count has been reached. */
+static bool handle_buffer(const void *buf, size_t len)
+{
+	const struct tcptrace_hdr *h;
+	enum tt_decode d;
+	size_t off = 0;
+
+	while ((d = tt_next_record(buf, len, &off, &h)) != TT_END) {
+		if (d == TT_SKIP)
+			continue;
+		if (d != TT_OK)
+			die(EX_DATA, "%s at byte %zu of a %zu-byte read: "
+			    "module and tcptrace disagree about the record "
+			    "format", tt_decode_strerror(d), off, len);
+		if (h->lost_before)
+			print_lost(h->cpu, h->ts_ns, h->lost_before);
+		if (h->type == TCPTRACE_REC_LOST) {
+			const struct tcptrace_lost_rec *l = (const void *)h;
+
+			print_lost(h->cpu, h->ts_ns, l->count);
+		} else if (h->type == TCPTRACE_REC_STATE) {
+			const struct tcptrace_state_rec *r = (const void *)h;
+
+			if (!state_match(r)) {
+				/* still track time-in-state */
+				sock_transition(r->sock_cookie, h->ts_ns,
+						r->new_state == 7);
+				continue;
+			}
+			print_state(r);
+			if (opt.count > 0 && ++printed >= opt.count)
+				return false;
+		}
+	}
+	return true;
+}
+
+/* --- device -------------------------------------------------------- */
+
+static int open_device(void)
+{
+	uint32_t abi = 0;
+	int fd = open(opt.device, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0) {
+		switch (errno) {
+		case ENOENT:
+		case ENODEV:
+		case ENXIO:
+			die(EX_RUNTIME, "%s: no such device: is the tcptrace "
+			    "module loaded? (modprobe tcptrace)", opt.device);
+			break;
+		case EACCES:
+		case EPERM:
+			die(EX_RUNTIME, "%s: permission denied: run as root "
+			    "(needs CAP_NET_ADMIN)", opt.device);
+			break;
+		case EBUSY:
+			die(EX_RUNTIME, "%s: busy: another tcptrace reader has "
+			    "it open (one reader at a time)", opt.device);
+			break;
+		default:
+			die(EX_RUNTIME, "%s: %s", opt.device, strerror(errno));
+		}
+	}
+	if (ioctl(fd, TCPTRACE_IOC_VERSION, &abi) < 0)
+		die(EX_DATA, "%s: not a tcptrace device (version ioctl: %s)",
+		    opt.device, strerror(errno));
+	if (abi != TCPTRACE_ABI_VERSION)
+		die(EX_DATA, "ABI version mismatch: module speaks v%u, this "
+		    "tcptrace speaks v%u: install matching module and CLI",
+		    abi, TCPTRACE_ABI_VERSION);
+	return fd;
+}
+
+static int do_stats(bool reset)
+{
+	struct tcptrace_cpu_stats cs[1024];
+	struct tcptrace_stats st = {
+		.nr_cpus = 1024,
+		.cpus = (uintptr_t)cs,
+	};
+	int fd = open_device();
+	uint32_t i;
+
+	if (reset) {
+		if (ioctl(fd, TCPTRACE_IOC_RESET, 0) < 0)
+			die(EX_RUNTIME, "reset: %s", strerror(errno));
+		close(fd);
+		return EX_OK;
+	}
+	if (ioctl(fd, TCPTRACE_IOC_STATS, &st) < 0)
+		die(EX_RUNTIME, "stats: %s", strerror(errno));
+	close(fd);
+	if (opt.json) {
+		printf("{\"type\":\"stats\",\"abi\":%u,\"produced\":%llu,"
+		       "\"lost\":%llu,\"delivered\":%llu,\"buffered\":%llu,"
+		       "\"cpus\":[", st.abi_version,
+		       (unsigned long long)st.produced,
+		       (unsigned long long)st.lost,
+		       (unsigned long long)st.delivered,
+		       (unsigned long long)st.buffered);
+		for (i = 0; i < st.nr_cpus; i++)
+			printf("%s{\"cpu\":%u,\"produced\":%llu,\"lost\":%llu,"
+			       "\"delivered\":%llu,\"buffered\":%llu,"
+			       "\"buffer_bytes\":%llu}", i ? "," : "",
+			       cs[i].cpu, (unsigned long long)cs[i].produced,
+			       (unsigned long long)cs[i].lost,
+			       (unsigned long long)cs[i].delivered,
+			       (unsigned long long)cs[i].buffered,
+			       (unsigned long long)cs[i].buffer_bytes);
+		printf("]}\n");
+		return EX_OK;
+	}
+	printf("tcptrace module ABI v%u\n", st.abi_version);
+	printf("%-5s %12s %12s %12s %10s %12s\n", "cpu", "produced", "lost",
+	       "delivered", "buffered", "buffer");
+	for (i = 0; i < st.nr_cpus; i++) {
+		if (!cs[i].buffer_bytes)
+			continue;	/* possible but never online */
+		printf("%-5u %12llu %12llu %12llu %10llu %11lluK\n", cs[i].cpu,
+		       (unsigned long long)cs[i].produced,
+		       (unsigned long long)cs[i].lost,
+		       (unsigned long long)cs[i].delivered,
+		       (unsigned long long)cs[i].buffered,
+		       (unsigned long long)cs[i].buffer_bytes / 1024);
+	}
+	printf("%-5s %12llu %12llu %12llu %10llu\n", "total",
+	       (unsigned long long)st.produced, (unsigned long long)st.lost,
+	       (unsigned long long)st.delivered,
+	       (unsigned long long)st.buffered);
+	return EX_OK;
+}
+
+static uint64_t now_ns(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static int trace_loop(int fd, bool is_device)
+{
+	static uint64_t buf[65536 / 8];
+	uint64_t deadline = 0;
+
+	if (opt.duration > 0)
+		deadline = now_ns(CLOCK_MONOTONIC) +
+			   (uint64_t)(opt.duration * 1e9);
+	while (!stop) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int timeout = -1;
+		ssize_t n;
+
+		if (deadline) {
+			uint64_t now = now_ns(CLOCK_MONOTONIC);
+
+			if (now >= deadline)
+				break;
+			timeout = (deadline - now) / 1000000 + 1;
+		}
+		if (is_device) {
+			int r = poll(&p, 1, timeout);
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				die(EX_RUNTIME, "poll: %s", strerror(errno));
+			if (r == 0)
+				continue;
+		}
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			die(EX_RUNTIME, "read %s: %s", opt.device,
+			    strerror(errno));
+		}
+		if (n == 0) {
+			if (is_device)
+				continue;
+			break;
+		}
+		if (!handle_buffer(buf, n)) {
+			fflush(stdout);
+			break;
+		}
+		fflush(stdout);
+	}
+	fflush(stdout);
+	if (total_lost && !opt.json)
+		fprintf(stderr, "tcptrace: %" PRIu64 " records lost\n",
+			total_lost);
+	return EX_OK;
+}
+
+static int read_file(const char *path)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+	static uint64_t buf[(1 << 24) / 8];
+	size_t n;
+
+	if (!f)
+		die(EX_RUNTIME, "%s: %s", path, strerror(errno));
+	n = fread(buf, 1, sizeof(buf), f);
+	if (ferror(f))
+		die(EX_RUNTIME, "%s: read error", path);
+	handle_buffer(buf, n);
+	fflush(stdout);
+	return EX_OK;
+}
+
+static void on_signal(int sig)
+{
+	stop = 1;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"usage: tcptrace [options]\n"
+"Trace TCP state transitions from /dev/tcptrace, one line per transition.\n"
+"\n"
+"  -j, --json            JSON lines (schema: Documentation/tcptrace-json.rst)\n"
+"  -p, --port PORT       only sockets with PORT at either end\n"
+"      --addr ADDR       only sockets with ADDR (v4 or v6) at either end\n"
+"      --netns ID        only network namespace ID (inode or cookie)\n"
+"  -4, -6                only IPv4 (incl. v4-mapped) / only IPv6\n"
+"  -c, --count N         exit after N transitions\n"
+"  -d, --duration SEC    exit after SEC seconds\n"
+"      --stats           print buffer counters (incl. lost records), exit\n"
+"      --reset-stats     zero the counters, exit\n"
+"  -D, --device PATH     read PATH instead of " TCPTRACE_DEVICE "\n"
+"  -r, --read FILE       decode raw records saved from the device\n"
+"  -V, --version         print versions, exit\n"
+"  -h, --help            this text\n");
+}
+
+static long parse_num(const char *s, const char *what, long lo, long hi)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 0);
+	if (errno || *end || end == s || v < lo || v > hi)
+		die(EX_USAGE, "bad %s '%s' (expected %ld..%ld)", what, s, lo,
+		    hi);
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_ADDR = 256, O_NETNS, O_STATS, O_RESET };
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "addr", required_argument, NULL, O_ADDR },
+		{ "netns", required_argument, NULL, O_NETNS },
+		{ "count", required_argument, NULL, 'c' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "stats", no_argument, NULL, O_STATS },
+		{ "reset-stats", no_argument, NULL, O_RESET },
+		{ "device", required_argument, NULL, 'D' },
+		{ "read", required_argument, NULL, 'r' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	bool stats = false, reset = false;
+	struct sigaction sa = { .sa_handler = on_signal };
+	char *end;
+	int c, fd;
+
+	while ((c = getopt_long(argc, argv, "jp:c:d:D:r:46Vh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			opt.json = true;
+			break;
+		case 'p':
+			opt.f.port = parse_num(optarg, "port", 0, 65535);
+			break;
+		case O_ADDR:
+			if (inet_pton(AF_INET, optarg, opt.f.addr) == 1)
+				opt.f.addr_family = AF_INET;
+			else if (inet_pton(AF_INET6, optarg, opt.f.addr) == 1)
+				opt.f.addr_family = AF_INET6;
+			else
+				die(EX_USAGE, "bad address '%s'", optarg);
+			opt.f.have_addr = true;
+			break;
+		case O_NETNS:
+			errno = 0;
+			opt.f.netns = strtoull(optarg, &end, 0);
+			if (errno || *end || end == optarg)
+				die(EX_USAGE, "bad netns '%s' (inode or cookie)",
+				    optarg);
+			opt.f.have_netns = true;
+			break;
+		case '4':
+			opt.f.family = 4;
+			break;
+		case '6':
+			opt.f.family = 6;
+			break;
+		case 'c':
+			opt.count = parse_num(optarg, "count", 1, LONG_MAX);
+			break;
+		case 'd':
+			opt.duration = strtod(optarg, &end);
+			if (*end || end == optarg || opt.duration <= 0)
+				die(EX_USAGE, "bad duration '%s'", optarg);
+			break;
+		case O_STATS:
+			stats = true;
+			break;
+		case O_RESET:
+			reset = true;
+			break;
+		case 'D':
+			opt.device = optarg;
+			break;
+		case 'r':
+			opt.input = optarg;
+			break;
+		case 'V':
+			printf("tcptrace %s, record ABI v%u\n",
+			       TCPTRACE_VERSION, TCPTRACE_ABI_VERSION);
+			return EX_OK;
+		case 'h':
+			usage(stdout);
+			return EX_OK;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		die(EX_USAGE, "unexpected argument '%s'", argv[optind]);
+	}
+
+	mono_to_real_ns = (int64_t)(now_ns(CLOCK_REALTIME) -
+				    now_ns(CLOCK_MONOTONIC));
+	if (stats || reset)
+		return do_stats(reset);
+	if (opt.input)
+		return read_file(opt.input);
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	fd = open_device();
+	if (isatty(STDOUT_FILENO))
+		setvbuf(stdout, NULL, _IOLBF, 0);
+	return trace_loop(fd, true);
+}
