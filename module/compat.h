@@ -1,20 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Every difference between the kernels tcptrace builds for lives here.
- * Supported: 6.1 .. 6.12.  A new kernel should only need changes in this
- * file.
+ * Supported: 6.1 .. 6.12 (dkms.conf holds the range).  A new kernel should
+ * only need changes in this file.  Prefer testing for a feature over
+ * testing LINUX_VERSION_CODE, so distribution backports work too.
  */
 #ifndef _TCPTRACE_COMPAT_H
 #define _TCPTRACE_COMPAT_H
 
-#include <linux/version.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
 #include <linux/sock_diag.h>
-
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
-#error "tcptrace needs Linux 6.1 or newer"
-#endif
 
 /* net->net_cookie is a plain u64, written once at netns setup (>= 5.14). */
 static inline u64 tcptrace_net_cookie(const struct net *net)
@@ -35,15 +31,5 @@ static inline u64 tcptrace_sock_cookie(const struct sock *sk)
 	sock_diag_save_cookie((struct sock *)sk, c);
 	return (u64)c[1] << 32 | c[0];
 }
-
-/*
- * Highest TCP state number the running kernel can report.  6.7 added
- * TCP_BOUND_INACTIVE (a pseudo-state for inet_diag only).
- */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
-#define TCPTRACE_TCP_MAX_STATE	TCP_BOUND_INACTIVE
-#else
-#define TCPTRACE_TCP_MAX_STATE	TCP_NEW_SYN_RECV
-#endif
 
 #endif /* _TCPTRACE_COMPAT_H */

@@ -12,6 +12,7 @@
 #include <linux/tracepoint.h>
 #include <linux/sched.h>
 #include <linux/string.h>
+#include <linux/percpu.h>
 #include <net/sock.h>
 #include <net/inet_sock.h>
 #include <net/ipv6.h>
@@ -42,10 +43,42 @@ static void tcptrace_fill_endpoints(struct tcptrace_state_rec *rec,
 #endif
 }
 
+/*
+ * A server's new socket makes its first transition, LISTEN -> SYN_RECV,
+ * inside inet_csk_clone_lock() while it is still a byte copy of the
+ * listener: the listener's cookie and ports.  Its own identity is written
+ * right after.  So that record is parked here and completed at the
+ * socket's next transition (SYN_RECV -> ESTABLISHED or -> CLOSE), which
+ * follows on the same CPU in the same context: softirq, or the task
+ * processing the listener's backlog.  One slot per context, so a softirq
+ * interrupting a task cannot clobber the task's slot.
+ */
+struct tcptrace_parked {
+	const struct sock		*sk;	/* compared, never dereferenced */
+	struct tcptrace_state_rec	rec;
+};
+
+static DEFINE_PER_CPU(struct tcptrace_parked[TCPTRACE_CTX_NMI + 1],
+		      tcptrace_parked);
+
+static void tcptrace_unpark(struct tcptrace_parked *p, const struct sock *sk)
+{
+	if (p->sk == sk) {
+		p->rec.sock_cookie = tcptrace_sock_cookie(sk);
+		tcptrace_fill_endpoints(&p->rec, sk);
+	} else {
+		/* the socket died without another transition: say so */
+		p->rec.flags |= TCPTRACE_F_UNRESOLVED;
+	}
+	p->sk = NULL;
+	tcptrace_ring_emit(&p->rec.hdr);
+}
+
 static void tcptrace_probe_set_state(void *data, const struct sock *sk,
 				     const int oldstate, const int newstate)
 {
 	struct tcptrace_state_rec rec = {};
+	struct tcptrace_parked *parked;
 	const struct net *net;
 
 	if (sk->sk_protocol != IPPROTO_TCP)
@@ -54,7 +87,6 @@ static void tcptrace_probe_set_state(void *data, const struct sock *sk,
 	tcptrace_hdr_init(&rec.hdr, TCPTRACE_REC_STATE, sizeof(rec),
 			  TCPTRACE_STATE_REC_VERSION);
 	net = sock_net(sk);
-	rec.sock_cookie = tcptrace_sock_cookie(sk);
 	rec.netns_cookie = tcptrace_net_cookie(net);
 	rec.netns_ino = net->ns.inum;
 	rec.pid = task_tgid_nr(current);
@@ -62,6 +94,17 @@ static void tcptrace_probe_set_state(void *data, const struct sock *sk,
 	memcpy(rec.comm, current->comm, sizeof(rec.comm));
 	rec.old_state = oldstate;
 	rec.new_state = newstate;
+
+	/* tracepoint probes run with preemption disabled */
+	parked = this_cpu_ptr(&tcptrace_parked[rec.hdr.ctx]);
+	if (unlikely(parked->sk))
+		tcptrace_unpark(parked, sk);
+	if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV) {
+		parked->rec = rec;
+		parked->sk = sk;
+		return;
+	}
+	rec.sock_cookie = tcptrace_sock_cookie(sk);
 	tcptrace_fill_endpoints(&rec, sk);
 	tcptrace_ring_emit(&rec.hdr);
 }

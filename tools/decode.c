@@ -7,6 +7,8 @@
 #include <ctype.h>
 #include "decode.h"
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 /* Smallest valid size of each record type we know. */
 static size_t tt_min_size(unsigned int type)
 {
@@ -83,7 +85,7 @@ static const char *const tt_states[] = {
 
 const char *tt_state_name(unsigned int state)
 {
-	if (state < sizeof(tt_states) / sizeof(tt_states[0]))
+	if (state < ARRAY_SIZE(tt_states))
 		return tt_states[state];
 	return NULL;
 }
@@ -96,7 +98,7 @@ int tt_state_parse(const char *name)
 	for (i = 0; name[i] && i < sizeof(buf) - 1; i++)
 		buf[i] = name[i] == '-' ? '_' : toupper((unsigned char)name[i]);
 	buf[i] = '\0';
-	for (i = 1; i < sizeof(tt_states) / sizeof(tt_states[0]); i++)
+	for (i = 1; i < ARRAY_SIZE(tt_states); i++)
 		if (!strcmp(buf, tt_states[i]))
 			return i;
 	return -1;

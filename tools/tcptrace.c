@@ -258,11 +258,13 @@ static void print_state(const struct tcptrace_state_rec *r)
 		printf("{\"type\":\"state\",\"ts_ns\":%llu,\"cpu\":%u,"
 		       "\"netns\":%u,\"netns_cookie\":%llu,"
 		       "\"sock\":%llu,\"family\":%d,\"v4mapped\":%s,"
+		       "\"unresolved\":%s,"
 		       "\"saddr\":\"%s\",\"sport\":%u,\"daddr\":\"%s\","
 		       "\"dport\":%u,\"old\":\"%s\",\"new\":\"%s\",",
 		       ULL(r->hdr.ts_ns), r->hdr.cpu, r->netns_ino,
 		       ULL(r->netns_cookie), ULL(r->sock_cookie), fam,
 		       r->flags & TCPTRACE_F_V4MAPPED ? "true" : "false",
+		       r->flags & TCPTRACE_F_UNRESOLVED ? "true" : "false",
 		       src, r->sport, dst, r->dport, olds, news);
 		if (task) {
 			printf("\"pid\":%u,\"tid\":%u,\"comm\":", r->pid, r->tid);
@@ -515,25 +517,27 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static void usage(FILE *out)
+static const char help_text[] =
+	"usage: tcptrace [options]\n"
+	"Trace TCP state transitions from /dev/tcptrace, one line per transition.\n"
+	"\n"
+	"  -j, --json            JSON lines (schema: Documentation/tcptrace-json.rst)\n"
+	"  -p, --port PORT       only sockets with PORT at either end\n"
+	"      --addr ADDR       only sockets with ADDR (v4 or v6) at either end\n"
+	"      --netns ID        only network namespace ID (inode or cookie)\n"
+	"  -4, -6                only IPv4 (incl. v4-mapped) / only IPv6\n"
+	"  -c, --count N         exit after N transitions\n"
+	"  -d, --duration SEC    exit after SEC seconds\n"
+	"      --stats           print buffer counters (incl. lost records), exit\n"
+	"      --reset-stats     zero the counters, exit\n"
+	"  -D, --device PATH     read PATH instead of " TCPTRACE_DEVICE "\n"
+	"  -r, --read FILE       decode raw records saved from the device\n"
+	"  -V, --version         print versions, exit\n"
+	"  -h, --help            this text\n";
+
+static void print_help(FILE *out)
 {
-	fprintf(out,
-"usage: tcptrace [options]\n"
-"Trace TCP state transitions from /dev/tcptrace, one line per transition.\n"
-"\n"
-"  -j, --json            JSON lines (schema: Documentation/tcptrace-json.rst)\n"
-"  -p, --port PORT       only sockets with PORT at either end\n"
-"      --addr ADDR       only sockets with ADDR (v4 or v6) at either end\n"
-"      --netns ID        only network namespace ID (inode or cookie)\n"
-"  -4, -6                only IPv4 (incl. v4-mapped) / only IPv6\n"
-"  -c, --count N         exit after N transitions\n"
-"  -d, --duration SEC    exit after SEC seconds\n"
-"      --stats           print buffer counters (incl. lost records), exit\n"
-"      --reset-stats     zero the counters, exit\n"
-"  -D, --device PATH     read PATH instead of " TCPTRACE_DEVICE "\n"
-"  -r, --read FILE       decode raw records saved from the device\n"
-"  -V, --version         print versions, exit\n"
-"  -h, --help            this text\n");
+	fputs(help_text, out);
 }
 
 static long parse_num(const char *s, const char *what, long lo, long hi)
@@ -628,15 +632,15 @@ int main(int argc, char **argv)
 			       TCPTRACE_VERSION, TCPTRACE_ABI_VERSION);
 			return EX_OK;
 		case 'h':
-			usage(stdout);
+			print_help(stdout);
 			return EX_OK;
 		default:
-			usage(stderr);
+			print_help(stderr);
 			return EX_USAGE;
 		}
 	}
 	if (optind < argc) {
-		usage(stderr);
+		print_help(stderr);
 		die(EX_USAGE, "unexpected argument '%s'", argv[optind]);
 	}
 

@@ -56,6 +56,11 @@ struct tcptrace_hdr {
 
 /* tcptrace_state_rec.flags */
 #define TCPTRACE_F_V4MAPPED	0x01	/* AF_INET6 socket, v4-mapped peers */
+/*
+ * LISTEN -> SYN_RECV of a socket that died before its own identity was
+ * known: cookie and endpoints are the listener's.
+ */
+#define TCPTRACE_F_UNRESOLVED	0x02
 
 /* One TCP state transition (tracepoint sock:inet_sock_set_state). */
 struct tcptrace_state_rec {

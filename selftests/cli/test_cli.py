@@ -174,5 +174,18 @@ def filters_apply_to_files():
     eq(len(r.stdout.splitlines()), 1, "-c 1")
 
 
+@test
+def dkms_version_is_the_tree_version():
+    top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    with open(os.path.join(top, "VERSION")) as f:
+        version = f.read().strip()
+    with open(os.path.join(top, "dkms.conf")) as f:
+        conf = f.read()
+    check('PACKAGE_VERSION="%s"' % version in conf,
+          "dkms.conf PACKAGE_VERSION is not %s" % version)
+    r = subprocess.run([CLI, "-V"], capture_output=True, text=True)
+    check(version in r.stdout, "tcptrace -V: " + r.stdout)
+
+
 if __name__ == "__main__":
     sys.exit(run(sys.argv[1:]))
