@@ -17,9 +17,9 @@ MODSRC := Kbuild VERSION $(wildcard module/*.c module/*.h module/uapi/*.h)
 
 CC ?= cc
 CLI_CFLAGS := -DTCPTRACE_VERSION=\"$(shell cat VERSION)\" -O2 -g -Wall -Wextra -Wno-unused-parameter -std=gnu11 \
-	-D_GNU_SOURCE -Imodule/uapi $(CFLAGS)
-CLI_SRC := tools/tcptrace.c tools/decode.c
-CLI_HDR := tools/decode.h module/uapi/tcptrace.h
+	-D_GNU_SOURCE -Imodule $(CFLAGS)
+CLI_SRC := tools/tcptrace.c module/record.c
+CLI_HDR := module/record.h module/uapi/tcptrace.h
 
 .PHONY: all module cli clean load unload demo check deps checkpatch sparse
 

@@ -24,7 +24,7 @@
 
 #include <limits.h>
 
-#include "decode.h"
+#include "record.h"
 
 /* __u64 is unsigned long long in every ABI tcptrace builds for */
 #define ULL(x) ((unsigned long long)(x))
@@ -304,13 +304,13 @@ static bool handle_buffer(const void *buf, size_t len)
 {
 	const struct tcptrace_hdr *h;
 	enum tt_decode d;
-	size_t off = 0;
+	unsigned long off = 0;
 
 	while ((d = tt_next_record(buf, len, &off, &h)) != TT_END) {
 		if (d == TT_SKIP)
 			continue;
 		if (d != TT_OK)
-			die(EX_DATA, "%s at byte %zu of a %zu-byte read: "
+			die(EX_DATA, "%s at byte %lu of a %zu-byte read: "
 			    "module and tcptrace disagree about the record "
 			    "format", tt_decode_strerror(d), off, len);
 		if (h->lost_before)

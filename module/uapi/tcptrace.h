@@ -28,6 +28,7 @@
 enum tcptrace_rec_type {
 	TCPTRACE_REC_STATE	= 1,	/* struct tcptrace_state_rec */
 	TCPTRACE_REC_LOST	= 2,	/* struct tcptrace_lost_rec */
+	TCPTRACE_REC_HANDSHAKE	= 3,	/* struct tcptrace_handshake_rec */
 };
 
 /* hdr.ctx: where the event was produced. */
@@ -91,6 +92,107 @@ struct tcptrace_lost_rec {
 };
 
 #define TCPTRACE_LOST_REC_VERSION	1
+
+/* tcptrace_tcpopts.present: what a SYN or SYN-ACK carried */
+#define TCPTRACE_OPT_MSS	0x0001
+#define TCPTRACE_OPT_WSCALE	0x0002
+#define TCPTRACE_OPT_SACK_PERM	0x0004
+#define TCPTRACE_OPT_TS		0x0008
+#define TCPTRACE_OPT_SACK	0x0010	/* SACK blocks */
+#define TCPTRACE_OPT_TFO	0x0020	/* kind 34 or experimental 254/0xF989 */
+#define TCPTRACE_OPT_MD5	0x0040
+#define TCPTRACE_OPT_MPTCP	0x0080
+#define TCPTRACE_OPT_EOL	0x0100
+#define TCPTRACE_OPT_ECN	0x0200	/* SYN: ECE+CWR; SYN-ACK: ECE, no CWR */
+#define TCPTRACE_OPT_UNKNOWN	0x0400	/* see unknown[] */
+
+/* tcptrace_tcpopts.malformed: what was wrong; parsing never reads past it */
+#define TCPTRACE_MAL_OPT_LEN	0x0001	/* length 0 or 1, or past the header */
+#define TCPTRACE_MAL_OPT_TRUNC	0x0002	/* kind byte without a length byte */
+#define TCPTRACE_MAL_MSS	0x0004	/* MSS length != 4 */
+#define TCPTRACE_MAL_WSCALE	0x0008	/* length != 3, or shift > 14 */
+#define TCPTRACE_MAL_SACK_PERM	0x0010	/* length != 2 */
+#define TCPTRACE_MAL_TS		0x0020	/* length != 10 */
+#define TCPTRACE_MAL_SACK	0x0040	/* length not 2 + 8n, n >= 1 */
+#define TCPTRACE_MAL_TFO	0x0080	/* cookie length odd or > 16 */
+#define TCPTRACE_MAL_MD5	0x0100	/* length != 18 */
+#define TCPTRACE_MAL_MPTCP	0x0200	/* length < 3 */
+#define TCPTRACE_MAL_DOFF_SHORT	0x0400	/* data offset < 5 */
+#define TCPTRACE_MAL_DOFF_PAST	0x0800	/* data offset past the packet */
+#define TCPTRACE_MAL_DUP	0x1000	/* same option twice */
+
+#define TCPTRACE_MAX_UNKNOWN	8
+
+/* The TCP options and IP facts of one SYN or SYN-ACK. */
+struct tcptrace_tcpopts {
+	__u64	seen_ns;	/* CLOCK_MONOTONIC; 0: not seen */
+	__u32	ts_val;
+	__u32	ts_ecr;
+	__u16	present;	/* TCPTRACE_OPT_* */
+	__u16	malformed;	/* TCPTRACE_MAL_* */
+	__u16	mss;
+	__u16	window;		/* raw header field (never scaled in SYNs) */
+	__u16	ip_id;		/* IPv4 ID; 0 for IPv6 */
+	__u8	wscale;
+	__u8	ttl;		/* IPv4 TTL or IPv6 hop limit */
+	__u8	sack_blocks;
+	__u8	tfo_len;	/* TFO cookie bytes, 0 = cookie request */
+	__u8	mptcp_subtype;
+	__u8	n_unknown;	/* kinds kept in unknown[] */
+	__u8	unknown[TCPTRACE_MAX_UNKNOWN];
+};
+
+enum tcptrace_role {
+	TCPTRACE_ROLE_CLIENT	= 1,	/* sent the SYN */
+	TCPTRACE_ROLE_SERVER	= 2,	/* received the SYN */
+};
+
+enum tcptrace_outcome {
+	TCPTRACE_HS_ESTABLISHED	= 1,	/* handshake completed */
+	TCPTRACE_HS_RESET	= 2,	/* answered by RST */
+	TCPTRACE_HS_FAILED	= 3,	/* client gave up without an RST */
+	TCPTRACE_HS_TIMEOUT	= 4,	/* no completion within hs_timeout */
+};
+
+/* tcptrace_handshake_rec.agreed: what the kernel settled on */
+#define TCPTRACE_AGREED_WSCALE	0x01
+#define TCPTRACE_AGREED_TS	0x02
+#define TCPTRACE_AGREED_SACK	0x04
+#define TCPTRACE_AGREED_ECN	0x08
+
+/*
+ * One per connection and end: what the SYN offered, what the SYN-ACK
+ * answered and, once ESTABLISHED, what the kernel agreed.  Endpoints are
+ * from this end's view (saddr = local).
+ */
+struct tcptrace_handshake_rec {
+	struct tcptrace_hdr hdr;
+	__u64	sock_cookie;	/* 0: no socket (e.g. RST to a closed port) */
+	__u64	netns_cookie;
+	__u32	netns_ino;
+	__u16	family;		/* of the packets: AF_INET or AF_INET6 */
+	__u8	role;		/* enum tcptrace_role */
+	__u8	outcome;	/* enum tcptrace_outcome */
+	__u16	sport;
+	__u16	dport;
+	__u8	agreed;		/* TCPTRACE_AGREED_*, valid if ESTABLISHED */
+	__u8	snd_wscale;	/* shift we apply to the peer's window */
+	__u8	rcv_wscale;	/* shift the peer applies to ours */
+	__u8	pad;
+	__u8	saddr[16];	/* IPv4 as the first 4 bytes */
+	__u8	daddr[16];
+	struct tcptrace_tcpopts syn;
+	struct tcptrace_tcpopts synack;
+	__u64	done_ns;	/* ESTABLISHED, RST or give-up time */
+	__u16	mss;		/* effective MSS (mss_cache) */
+	__u16	advmss;		/* MSS this end announced */
+	__u16	peer_mss;	/* MSS the peer announced, clamped */
+	__u16	syn_retrans;	/* SYNs seen beyond the first */
+	__u16	synack_retrans;
+	__u8	pad2[6];
+};
+
+#define TCPTRACE_HANDSHAKE_REC_VERSION	1
 
 /* Counters of one CPU, since load or the last TCPTRACE_IOC_RESET. */
 struct tcptrace_cpu_stats {

@@ -1,32 +1,34 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * tcptrace record decoding (userspace).
+ * tcptrace: walking and naming records (see record.h).
  */
-#include <string.h>
-#include <strings.h>
-#include <ctype.h>
-#include "decode.h"
+#include "record.h"
 
+#ifndef ARRAY_SIZE
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
 
 /* Smallest valid size of each record type we know. */
-static size_t tt_min_size(unsigned int type)
+static unsigned long tt_min_size(unsigned int type)
 {
 	switch (type) {
 	case TCPTRACE_REC_STATE:
 		return sizeof(struct tcptrace_state_rec);
 	case TCPTRACE_REC_LOST:
 		return sizeof(struct tcptrace_lost_rec);
+	case TCPTRACE_REC_HANDSHAKE:
+		return sizeof(struct tcptrace_handshake_rec);
 	default:
 		return 0;
 	}
 }
 
-enum tt_decode tt_next_record(const void *buf, size_t len, size_t *off,
+enum tt_decode tt_next_record(const void *buf, unsigned long len,
+			      unsigned long *off,
 			      const struct tcptrace_hdr **rec)
 {
 	const struct tcptrace_hdr *hdr;
-	size_t min;
+	unsigned long min;
 
 	if (*off >= len)
 		return TT_END;
@@ -87,19 +89,31 @@ const char *tt_state_name(unsigned int state)
 {
 	if (state < ARRAY_SIZE(tt_states))
 		return tt_states[state];
-	return NULL;
+	return 0;
+}
+
+/* @name equals @canon, ignoring case, with '-' for '_' */
+static int tt_name_eq(const char *name, const char *canon)
+{
+	for (; *name && *canon; name++, canon++) {
+		char c = *name;
+
+		if (c == '-')
+			c = '_';
+		else if (c >= 'a' && c <= 'z')
+			c -= 'a' - 'A';
+		if (c != *canon)
+			return 0;
+	}
+	return !*name && !*canon;
 }
 
 int tt_state_parse(const char *name)
 {
-	char buf[32];
-	size_t i;
+	unsigned int i;
 
-	for (i = 0; name[i] && i < sizeof(buf) - 1; i++)
-		buf[i] = name[i] == '-' ? '_' : toupper((unsigned char)name[i]);
-	buf[i] = '\0';
 	for (i = 1; i < ARRAY_SIZE(tt_states); i++)
-		if (!strcmp(buf, tt_states[i]))
+		if (tt_states[i] && tt_name_eq(name, tt_states[i]))
 			return i;
 	return -1;
 }

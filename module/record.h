@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Decoding of /dev/tcptrace records, kept apart from the CLI's I/O so the
- * same code can be fuzzed and unit-tested.
+ * tcptrace: walking and naming records of the /dev/tcptrace ABI.
+ *
+ * Pure C on byte buffers, shared by the CLI (tools/), the KUnit suite and
+ * the fuzzers, so what the module writes and what the CLI reads are
+ * checked by the same code.
  */
-#ifndef TCPTRACE_DECODE_H
-#define TCPTRACE_DECODE_H
+#ifndef _TCPTRACE_RECORD_H
+#define _TCPTRACE_RECORD_H
 
-#include <stddef.h>
-#include <stdint.h>
-#include "tcptrace.h"
+#include <linux/types.h>
+#include "uapi/tcptrace.h"
 
 enum tt_decode {
 	TT_OK = 0,		/* *rec points at a whole, known record */
@@ -23,7 +25,8 @@ enum tt_decode {
  * it.  A record newer than we know (higher hdr.version, larger size) is
  * decoded by its known prefix: records only grow at their end.
  */
-enum tt_decode tt_next_record(const void *buf, size_t len, size_t *off,
+enum tt_decode tt_next_record(const void *buf, unsigned long len,
+			      unsigned long *off,
 			      const struct tcptrace_hdr **rec);
 
 const char *tt_decode_strerror(enum tt_decode d);
@@ -36,4 +39,4 @@ int tt_state_parse(const char *name);
 /* "task", "softirq", ... */
 const char *tt_ctx_name(unsigned int ctx);
 
-#endif
+#endif /* _TCPTRACE_RECORD_H */
