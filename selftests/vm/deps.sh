@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
 # Install (idempotently) everything the VM-based selftests need on a Debian
 # host: the Debian kernels we test against (image + headers), QEMU, the bits
 # used to build the guest initramfs, and the user-space tools the tests run

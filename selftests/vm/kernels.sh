@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
 # Print the installed kernels the VM selftests support, one per line, sorted
 # by version: 6.1.* and 6.12.* kernels that have both a bootable image
 # (/boot/vmlinuz-$K) and a module build tree (/lib/modules/$K/build).
