@@ -18,6 +18,7 @@
 #include <net/net_namespace.h>
 
 #include "tcptrace.h"
+#include "conntable.h"
 
 static DECLARE_WAIT_QUEUE_HEAD(tcptrace_wq);
 static unsigned long tcptrace_busy;
@@ -92,6 +93,8 @@ static long tcptrace_stats_ioctl(void __user *uarg)
 	ret = tcptrace_ring_stats(&st, u64_to_user_ptr(st.cpus));
 	if (ret)
 		return ret;
+	tcptrace_conn_stats(&st);
+	tcptrace_nf_stats(&st);
 	if (copy_to_user(uarg, &st, sizeof(st)))
 		return -EFAULT;
 	return 0;

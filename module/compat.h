@@ -12,6 +12,13 @@
 #include <net/sock.h>
 #include <linux/sock_diag.h>
 
+/* 6.12 moved the unaligned accessors from asm/ to linux/ */
+#if __has_include(<linux/unaligned.h>)
+#include <linux/unaligned.h>
+#else
+#include <asm/unaligned.h>
+#endif
+
 /* net->net_cookie is a plain u64, written once at netns setup (>= 5.14). */
 static inline u64 tcptrace_net_cookie(const struct net *net)
 {

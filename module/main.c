@@ -11,6 +11,7 @@
 #include <linux/sizes.h>
 
 #include "tcptrace.h"
+#include "conntable.h"
 
 #define TCPTRACE_BUF_MIN	SZ_8K
 #define TCPTRACE_BUF_MAX	SZ_256M
@@ -20,30 +21,61 @@ module_param(buf_size, ulong, 0444);
 MODULE_PARM_DESC(buf_size,
 		 "Record buffer per CPU, bytes (8 KiB .. 256 MiB, default 256 KiB)");
 
+static unsigned int conn_table_size = 4096;
+module_param(conn_table_size, uint, 0444);
+MODULE_PARM_DESC(conn_table_size,
+		 "Handshakes tracked at once (64 .. 1048576, default 4096)");
+
+static unsigned int hs_timeout = 180;
+module_param(hs_timeout, uint, 0444);
+MODULE_PARM_DESC(hs_timeout,
+		 "Seconds before an incomplete handshake is reported (1 .. 3600, default 180)");
+
+static int __init tcptrace_check_range(const char *name, unsigned long v,
+				       unsigned long lo, unsigned long hi)
+{
+	if (v >= lo && v <= hi)
+		return 0;
+	pr_err("%s=%lu out of range [%lu, %lu]\n", name, v, lo, hi);
+	return -EINVAL;
+}
+
 static int __init tcptrace_init(void)
 {
 	int ret;
 
-	if (buf_size < TCPTRACE_BUF_MIN || buf_size > TCPTRACE_BUF_MAX) {
-		pr_err("buf_size=%lu out of range [%u, %u]\n", buf_size,
-		       TCPTRACE_BUF_MIN, TCPTRACE_BUF_MAX);
-		return -EINVAL;
-	}
+	ret = tcptrace_check_range("buf_size", buf_size, TCPTRACE_BUF_MIN,
+				   TCPTRACE_BUF_MAX) ?:
+	      tcptrace_check_range("conn_table_size", conn_table_size, 64,
+				   1 << 20) ?:
+	      tcptrace_check_range("hs_timeout", hs_timeout, 1, 3600);
+	if (ret)
+		return ret;
 	ret = tcptrace_ring_init(buf_size);
 	if (ret)
 		return ret;
-	ret = tcptrace_dev_init();
+	ret = tcptrace_conn_init(conn_table_size, hs_timeout);
 	if (ret)
 		goto err_ring;
+	ret = tcptrace_dev_init();
+	if (ret)
+		goto err_conn;
 	ret = tcptrace_probes_init();
 	if (ret)
 		goto err_dev;
+	ret = tcptrace_nf_init();
+	if (ret)
+		goto err_probes;
 	pr_info("loaded, ABI %u, %lu bytes per CPU\n", TCPTRACE_ABI_VERSION,
 		buf_size);
 	return 0;
 
+err_probes:
+	tcptrace_probes_exit();
 err_dev:
 	tcptrace_dev_exit();
+err_conn:
+	tcptrace_conn_exit();
 err_ring:
 	tcptrace_ring_exit();
 	return ret;
@@ -53,11 +85,13 @@ static void __exit tcptrace_exit(void)
 {
 	/*
 	 * An open /dev/tcptrace holds a module reference, so no reader
-	 * exists here.  Probes first, then the device's wakeup work, then
-	 * the buffer they write to.
+	 * exists here.  Hooks and probes first, then the device's wakeup
+	 * work, then the table and the buffer they write to.
 	 */
+	tcptrace_nf_exit();
 	tcptrace_probes_exit();
 	tcptrace_dev_exit();
+	tcptrace_conn_exit();
 	tcptrace_ring_exit();
 }
 

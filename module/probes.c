@@ -20,6 +20,7 @@
 
 #include "tcptrace.h"
 #include "compat.h"
+#include "conntable.h"
 
 static void tcptrace_fill_endpoints(struct tcptrace_state_rec *rec,
 				    const struct sock *sk)
@@ -107,6 +108,7 @@ static void tcptrace_probe_set_state(void *data, const struct sock *sk,
 	rec.sock_cookie = tcptrace_sock_cookie(sk);
 	tcptrace_fill_endpoints(&rec, sk);
 	tcptrace_ring_emit(&rec.hdr);
+	tcptrace_conn_state(sk, oldstate, newstate);
 }
 
 /* Never called: fails the build if a tracepoint prototype changes. */

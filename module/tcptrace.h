@@ -25,6 +25,11 @@ int tcptrace_dev_init(void);
 void tcptrace_dev_exit(void);
 void tcptrace_dev_wake(void);
 
+/* netfilter.c: packet hooks */
+int tcptrace_nf_init(void);
+void tcptrace_nf_exit(void);
+void tcptrace_nf_stats(struct tcptrace_stats *st);
+
 /* probes.c: tracepoint probes */
 int tcptrace_probes_init(void);
 void tcptrace_probes_exit(void);

@@ -47,6 +47,7 @@ struct filter {
 
 static struct {
 	bool json;
+	bool handshakes_only;
 	const char *device;
 	const char *input;
 	long count;		/* <0: unlimited */
@@ -126,25 +127,19 @@ static int64_t sock_transition(uint64_t cookie, uint64_t ts, bool closed)
 
 /* --- formatting ---------------------------------------------------- */
 
-static bool rec_is_v4(const struct tcptrace_state_rec *r)
+static void fmt_addr(int family, const uint8_t *a, char *out, size_t len)
 {
-	return r->family == AF_INET;
-}
-
-static void fmt_addr(const struct tcptrace_state_rec *r, const uint8_t *a,
-		     char *out, size_t len)
-{
-	if (!inet_ntop(rec_is_v4(r) ? AF_INET : AF_INET6, a, out, len))
+	if (!inet_ntop(family == AF_INET ? AF_INET : AF_INET6, a, out, len))
 		snprintf(out, len, "?");
 }
 
-static void fmt_endpoint(const struct tcptrace_state_rec *r, const uint8_t *a,
-			 unsigned int port, char *out, size_t len)
+static void fmt_endpoint(int family, const uint8_t *a, unsigned int port,
+			 char *out, size_t len)
 {
 	char ip[INET6_ADDRSTRLEN];
 
-	fmt_addr(r, a, ip, sizeof(ip));
-	if (rec_is_v4(r))
+	fmt_addr(family, a, ip, sizeof(ip));
+	if (family == AF_INET)
 		snprintf(out, len, "%s:%u", ip, port);
 	else
 		snprintf(out, len, "[%s]:%u", ip, port);
@@ -207,36 +202,70 @@ static void print_lost(unsigned int cpu, uint64_t ts, uint64_t count)
 
 /* --- filtering ----------------------------------------------------- */
 
-static bool addr_match(const struct tcptrace_state_rec *r, const uint8_t *a)
+/* What the filters look at, for any record with endpoints. */
+struct ends {
+	int family;		/* AF_INET or AF_INET6 */
+	bool v4mapped;
+	const uint8_t *saddr, *daddr;
+	unsigned int sport, dport;
+	uint32_t netns_ino;
+	uint64_t netns_cookie;
+};
+
+static bool addr_match(const struct ends *e, const uint8_t *a)
 {
 	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
 
 	if (opt.f.addr_family == AF_INET) {
-		if (rec_is_v4(r))
+		if (e->family == AF_INET)
 			return !memcmp(a, opt.f.addr, 4);
 		return !memcmp(a, mapped, 12) && !memcmp(a + 12, opt.f.addr, 4);
 	}
-	return !rec_is_v4(r) && !memcmp(a, opt.f.addr, 16);
+	return e->family == AF_INET6 && !memcmp(a, opt.f.addr, 16);
+}
+
+static bool ends_match(const struct ends *e)
+{
+	const struct filter *f = &opt.f;
+	bool v4 = e->family == AF_INET || e->v4mapped;
+
+	if (f->port >= 0 && e->sport != (unsigned int)f->port &&
+	    e->dport != (unsigned int)f->port)
+		return false;
+	if ((f->family == 4 && !v4) || (f->family == 6 && v4))
+		return false;
+	if (f->have_addr && !addr_match(e, e->saddr) &&
+	    !addr_match(e, e->daddr))
+		return false;
+	if (f->have_netns && e->netns_ino != f->netns &&
+	    e->netns_cookie != f->netns)
+		return false;
+	return true;
 }
 
 static bool state_match(const struct tcptrace_state_rec *r)
 {
-	const struct filter *f = &opt.f;
+	struct ends e = {
+		.family = r->family,
+		.v4mapped = r->flags & TCPTRACE_F_V4MAPPED,
+		.saddr = r->saddr, .daddr = r->daddr,
+		.sport = r->sport, .dport = r->dport,
+		.netns_ino = r->netns_ino, .netns_cookie = r->netns_cookie,
+	};
 
-	if (f->port >= 0 && r->sport != f->port && r->dport != f->port)
-		return false;
-	if (f->family == 4 && !rec_is_v4(r) &&
-	    !(r->flags & TCPTRACE_F_V4MAPPED))
-		return false;
-	if (f->family == 6 && (rec_is_v4(r) || (r->flags & TCPTRACE_F_V4MAPPED)))
-		return false;
-	if (f->have_addr && !addr_match(r, r->saddr) &&
-	    !addr_match(r, r->daddr))
-		return false;
-	if (f->have_netns && r->netns_ino != f->netns &&
-	    r->netns_cookie != f->netns)
-		return false;
-	return true;
+	return !opt.handshakes_only && ends_match(&e);
+}
+
+static bool handshake_match(const struct tcptrace_handshake_rec *r)
+{
+	struct ends e = {
+		.family = r->family,
+		.saddr = r->saddr, .daddr = r->daddr,
+		.sport = r->sport, .dport = r->dport,
+		.netns_ino = r->netns_ino, .netns_cookie = r->netns_cookie,
+	};
+
+	return ends_match(&e);
 }
 
 /* --- records ------------------------------------------------------- */
@@ -247,14 +276,14 @@ static void print_state(const struct tcptrace_state_rec *r)
 	bool closed = r->new_state == 7;	/* TCP_CLOSE */
 	int64_t in_old = sock_transition(r->sock_cookie, r->hdr.ts_ns, closed);
 	bool task = r->hdr.ctx == TCPTRACE_CTX_TASK;
-	int fam = rec_is_v4(r) ? 4 : 6;
+	int fam = r->family == AF_INET ? 4 : 6;
 
 	state_str(r->old_state, olds, sizeof(olds));
 	state_str(r->new_state, news, sizeof(news));
 
 	if (opt.json) {
-		fmt_addr(r, r->saddr, src, sizeof(src));
-		fmt_addr(r, r->daddr, dst, sizeof(dst));
+		fmt_addr(r->family, r->saddr, src, sizeof(src));
+		fmt_addr(r->family, r->daddr, dst, sizeof(dst));
 		printf("{\"type\":\"state\",\"ts_ns\":%llu,\"cpu\":%u,"
 		       "\"netns\":%u,\"netns_cookie\":%llu,"
 		       "\"sock\":%llu,\"family\":%d,\"v4mapped\":%s,"
@@ -284,8 +313,8 @@ static void print_state(const struct tcptrace_state_rec *r)
 		char when[32], who[40], dur[48] = "";
 
 		fmt_wallclock(r->hdr.ts_ns, when, sizeof(when));
-		fmt_endpoint(r, r->saddr, r->sport, src, sizeof(src));
-		fmt_endpoint(r, r->daddr, r->dport, dst, sizeof(dst));
+		fmt_endpoint(r->family, r->saddr, r->sport, src, sizeof(src));
+		fmt_endpoint(r->family, r->daddr, r->dport, dst, sizeof(dst));
 		if (task)
 			snprintf(who, sizeof(who), "%u/%.16s", r->pid, r->comm);
 		else
@@ -296,6 +325,218 @@ static void print_state(const struct tcptrace_state_rec *r)
 				 in_old / 1e6, olds);
 		printf("%s netns:%-10u %-22s %s > %s  %s -> %s%s\n", when,
 		       r->netns_ino, who, src, dst, olds, news, dur);
+	}
+}
+
+/* --- handshakes ----------------------------------------------------- */
+
+static const char *const mal_names[] = {
+	"opt-len", "opt-trunc", "mss-len", "wscale", "sackok-len", "ts-len",
+	"sack-len", "tfo-len", "md5-len", "mptcp-len", "doff-short",
+	"doff-past", "dup",
+};
+
+#define NMAL (sizeof(mal_names) / sizeof(mal_names[0]))
+
+/* tcpdump's spelling where it has one: "mss 1460,sackOK,TS,wscale 7" */
+static void fmt_opts(const struct tcptrace_tcpopts *o, char *out, size_t len)
+{
+	size_t n = 0;
+	unsigned int i;
+
+#define ADD(...) (n += snprintf(out + n, n < len ? len - n : 0, __VA_ARGS__))
+#define SEP() (n ? ADD(",") : 0)
+	out[0] = '\0';
+	if (o->present & TCPTRACE_OPT_MSS)
+		SEP(), ADD("mss %u", o->mss);
+	if (o->present & TCPTRACE_OPT_SACK_PERM)
+		SEP(), ADD("sackOK");
+	if (o->present & TCPTRACE_OPT_TS)
+		SEP(), ADD("TS");
+	if (o->present & TCPTRACE_OPT_WSCALE)
+		SEP(), ADD("wscale %u", o->wscale);
+	if (o->present & TCPTRACE_OPT_SACK)
+		SEP(), ADD("sack %u", o->sack_blocks);
+	if (o->present & TCPTRACE_OPT_TFO)
+		SEP(), o->tfo_len ? ADD("tfo cookie") : ADD("tfo cookiereq");
+	if (o->present & TCPTRACE_OPT_MD5)
+		SEP(), ADD("md5");
+	if (o->present & TCPTRACE_OPT_MPTCP)
+		SEP(), ADD("mptcp %u", o->mptcp_subtype);
+	for (i = 0; i < o->n_unknown; i++)
+		SEP(), ADD("opt-%u", o->unknown[i]);
+	if (o->present & TCPTRACE_OPT_ECN)
+		SEP(), ADD("ECN");
+	if (o->malformed) {
+		SEP(), ADD("MALFORMED(");
+		for (i = 0; i < NMAL; i++)
+			if (o->malformed & (1u << i))
+				ADD("%s%s", out[n - 1] == '(' ? "" : " ",
+				    mal_names[i]);
+		ADD(")");
+	}
+	if (!n)
+		ADD("none");
+#undef SEP
+#undef ADD
+}
+
+static void json_opts(const char *name, const struct tcptrace_tcpopts *o,
+		      int family)
+{
+	unsigned int i;
+	bool first = true;
+
+	printf(",\"%s\":", name);
+	if (!o->seen_ns) {
+		printf("null");
+		return;
+	}
+	printf("{\"seen_ns\":%llu", ULL(o->seen_ns));
+	if (o->present & TCPTRACE_OPT_MSS)
+		printf(",\"mss\":%u", o->mss);
+	else
+		printf(",\"mss\":null");
+	if (o->present & TCPTRACE_OPT_WSCALE)
+		printf(",\"wscale\":%u", o->wscale);
+	else
+		printf(",\"wscale\":null");
+	printf(",\"sack_perm\":%s", o->present & TCPTRACE_OPT_SACK_PERM ?
+	       "true" : "false");
+	if (o->present & TCPTRACE_OPT_TS)
+		printf(",\"ts_val\":%u,\"ts_ecr\":%u", o->ts_val, o->ts_ecr);
+	else
+		printf(",\"ts_val\":null,\"ts_ecr\":null");
+	if (o->present & TCPTRACE_OPT_TFO)
+		printf(",\"tfo\":{\"cookie_len\":%u}", o->tfo_len);
+	else
+		printf(",\"tfo\":null");
+	printf(",\"md5\":%s", o->present & TCPTRACE_OPT_MD5 ? "true" : "false");
+	if (o->present & TCPTRACE_OPT_MPTCP)
+		printf(",\"mptcp\":{\"subtype\":%u}", o->mptcp_subtype);
+	else
+		printf(",\"mptcp\":null");
+	printf(",\"ecn\":%s,\"sack_blocks\":%u,\"eol\":%s,\"unknown\":[",
+	       o->present & TCPTRACE_OPT_ECN ? "true" : "false",
+	       o->sack_blocks, o->present & TCPTRACE_OPT_EOL ? "true" : "false");
+	for (i = 0; i < o->n_unknown; i++)
+		printf("%s%u", i ? "," : "", o->unknown[i]);
+	printf("],\"malformed\":%s,\"malformed_why\":[",
+	       o->malformed ? "true" : "false");
+	for (i = 0; i < NMAL; i++) {
+		if (!(o->malformed & (1u << i)))
+			continue;
+		printf("%s\"%s\"", first ? "" : ",", mal_names[i]);
+		first = false;
+	}
+	printf("],\"ttl\":%u,\"window\":%u", o->ttl, o->window);
+	if (family == AF_INET)
+		printf(",\"ip_id\":%u}", o->ip_id);
+	else
+		printf(",\"ip_id\":null}");
+}
+
+static const char *outcome_name(unsigned int o)
+{
+	switch (o) {
+	case TCPTRACE_HS_ESTABLISHED:
+		return "established";
+	case TCPTRACE_HS_RESET:
+		return "reset";
+	case TCPTRACE_HS_FAILED:
+		return "failed";
+	case TCPTRACE_HS_TIMEOUT:
+		return "timeout";
+	}
+	return "unknown";
+}
+
+static const char *role_name(unsigned int r)
+{
+	return r == TCPTRACE_ROLE_CLIENT ? "client" :
+	       r == TCPTRACE_ROLE_SERVER ? "server" : "unknown";
+}
+
+static void print_handshake(const struct tcptrace_handshake_rec *r)
+{
+	bool est = r->outcome == TCPTRACE_HS_ESTABLISHED;
+	char src[64], dst[64];
+
+	if (opt.json) {
+		fmt_addr(r->family, r->saddr, src, sizeof(src));
+		fmt_addr(r->family, r->daddr, dst, sizeof(dst));
+		printf("{\"type\":\"handshake\",\"ts_ns\":%llu,\"cpu\":%u,"
+		       "\"netns\":%u,\"netns_cookie\":%llu,\"sock\":%llu,"
+		       "\"family\":%d,\"role\":\"%s\",\"outcome\":\"%s\","
+		       "\"saddr\":\"%s\",\"sport\":%u,\"daddr\":\"%s\","
+		       "\"dport\":%u", ULL(r->hdr.ts_ns), r->hdr.cpu,
+		       r->netns_ino, ULL(r->netns_cookie), ULL(r->sock_cookie),
+		       r->family == AF_INET ? 4 : 6, role_name(r->role),
+		       outcome_name(r->outcome), src, r->sport, dst, r->dport);
+		json_opts("syn_opts", &r->syn, r->family);
+		json_opts("synack_opts", &r->synack, r->family);
+		if (est) {
+			printf(",\"agreed\":{\"mss\":%u,\"advmss\":%u,"
+			       "\"peer_mss\":%u,", r->mss, r->advmss,
+			       r->peer_mss);
+			if (r->agreed & TCPTRACE_AGREED_WSCALE)
+				printf("\"snd_wscale\":%u,\"rcv_wscale\":%u",
+				       r->snd_wscale, r->rcv_wscale);
+			else
+				printf("\"snd_wscale\":null,\"rcv_wscale\":null");
+			printf(",\"ts\":%s,\"sack\":%s,\"ecn\":%s}",
+			       r->agreed & TCPTRACE_AGREED_TS ? "true" : "false",
+			       r->agreed & TCPTRACE_AGREED_SACK ? "true" : "false",
+			       r->agreed & TCPTRACE_AGREED_ECN ? "true" : "false");
+		} else {
+			printf(",\"agreed\":null");
+		}
+		printf(",\"done_ns\":%llu,\"syn_retrans\":%u,"
+		       "\"synack_retrans\":%u}\n", ULL(r->done_ns),
+		       r->syn_retrans, r->synack_retrans);
+		return;
+	}
+
+	{
+		char when[32], offered[160], answered[160], agreed[96] = "";
+		char took[48] = "";
+
+		fmt_wallclock(r->hdr.ts_ns, when, sizeof(when));
+		fmt_endpoint(r->family, r->saddr, r->sport, src, sizeof(src));
+		fmt_endpoint(r->family, r->daddr, r->dport, dst, sizeof(dst));
+		if (r->syn.seen_ns)
+			fmt_opts(&r->syn, offered, sizeof(offered));
+		else
+			snprintf(offered, sizeof(offered), "(not seen)");
+		if (r->synack.seen_ns)
+			fmt_opts(&r->synack, answered, sizeof(answered));
+		else
+			snprintf(answered, sizeof(answered), "(none)");
+		if (r->syn.seen_ns && r->done_ns >= r->syn.seen_ns)
+			snprintf(took, sizeof(took), " in %.3f ms",
+				 (r->done_ns - r->syn.seen_ns) / 1e6);
+		if (est) {
+			char ws[24];
+
+			if (r->agreed & TCPTRACE_AGREED_WSCALE)
+				snprintf(ws, sizeof(ws), "wscale %u/%u",
+					 r->snd_wscale, r->rcv_wscale);
+			else
+				snprintf(ws, sizeof(ws), "wscale-off");
+			snprintf(agreed, sizeof(agreed),
+				 " | agreed: %s %s %s %s mss %u", ws,
+				 r->agreed & TCPTRACE_AGREED_TS ? "ts" : "ts-off",
+				 r->agreed & TCPTRACE_AGREED_SACK ? "sack" :
+				 "sack-off",
+				 r->agreed & TCPTRACE_AGREED_ECN ? "ecn" :
+				 "ecn-off", r->mss);
+		}
+		printf("%s netns:%-10u %-22s %s > %s  handshake %s%s%s%s: "
+		       "offered: %s | answered: %s%s\n", when, r->netns_ino,
+		       role_name(r->role), src, dst, outcome_name(r->outcome),
+		       took, r->syn_retrans ? " (SYN retransmitted)" : "",
+		       r->synack_retrans ? " (SYN-ACK retransmitted)" : "",
+		       offered, answered, agreed);
 	}
 }
 
@@ -319,6 +560,14 @@ static bool handle_buffer(const void *buf, size_t len)
 			const struct tcptrace_lost_rec *l = (const void *)h;
 
 			print_lost(h->cpu, h->ts_ns, l->count);
+		} else if (h->type == TCPTRACE_REC_HANDSHAKE) {
+			const struct tcptrace_handshake_rec *r = (const void *)h;
+
+			if (!handshake_match(r))
+				continue;
+			print_handshake(r);
+			if (opt.count > 0 && ++printed >= opt.count)
+				return false;
 		} else if (h->type == TCPTRACE_REC_STATE) {
 			const struct tcptrace_state_rec *r = (const void *)h;
 
@@ -396,11 +645,13 @@ static int do_stats(bool reset)
 	if (opt.json) {
 		printf("{\"type\":\"stats\",\"abi\":%u,\"produced\":%llu,"
 		       "\"lost\":%llu,\"delivered\":%llu,\"buffered\":%llu,"
-		       "\"cpus\":[", st.abi_version,
-		       (unsigned long long)st.produced,
-		       (unsigned long long)st.lost,
-		       (unsigned long long)st.delivered,
-		       (unsigned long long)st.buffered);
+		       "\"conn_capacity\":%llu,\"conn_in_use\":%llu,"
+		       "\"conn_evicted\":%llu,\"conn_timeouts\":%llu,"
+		       "\"malformed\":%llu,\"cpus\":[", st.abi_version,
+		       ULL(st.produced), ULL(st.lost), ULL(st.delivered),
+		       ULL(st.buffered), ULL(st.conn_capacity),
+		       ULL(st.conn_in_use), ULL(st.conn_evicted),
+		       ULL(st.conn_timeouts), ULL(st.malformed));
 		for (i = 0; i < st.nr_cpus; i++)
 			printf("%s{\"cpu\":%u,\"produced\":%llu,\"lost\":%llu,"
 			       "\"delivered\":%llu,\"buffered\":%llu,"
@@ -430,6 +681,12 @@ static int do_stats(bool reset)
 	       (unsigned long long)st.produced, (unsigned long long)st.lost,
 	       (unsigned long long)st.delivered,
 	       (unsigned long long)st.buffered);
+	printf("connection table: %llu of %llu in use, %llu evicted, "
+	       "%llu handshakes timed out\n", ULL(st.conn_in_use),
+	       ULL(st.conn_capacity), ULL(st.conn_evicted),
+	       ULL(st.conn_timeouts));
+	printf("SYN/SYN-ACKs with malformed TCP options: %llu\n",
+	       ULL(st.malformed));
 	return EX_OK;
 }
 
@@ -519,14 +776,17 @@ static void on_signal(int sig)
 
 static const char help_text[] =
 	"usage: tcptrace [options]\n"
-	"Trace TCP state transitions from /dev/tcptrace, one line per transition.\n"
+	"Trace TCP connections from /dev/tcptrace: one line per state transition,\n"
+	"and one per handshake with the TCP options each side used.\n"
 	"\n"
 	"  -j, --json            JSON lines (schema: Documentation/tcptrace-json.rst)\n"
 	"  -p, --port PORT       only sockets with PORT at either end\n"
 	"      --addr ADDR       only sockets with ADDR (v4 or v6) at either end\n"
 	"      --netns ID        only network namespace ID (inode or cookie)\n"
 	"  -4, -6                only IPv4 (incl. v4-mapped) / only IPv6\n"
-	"  -c, --count N         exit after N transitions\n"
+	"      --handshakes      only handshake records: options offered,\n"
+	"                        answered and agreed, per connection end\n"
+	"  -c, --count N         exit after N records\n"
 	"  -d, --duration SEC    exit after SEC seconds\n"
 	"      --stats           print buffer counters (incl. lost records), exit\n"
 	"      --reset-stats     zero the counters, exit\n"
@@ -555,7 +815,7 @@ static long parse_num(const char *s, const char *what, long lo, long hi)
 
 int main(int argc, char **argv)
 {
-	enum { O_ADDR = 256, O_NETNS, O_STATS, O_RESET };
+	enum { O_ADDR = 256, O_NETNS, O_STATS, O_RESET, O_HANDSHAKES };
 	static const struct option lo[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "port", required_argument, NULL, 'p' },
@@ -564,6 +824,7 @@ int main(int argc, char **argv)
 		{ "count", required_argument, NULL, 'c' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "stats", no_argument, NULL, O_STATS },
+		{ "handshakes", no_argument, NULL, O_HANDSHAKES },
 		{ "reset-stats", no_argument, NULL, O_RESET },
 		{ "device", required_argument, NULL, 'D' },
 		{ "read", required_argument, NULL, 'r' },
@@ -620,6 +881,9 @@ int main(int argc, char **argv)
 			break;
 		case O_RESET:
 			reset = true;
+			break;
+		case O_HANDSHAKES:
+			opt.handshakes_only = true;
 			break;
 		case 'D':
 			opt.device = optarg;

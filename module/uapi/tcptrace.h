@@ -213,6 +213,11 @@ struct tcptrace_stats {
 	__u64	lost;
 	__u64	delivered;
 	__u64	buffered;
+	__u64	conn_capacity;	/* connection table entries */
+	__u64	conn_in_use;
+	__u64	conn_evicted;	/* entries pushed out by newer ones */
+	__u64	conn_timeouts;	/* handshakes that never completed */
+	__u64	malformed;	/* SYN/SYN-ACKs with malformed TCP options */
 };
 
 #define TCPTRACE_IOC_MAGIC	0xE7

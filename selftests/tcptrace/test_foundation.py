@@ -41,7 +41,7 @@ def _ioc(direction, nr, size):
 
 
 IOC_VERSION = _ioc(2, 1, 4)
-IOC_STATS = _ioc(3, 2, 48)
+IOC_STATS = _ioc(3, 2, 88)
 IOC_RESET = _ioc(0, 3, 0)
 
 _port = [20000]
@@ -418,12 +418,15 @@ def read_records(buf):
 
 
 def stats(fd):
-    b = bytearray(48)
+    b = bytearray(88)
     fcntl.ioctl(fd, IOC_STATS, b)
-    abi, ncpu, _, produced, lost, delivered, buffered = struct.unpack(
-        "<IIQQQQQ", b)
+    (abi, ncpu, _, produced, lost, delivered, buffered, conn_capacity,
+     conn_in_use, conn_evicted, conn_timeouts, malformed) = struct.unpack(
+        "<IIQQQQQQQQQQ", b)
     return dict(abi=abi, produced=produced, lost=lost, delivered=delivered,
-                buffered=buffered)
+                buffered=buffered, conn_capacity=conn_capacity,
+                conn_in_use=conn_in_use, conn_evicted=conn_evicted,
+                conn_timeouts=conn_timeouts, malformed=malformed)
 
 
 @test

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tcptrace: find and parse TCP control packets in an sk_buff.
+ *
+ * Everything is read with skb_header_pointer(), so nonlinear and short
+ * packets are handled and nothing past the packet is ever read.  Ordinary
+ * data segments leave after reading one byte of the TCP header.
+ */
+#include <linux/skbuff.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/string.h>
+#include <net/ip.h>
+#include <net/ipv6.h>
+
+#include "compat.h"
+#include "packet.h"
+#include "options.h"
+
+#define TCPTRACE_CTRL_FLAGS (TCPTRACE_TH_SYN | TCPTRACE_TH_RST | TCPTRACE_TH_FIN)
+
+static void tcptrace_map_v4(u8 *dst, __be32 a)
+{
+	memset(dst, 0, 10);
+	dst[10] = 0xff;
+	dst[11] = 0xff;
+	memcpy(dst + 12, &a, 4);
+}
+
+/* Returns the TCP header offset, or -1 if not (the first fragment of) TCP */
+static int tcptrace_l3(const struct sk_buff *skb, u8 family,
+		       struct tcptrace_pkt *pkt)
+{
+	int nhoff = skb_network_offset(skb);
+
+	if (family == AF_INET) {
+		const struct iphdr *iph;
+		struct iphdr _iph;
+
+		iph = skb_header_pointer(skb, nhoff, sizeof(_iph), &_iph);
+		if (!iph || iph->protocol != IPPROTO_TCP || iph->ihl < 5 ||
+		    (iph->frag_off & htons(IP_OFFSET)))
+			return -1;
+		tcptrace_map_v4(pkt->saddr, iph->saddr);
+		tcptrace_map_v4(pkt->daddr, iph->daddr);
+		pkt->opts.ttl = iph->ttl;
+		pkt->opts.ip_id = ntohs(iph->id);
+		return nhoff + iph->ihl * 4;
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	if (family == AF_INET6) {
+		const struct ipv6hdr *ip6;
+		struct ipv6hdr _ip6;
+		__be16 frag_off = 0;
+		u8 nexthdr;
+		int off;
+
+		ip6 = skb_header_pointer(skb, nhoff, sizeof(_ip6), &_ip6);
+		if (!ip6)
+			return -1;
+		nexthdr = ip6->nexthdr;
+		off = ipv6_skip_exthdr(skb, nhoff + sizeof(_ip6), &nexthdr,
+				       &frag_off);
+		if (off < 0 || nexthdr != IPPROTO_TCP ||
+		    (frag_off & htons(IP6_OFFSET)))
+			return -1;
+		memcpy(pkt->saddr, &ip6->saddr, 16);
+		memcpy(pkt->daddr, &ip6->daddr, 16);
+		pkt->opts.ttl = ip6->hop_limit;
+		return off;
+	}
+#endif
+	return -1;
+}
+
+bool tcptrace_parse_skb(const struct sk_buff *skb, u8 family,
+			struct tcptrace_pkt *pkt)
+{
+	u8 _th[TCPTRACE_TCPHDR_MAX];
+	const u8 *th, *fl;
+	unsigned int avail;
+	u8 _fl;
+	int off;
+
+	memset(pkt, 0, sizeof(*pkt));
+	off = tcptrace_l3(skb, family, pkt);
+	if (off < 0)
+		return false;
+	/* the fast path: one byte decides */
+	fl = skb_header_pointer(skb, off + 13, 1, &_fl);
+	if (!fl || !(*fl & TCPTRACE_CTRL_FLAGS))
+		return false;
+
+	avail = min_t(unsigned int, skb->len - off, sizeof(_th));
+	th = skb_header_pointer(skb, off, avail, _th);
+	if (!th || avail < TCPTRACE_TCPHDR_LEN)
+		return false;
+	pkt->family = family;
+	pkt->sport = get_unaligned_be16(th);
+	pkt->dport = get_unaligned_be16(th + 2);
+	if (*fl & TCPTRACE_TH_SYN) {
+		pkt->flags = tcptrace_parse_tcphdr(th, avail, &pkt->opts);
+	} else {
+		pkt->flags = th[13];
+		pkt->opts.window = get_unaligned_be16(th + 14);
+	}
+	return true;
+}
