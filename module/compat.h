@@ -12,8 +12,11 @@
 #include <net/sock.h>
 #include <linux/sock_diag.h>
 
-/* 6.12 moved the unaligned accessors from asm/ to linux/ */
-#if __has_include(<linux/unaligned.h>)
+/*
+ * 6.12 moved the unaligned accessors from asm/ to linux/.  Kbuild defines
+ * TCPTRACE_HAVE_LINUX_UNALIGNED when the target tree has the new header.
+ */
+#ifdef TCPTRACE_HAVE_LINUX_UNALIGNED
 #include <linux/unaligned.h>
 #else
 #include <asm/unaligned.h>

@@ -58,7 +58,7 @@ struct tcptrace_conn {
 };
 
 struct tcptrace_bucket {
-	spinlock_t		lock;
+	spinlock_t		lock;	/* protects e[] */
 	struct tcptrace_conn	e[TCPTRACE_WAYS];
 };
 
@@ -225,12 +225,11 @@ static void tcptrace_sk_key(const struct sock *sk, struct tcptrace_conn_key *k)
 		k->raddr[10] = 0xff;
 		k->raddr[11] = 0xff;
 		memcpy(k->raddr + 12, &inet->inet_daddr, 4);
+		return;
 	}
 #if IS_ENABLED(CONFIG_IPV6)
-	else {
-		memcpy(k->laddr, &sk->sk_v6_rcv_saddr, 16);
-		memcpy(k->raddr, &sk->sk_v6_daddr, 16);
-	}
+	memcpy(k->laddr, &sk->sk_v6_rcv_saddr, 16);
+	memcpy(k->raddr, &sk->sk_v6_daddr, 16);
 #endif
 }
 
