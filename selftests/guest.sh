@@ -2,7 +2,15 @@
 # SPDX-License-Identifier: GPL-2.0
 # Runs inside the guest (selftests/vm/run-vm.sh): the module tests for the
 # kernel the guest booted.  TCPTRACE_KO and TCPTRACE_CLI come from run.sh.
+#   guest.sh [SUITE ...]    (default: every test_*.py, in order)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/tcptrace"
 echo "# guest kernel $(uname -r)"
-python3 selftests/tcptrace/test_foundation.py "$@"
+suites=("$@")
+[ ${#suites[@]} -gt 0 ] || suites=(test_foundation test_handshake)
+rc=0
+for s in "${suites[@]}"; do
+	echo "# suite $s"
+	python3 "$s.py" || rc=1
+done
+exit $rc

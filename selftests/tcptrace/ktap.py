@@ -1,6 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
 """Minimal kselftest (TAP 13) reporting for the tcptrace guest tests."""
-import sys
 import traceback
 
 _tests = []
@@ -16,7 +15,7 @@ class Skip(Exception):
     pass
 
 
-def run(selected=None):
+def run(selected=None, after_each=None):
     todo = [t for t in _tests if not selected or t.__name__ in selected]
     print("TAP version 13", flush=True)
     print("1..%d" % len(todo), flush=True)
@@ -24,7 +23,11 @@ def run(selected=None):
     for i, t in enumerate(todo, 1):
         name = t.__name__
         try:
-            t()
+            try:
+                t()
+            finally:
+                if after_each:
+                    after_each()
         except Skip as e:
             print("ok %d %s # SKIP %s" % (i, name, e), flush=True)
             continue

@@ -1,0 +1,188 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Run tcptrace's KUnit suites (module/tests/*.c) in a UML kernel.
+#
+# Debian kernels have no CONFIG_KUNIT, so this builds one: the kernel
+# source of Debian's linux-source-6.1 is extracted once into a cache, the
+# repo's module/ directory is linked into it as drivers/misc/tcptrace/module
+# (glue files: selftests/kunit/kernel/), and the kernel's own
+# tools/testing/kunit/kunit.py configures, builds and boots it.  The tests
+# are linked with the module's real module/options.c and module/record.c.
+#
+# A cold run (extract + full UML build) takes ~10 minutes on 2 cores; later
+# runs rebuild only what changed (seconds).
+#
+# Exit status: 0 only if the build succeeded, the kernel ran to the end and
+# every test case passed.  The last line is "N passed, N failed".
+#
+# Environment:
+#   TCPTRACE_KUNIT_CACHE    cache directory (/var/cache/tcptrace/kunit)
+#   TCPTRACE_KUNIT_TARBALL  kernel source (/usr/src/linux-source-6.1.tar.xz)
+#   KUNIT_JOBS              make -j (number of CPUs)
+#   KUNIT_TIMEOUT           seconds the test kernel may run (300)
+#   KUNIT_ARGS              extra kunit.py arguments, e.g.
+#                           "--filter_glob=tcptrace_record.*"
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cache=${TCPTRACE_KUNIT_CACHE:-/var/cache/tcptrace/kunit}
+tarball=${TCPTRACE_KUNIT_TARBALL:-/usr/src/linux-source-6.1.tar.xz}
+ksrc=$cache/linux-source-6.1
+build=$cache/build
+jobs=${KUNIT_JOBS:-$(nproc)}
+timeout=${KUNIT_TIMEOUT:-300}
+suites="tcptrace_options tcptrace_record"
+
+log() { echo "kunit: $*" >&2; }
+die() {
+	log "$*"
+	echo "0 passed, 0 failed"
+	exit 1
+}
+
+# kunit.py needs only the standard library; prefer the distribution's
+# python over whatever (pyenv, venv) comes first in PATH.
+if [ -x /usr/bin/python3 ]; then
+	python=/usr/bin/python3
+else
+	python=python3
+fi
+
+# --- packages ----------------------------------------------------------
+need=()
+for p in gcc make flex bison bc xz-utils libc6-dev python3; do
+	dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+[ -r "$tarball" ] || need+=(linux-source-6.1)
+if [ ${#need[@]} -gt 0 ]; then
+	log "installing ${need[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	if ! apt-get install -y -q "${need[@]}" </dev/null; then
+		apt-get update -q </dev/null
+		apt-get install -y -q "${need[@]}" </dev/null ||
+			die "cannot install ${need[*]}"
+	fi
+fi
+[ -r "$tarball" ] || die "no kernel source: $tarball"
+
+mkdir -p "$cache"
+# One run at a time per cache: the tree and the build dir are shared.
+exec 9>"$cache/.lock"
+flock 9
+
+# --- kernel source -----------------------------------------------------
+# Extracted into a temporary directory, stamped, then renamed: a tree
+# without the stamp (interrupted run, other tarball) is never used.
+stamp_want="$(stat -c '%n %s %Y' "$tarball")"
+if [ "$(cat "$ksrc/.tcptrace-extracted" 2>/dev/null)" != "$stamp_want" ]; then
+	log "extracting $tarball into $cache"
+	rm -rf "$cache"/.extract.* "$ksrc" "$build"
+	tmp=$(mktemp -d "$cache/.extract.XXXXXX")
+	tar -xJf "$tarball" -C "$tmp"
+	[ -f "$tmp/linux-source-6.1/Makefile" ] ||
+		die "$tarball has no linux-source-6.1/"
+	echo "$stamp_want" >"$tmp/linux-source-6.1/.tcptrace-extracted"
+	mv "$tmp/linux-source-6.1" "$ksrc"
+	rmdir "$tmp"
+fi
+
+# --- glue: drivers/misc/tcptrace -> the repo ---------------------------
+glue=$ksrc/drivers/misc/tcptrace
+mkdir -p "$glue"
+for f in Kconfig Makefile; do
+	# copy only on change: a new mtime would make kbuild reconfigure
+	cmp -s "$here/kernel/$f" "$glue/$f" || cp "$here/kernel/$f" "$glue/$f"
+done
+# Objects built from another checkout may look newer than this one's
+# sources: forget them when the link changes.
+if [ "$(readlink "$glue/module" 2>/dev/null)" != "$repo/module" ]; then
+	ln -sfn "$repo/module" "$glue/module"
+	rm -rf "$build/drivers/misc/tcptrace"
+fi
+grep -qxF 'source "drivers/misc/tcptrace/Kconfig"' "$ksrc/drivers/misc/Kconfig" ||
+	echo 'source "drivers/misc/tcptrace/Kconfig"' >>"$ksrc/drivers/misc/Kconfig"
+grep -qxF 'obj-$(CONFIG_TCPTRACE_KUNIT_TEST) += tcptrace/' "$ksrc/drivers/misc/Makefile" ||
+	echo 'obj-$(CONFIG_TCPTRACE_KUNIT_TEST) += tcptrace/' >>"$ksrc/drivers/misc/Makefile"
+
+# --- configure, build, boot, parse ------------------------------------
+mkdir -p "$build"
+json=$build/tcptrace-results.json
+rm -f "$json" "$build/test.log"
+start=$(date +%s)
+set +e
+# shellcheck disable=SC2086 # KUNIT_ARGS is a list of words
+"$python" "$ksrc/tools/testing/kunit/kunit.py" run \
+	--kunitconfig="$here/.kunitconfig" \
+	--build_dir="$build" \
+	--jobs="$jobs" \
+	--timeout="$timeout" \
+	--json="$json" \
+	${KUNIT_ARGS:-} </dev/null 2>&1 | grep -v "^stty: 'standard input'"
+kunit_rc=${PIPESTATUS[0]}
+set -e
+log "kunit.py exited $kunit_rc after $(($(date +%s) - start))s"
+
+if [ -s "$build/test.log" ]; then
+	echo "---- KTAP ($build/test.log) ----"
+	"$python" "$ksrc/tools/testing/kunit/kunit.py" parse \
+		--raw_output=kunit "$build/test.log" || true
+	echo "---- end of KTAP ----"
+fi
+
+[ -s "$json" ] || die "no test results: build or boot failed (kunit.py exit $kunit_rc)"
+
+# Count test cases; name every one that did not pass.
+counts=$("$python" - "$json" "$suites" <<'PY'
+import json
+import sys
+
+res = json.load(open(sys.argv[1]))
+want = sys.argv[2].split()
+passed = failed = skipped = 0
+seen = set()
+
+
+def walk(group, prefix):
+    global passed, failed, skipped
+    for sub in group.get('sub_groups', []):
+        seen.add(sub['name'])
+        walk(sub, sub['name'] + '.')
+    for case in group.get('test_cases', []):
+        status = case['status']
+        if status == 'PASS':
+            passed += 1
+        elif status == 'SKIP':
+            skipped += 1
+        else:   # FAIL, or ERROR: the kernel crashed or hung in it
+            failed += 1
+            print('kunit: FAILED %s%s (%s)' % (prefix, case['name'] or
+                  '<missing>', status), file=sys.stderr)
+
+
+walk(res, '')
+for s in want:
+    if s not in seen:
+        failed += 1
+        print('kunit: FAILED %s: suite did not run' % s, file=sys.stderr)
+print(passed, failed, skipped)
+PY
+) || die "cannot read $json"
+read -r npass nfail nskip <<<"$counts"
+
+rc=0
+if [ "$nfail" -ne 0 ]; then
+	log "$nfail test case(s) failed"
+	rc=1
+elif [ "$npass" -eq 0 ]; then
+	log "no test case ran"
+	rc=1
+elif [ "$kunit_rc" -ne 0 ]; then
+	log "kunit.py failed (crash, timeout or bad KTAP?) though no test case did"
+	rc=1
+fi
+line="$npass passed, $nfail failed"
+[ "$nskip" -eq 0 ] || line="$line, $nskip skipped"
+echo "$line"
+exit $rc
