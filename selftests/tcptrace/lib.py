@@ -25,13 +25,13 @@ READ_MIN = 256
 HDR = struct.Struct("<HHBBHIIQ")        # type size version ctx cpu lost rsvd ts
 
 
-def _ioc(direction, nr, size):
+def ioc(direction, nr, size):
     return (direction << 30) | (size << 16) | (IOC_MAGIC << 8) | nr
 
 
-IOC_VERSION = _ioc(2, 1, 4)
-IOC_STATS = _ioc(3, 2, 88)
-IOC_RESET = _ioc(0, 3, 0)
+IOC_VERSION = ioc(2, 1, 4)
+IOC_STATS = ioc(3, 2, 88)
+IOC_RESET = ioc(0, 3, 0)
 
 _port = [20000]
 
