@@ -39,11 +39,23 @@ ip -n server addr add 192.0.2.2/24 dev veth1 && ip -n server link set veth1 up
 ip netns exec server python3 -c '
 import socket; ls = socket.socket(); ls.bind(("192.0.2.2", 80)); ls.listen()
 a, _ = ls.accept(); a.recv(10); a.close()' &
+server=$!
 sleep 0.5
 ip netns exec client python3 -c '
 import socket; c = socket.create_connection(("192.0.2.2", 80)); c.sendall(b"hi"); c.recv(1); c.close()'
-wait %2 2>/dev/null || true
+wait $server || true
 echo "   (netns inodes: client $(stat -L -c %i /run/netns/client), server $(stat -L -c %i /run/netns/server))"
+
+say "the same server with net.ipv4.tcp_window_scaling=0 and tcp_timestamps=0"
+ip netns exec server sysctl -qw net.ipv4.tcp_window_scaling=0 net.ipv4.tcp_timestamps=0
+ip netns exec server python3 -c '
+import socket; ls = socket.socket(); ls.bind(("192.0.2.2", 81)); ls.listen()
+a, _ = ls.accept(); a.recv(10); a.close()' &
+server=$!
+sleep 0.5
+ip netns exec client python3 -c '
+import socket; c = socket.create_connection(("192.0.2.2", 81)); c.sendall(b"hi"); c.recv(1); c.close()'
+wait $server || true
 
 sleep 1
 kill -INT $tracer
