@@ -42,4 +42,18 @@ static inline u64 tcptrace_sock_cookie(const struct sock *sk)
 	return (u64)c[1] << 32 | c[0];
 }
 
+/*
+ * Tracepoint kfree_skb: 6.11 added the receiving socket.  Kbuild defines
+ * TCPTRACE_HAVE_KFREE_SKB_RX_SK when the target's trace header has it.
+ */
+#ifdef TCPTRACE_HAVE_KFREE_SKB_RX_SK
+#define TCPTRACE_KFREE_SKB_PROTO					\
+	void *data, struct sk_buff *skb, void *location,		\
+	enum skb_drop_reason reason, struct sock *rx_sk
+#else
+#define TCPTRACE_KFREE_SKB_PROTO					\
+	void *data, struct sk_buff *skb, void *location,		\
+	enum skb_drop_reason reason
+#endif
+
 #endif /* _TCPTRACE_COMPAT_H */

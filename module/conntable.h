@@ -13,14 +13,21 @@ struct sock;
 struct net;
 struct tcptrace_pkt;
 
-int tcptrace_conn_init(unsigned int entries, unsigned int hs_timeout_s);
+struct sk_buff;
+
+int tcptrace_conn_init(unsigned int entries, unsigned int hs_timeout_s,
+		       unsigned int syn_timeout_ms);
 void tcptrace_conn_exit(void);
 
-/* A control packet in namespace @net; @out: leaving (POST_ROUTING). */
+/* A control packet @skb in namespace @net; @out: leaving (POST_ROUTING). */
 void tcptrace_conn_packet(const struct net *net, const struct tcptrace_pkt *pkt,
-			  bool out);
+			  const struct sk_buff *skb, bool out);
 /* A socket's state transition (from the tracepoint probe). */
 void tcptrace_conn_state(const struct sock *sk, int oldstate, int newstate);
+/* A socket accepted an RST (tracepoint tcp_receive_reset). */
+void tcptrace_conn_rst_in(const struct sock *sk);
+/* The kernel dropped @skb for @reason (tracepoint kfree_skb). */
+void tcptrace_conn_dropped(const struct sk_buff *skb, unsigned int reason);
 /* Forget a dying namespace's entries. */
 void tcptrace_conn_purge(u64 netns_cookie);
 void tcptrace_conn_stats(struct tcptrace_stats *st);

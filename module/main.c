@@ -31,6 +31,11 @@ module_param(hs_timeout, uint, 0444);
 MODULE_PARM_DESC(hs_timeout,
 		 "Seconds before an incomplete handshake is reported (1 .. 3600, default 180)");
 
+static unsigned int syn_timeout_ms = 1000;
+module_param(syn_timeout_ms, uint, 0444);
+MODULE_PARM_DESC(syn_timeout_ms,
+		 "Report a SYN nothing answered after this long, ms (100 .. 60000, default 1000)");
+
 static int __init tcptrace_check_range(const char *name, unsigned long v,
 				       unsigned long lo, unsigned long hi)
 {
@@ -48,13 +53,14 @@ static int __init tcptrace_init(void)
 				   TCPTRACE_BUF_MAX) ?:
 	      tcptrace_check_range("conn_table_size", conn_table_size, 64,
 				   1 << 20) ?:
-	      tcptrace_check_range("hs_timeout", hs_timeout, 1, 3600);
+	      tcptrace_check_range("hs_timeout", hs_timeout, 1, 3600) ?:
+	      tcptrace_check_range("syn_timeout_ms", syn_timeout_ms, 100, 60000);
 	if (ret)
 		return ret;
 	ret = tcptrace_ring_init(buf_size);
 	if (ret)
 		return ret;
-	ret = tcptrace_conn_init(conn_table_size, hs_timeout);
+	ret = tcptrace_conn_init(conn_table_size, hs_timeout, syn_timeout_ms);
 	if (ret)
 		goto err_ring;
 	ret = tcptrace_dev_init();

@@ -34,7 +34,7 @@ static void tcptrace_nf_packet(struct sk_buff *skb,
 		return;
 	if (unlikely(pkt.opts.malformed))
 		atomic64_inc(&tcptrace_malformed);
-	tcptrace_conn_packet(state->net, &pkt, out);
+	tcptrace_conn_packet(state->net, &pkt, skb, out);
 }
 
 static unsigned int tcptrace_nf_in(void *priv, struct sk_buff *skb,

@@ -17,6 +17,8 @@
 #include <net/inet_sock.h>
 #include <net/ipv6.h>
 #include <trace/events/sock.h>
+#include <trace/events/tcp.h>
+#include <trace/events/skb.h>
 
 #include "tcptrace.h"
 #include "compat.h"
@@ -59,7 +61,7 @@ struct tcptrace_parked {
 	struct tcptrace_state_rec	rec;
 };
 
-static DEFINE_PER_CPU(struct tcptrace_parked[TCPTRACE_CTX_NMI + 1],
+static DEFINE_PER_CPU(struct tcptrace_parked[TCPTRACE_CTX_KTHREAD + 1],
 		      tcptrace_parked);
 
 static void tcptrace_unpark(struct tcptrace_parked *p, const struct sock *sk)
@@ -111,10 +113,25 @@ static void tcptrace_probe_set_state(void *data, const struct sock *sk,
 	tcptrace_conn_state(sk, oldstate, newstate);
 }
 
+/* A socket accepted an RST. */
+static void tcptrace_probe_receive_reset(void *data, struct sock *sk)
+{
+	if (sk_fullsock(sk) && sk->sk_protocol == IPPROTO_TCP)
+		tcptrace_conn_rst_in(sk);
+}
+
+/* The kernel dropped a packet: was it a SYN waiting for an answer? */
+static void tcptrace_probe_kfree_skb(TCPTRACE_KFREE_SKB_PROTO)
+{
+	tcptrace_conn_dropped(skb, reason);
+}
+
 /* Never called: fails the build if a tracepoint prototype changes. */
 static inline void __maybe_unused tcptrace_check_prototypes(void)
 {
 	check_trace_callback_type_inet_sock_set_state(tcptrace_probe_set_state);
+	check_trace_callback_type_tcp_receive_reset(tcptrace_probe_receive_reset);
+	check_trace_callback_type_kfree_skb(tcptrace_probe_kfree_skb);
 }
 
 struct tcptrace_tp {
@@ -126,6 +143,8 @@ struct tcptrace_tp {
 
 static struct tcptrace_tp tcptrace_tps[] = {
 	{ .name = "inet_sock_set_state", .probe = tcptrace_probe_set_state },
+	{ .name = "tcp_receive_reset", .probe = tcptrace_probe_receive_reset },
+	{ .name = "kfree_skb", .probe = tcptrace_probe_kfree_skb },
 };
 
 static void tcptrace_find_tp(struct tracepoint *tp, void *priv)

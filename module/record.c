@@ -18,6 +18,10 @@ static unsigned long tt_min_size(unsigned int type)
 		return sizeof(struct tcptrace_lost_rec);
 	case TCPTRACE_REC_HANDSHAKE:
 		return sizeof(struct tcptrace_handshake_rec);
+	case TCPTRACE_REC_DIAG:
+		return sizeof(struct tcptrace_diag_rec);
+	case TCPTRACE_REC_CONN:
+		return sizeof(struct tcptrace_conn_rec);
 	default:
 		return 0;
 	}
@@ -129,6 +133,8 @@ const char *tt_ctx_name(unsigned int ctx)
 		return "hardirq";
 	case TCPTRACE_CTX_NMI:
 		return "nmi";
+	case TCPTRACE_CTX_KTHREAD:
+		return "kthread";
 	}
 	return "unknown";
 }

@@ -15,6 +15,7 @@
 #include <linux/mutex.h>
 #include <linux/ktime.h>
 #include <linux/limits.h>
+#include <linux/sched.h>
 
 #include "tcptrace.h"
 
@@ -59,7 +60,8 @@ void tcptrace_hdr_init(struct tcptrace_hdr *hdr, u16 type, u16 size,
 	hdr->size = size;
 	hdr->version = version;
 	if (in_task())
-		hdr->ctx = TCPTRACE_CTX_TASK;
+		hdr->ctx = current->flags & PF_KTHREAD ? TCPTRACE_CTX_KTHREAD :
+							 TCPTRACE_CTX_TASK;
 	else if (in_nmi())
 		hdr->ctx = TCPTRACE_CTX_NMI;
 	else if (in_hardirq())

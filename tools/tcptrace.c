@@ -23,6 +23,9 @@
 #include <unistd.h>
 
 #include <limits.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 
 #include "record.h"
 
@@ -47,7 +50,8 @@ struct filter {
 
 static struct {
 	bool json;
-	bool handshakes_only;
+	enum { MODE_ALL, MODE_HANDSHAKES, MODE_DIAG, MODE_CONNS } mode;
+	int tw_list;			/* conns --state time-wait */
 	const char *device;
 	const char *input;
 	long count;		/* <0: unlimited */
@@ -253,7 +257,7 @@ static bool state_match(const struct tcptrace_state_rec *r)
 		.netns_ino = r->netns_ino, .netns_cookie = r->netns_cookie,
 	};
 
-	return !opt.handshakes_only && ends_match(&e);
+	return opt.mode == MODE_ALL && ends_match(&e);
 }
 
 static bool handshake_match(const struct tcptrace_handshake_rec *r)
@@ -287,13 +291,14 @@ static void print_state(const struct tcptrace_state_rec *r)
 		printf("{\"type\":\"state\",\"ts_ns\":%llu,\"cpu\":%u,"
 		       "\"netns\":%u,\"netns_cookie\":%llu,"
 		       "\"sock\":%llu,\"family\":%d,\"v4mapped\":%s,"
-		       "\"unresolved\":%s,"
+		       "\"unresolved\":%s,\"synthetic\":%s,"
 		       "\"saddr\":\"%s\",\"sport\":%u,\"daddr\":\"%s\","
 		       "\"dport\":%u,\"old\":\"%s\",\"new\":\"%s\",",
 		       ULL(r->hdr.ts_ns), r->hdr.cpu, r->netns_ino,
 		       ULL(r->netns_cookie), ULL(r->sock_cookie), fam,
 		       r->flags & TCPTRACE_F_V4MAPPED ? "true" : "false",
 		       r->flags & TCPTRACE_F_UNRESOLVED ? "true" : "false",
+		       r->flags & TCPTRACE_F_SYNTHETIC ? "true" : "false",
 		       src, r->sport, dst, r->dport, olds, news);
 		if (task) {
 			printf("\"pid\":%u,\"tid\":%u,\"comm\":", r->pid, r->tid);
@@ -540,6 +545,444 @@ static void print_handshake(const struct tcptrace_handshake_rec *r)
 	}
 }
 
+/* --- diagnoses ------------------------------------------------------ */
+
+static const char *const diag_names[] = {
+	[TCPTRACE_DIAG_SYN_UNANSWERED] = "syn_unanswered",
+	[TCPTRACE_DIAG_NO_SYNACK] = "no_synack",
+	[TCPTRACE_DIAG_RST_OUT] = "rst_out",
+	[TCPTRACE_DIAG_RST_IN] = "rst_in",
+	[TCPTRACE_DIAG_SIM_OPEN] = "simultaneous_open",
+	[TCPTRACE_DIAG_SIM_CLOSE] = "simultaneous_close",
+	[TCPTRACE_DIAG_TIME_WAIT] = "time_wait",
+	[TCPTRACE_DIAG_TIME_WAIT_END] = "time_wait_end",
+};
+
+static const char *const cause_names[] = {
+	[TCPTRACE_CAUSE_NONE] = "none",
+	[TCPTRACE_CAUSE_DROP_REASON] = "drop_reason",
+	[TCPTRACE_CAUSE_LISTEN_OVERFLOW] = "listen_overflow",
+	[TCPTRACE_CAUSE_PAWS] = "paws",
+	[TCPTRACE_CAUSE_UNANSWERED] = "unanswered",
+	[TCPTRACE_CAUSE_NO_SOCKET] = "no_socket",
+	[TCPTRACE_CAUSE_HALF_OPEN] = "half_open",
+	[TCPTRACE_CAUSE_LINGER] = "linger_abort",
+	[TCPTRACE_CAUSE_ABORT] = "abort",
+	[TCPTRACE_CAUSE_BAD_SEGMENT] = "bad_segment",
+	[TCPTRACE_CAUSE_EXPIRED] = "expired",
+	[TCPTRACE_CAUSE_REUSED] = "reused",
+	[TCPTRACE_CAUSE_KILLED] = "killed",
+	[TCPTRACE_CAUSE_REJECT] = "firewall_reject",
+};
+
+#define NAME_OR(tab, i, dflt) \
+	((i) < sizeof(tab) / sizeof(tab[0]) && (tab)[i] ? (tab)[i] : (dflt))
+
+static const char *diag_name(unsigned int k)
+{
+	return NAME_OR(diag_names, k, "unknown");
+}
+
+static const char *cause_name(unsigned int c)
+{
+	return NAME_OR(cause_names, c, "unknown");
+}
+
+/* The one-line plain explanation of a diagnosis. */
+static void diag_explain(const struct tcptrace_diag_rec *d, char *out,
+			 size_t len)
+{
+	char st[24];
+	double secs = d->duration_ns / 1e9;
+
+	state_str(d->state, st, sizeof(st));
+	switch (d->kind) {
+	case TCPTRACE_DIAG_SYN_UNANSWERED:
+		switch (d->cause) {
+		case TCPTRACE_CAUSE_DROP_REASON:
+			snprintf(out, len, "SYN arrived, no SYN-ACK left "
+				 "(%.1fs): the kernel dropped it: %.32s%s",
+				 secs, d->reason,
+				 strncmp(d->reason, "NETFILTER_DROP", 14) ? "" :
+				 " (a firewall rule)");
+			return;
+		case TCPTRACE_CAUSE_LISTEN_OVERFLOW:
+			snprintf(out, len, "SYN arrived, no SYN-ACK left "
+				 "(%.1fs): the listener's accept queue is full "
+				 "(ListenOverflows rose): the application is "
+				 "not calling accept() fast enough", secs);
+			return;
+		case TCPTRACE_CAUSE_PAWS:
+			snprintf(out, len, "SYN arrived, no SYN-ACK left "
+				 "(%.1fs): rejected by the timestamp (PAWS) "
+				 "check", secs);
+			return;
+		default:
+			snprintf(out, len, "SYN arrived, no SYN-ACK left "
+				 "(%.1fs): seen on the way in, never answered, "
+				 "no drop reason recorded", secs);
+			return;
+		}
+	case TCPTRACE_DIAG_NO_SYNACK:
+		snprintf(out, len, "no SYN-ACK after %u tr%s (%.1fs): the SYN "
+			 "or its answer is lost on the way (firewall, route, "
+			 "server down)", d->count, d->count == 1 ? "y" : "ies",
+			 secs);
+		return;
+	case TCPTRACE_DIAG_RST_OUT:
+		switch (d->cause) {
+		case TCPTRACE_CAUSE_NO_SOCKET:
+			snprintf(out, len, "RST sent: nothing listens on port "
+				 "%u (closed port, no socket)", d->sport);
+			return;
+		case TCPTRACE_CAUSE_HALF_OPEN:
+			snprintf(out, len, "RST sent: a segment for a "
+				 "connection this host does not know (half-open: "
+				 "this end lost its state, the peer did not)");
+			return;
+		case TCPTRACE_CAUSE_REJECT:
+			snprintf(out, len, "RST sent by a firewall rule on this "
+				 "host (reject with tcp reset), in the name of "
+				 "the other end: the endpoint never sent it");
+			return;
+		case TCPTRACE_CAUSE_LINGER:
+			snprintf(out, len, "RST sent in %s: close() with "
+				 "SO_LINGER {1, 0} aborts the connection", st);
+			return;
+		case TCPTRACE_CAUSE_ABORT:
+			snprintf(out, len, "RST sent in %s: the connection was "
+				 "aborted (unread data at close, ss -K, or an "
+				 "error)", st);
+			return;
+		default:
+			snprintf(out, len, "RST sent: reply to a segment not "
+				 "valid for the socket in %s", st);
+			return;
+		}
+	case TCPTRACE_DIAG_RST_IN:
+		if (d->flags & TCPTRACE_DF_MIDDLEBOX)
+			snprintf(out, len, "RST received in %s: RST likely "
+				 "injected by a middlebox (TTL %u vs %u of the "
+				 "peer's packets)", st, d->ttl_seen,
+				 d->ttl_expected);
+		else if (d->cause == TCPTRACE_CAUSE_HALF_OPEN)
+			snprintf(out, len, "RST received in %s: the peer does "
+				 "not know this connection (half-open: it "
+				 "answered our data with RST, it lost its "
+				 "state)", st);
+		else if (d->state == 2)	/* TCP_SYN_SENT */
+			snprintf(out, len, "RST received in SYN_SENT: "
+				 "connection refused");
+		else
+			snprintf(out, len, "RST received in %s", st);
+		return;
+	case TCPTRACE_DIAG_SIM_OPEN:
+		snprintf(out, len, "simultaneous open: both ends sent a SYN "
+			 "(normal, not an error)");
+		return;
+	case TCPTRACE_DIAG_SIM_CLOSE:
+		snprintf(out, len, "simultaneous close: both ends sent a FIN "
+			 "(normal, not an error)");
+		return;
+	case TCPTRACE_DIAG_TIME_WAIT:
+		snprintf(out, len, "entered TIME_WAIT from %s for %.0fs: this "
+			 "address/port pair stays busy until then (bind() "
+			 "without SO_REUSEADDR fails: Address already in use)",
+			 st, secs);
+		return;
+	case TCPTRACE_DIAG_TIME_WAIT_END:
+		snprintf(out, len, "left TIME_WAIT after %.1fs: %s", secs,
+			 d->cause == TCPTRACE_CAUSE_EXPIRED ? "expired" :
+			 d->cause == TCPTRACE_CAUSE_REUSED ?
+			 "reused by a new connection" : "killed early");
+		return;
+	}
+	snprintf(out, len, "diagnosis %u", d->kind);
+}
+
+static void print_diag(const struct tcptrace_diag_rec *d)
+{
+	char src[64], dst[64], why[320], st[24];
+
+	diag_explain(d, why, sizeof(why));
+	if (opt.json) {
+		fmt_addr(d->family, d->saddr, src, sizeof(src));
+		fmt_addr(d->family, d->daddr, dst, sizeof(dst));
+		state_str(d->state, st, sizeof(st));
+		printf("{\"type\":\"diag\",\"diag\":\"%s\",\"ts_ns\":%llu,"
+		       "\"cpu\":%u,\"netns\":%u,\"netns_cookie\":%llu,"
+		       "\"sock\":%llu,\"family\":%d,\"saddr\":\"%s\","
+		       "\"sport\":%u,\"daddr\":\"%s\",\"dport\":%u,",
+		       diag_name(d->kind), ULL(d->hdr.ts_ns), d->hdr.cpu,
+		       d->netns_ino, ULL(d->netns_cookie), ULL(d->sock_cookie),
+		       d->family == AF_INET ? 4 : 6, src, d->sport, dst,
+		       d->dport);
+		if (d->state)
+			printf("\"state\":\"%s\",", st);
+		else
+			printf("\"state\":null,");
+		printf("\"cause\":\"%s\",\"reason\":", cause_name(d->cause));
+		if (d->reason[0])
+			json_str(d->reason, sizeof(d->reason));
+		else
+			printf("null");
+		printf(",\"count\":%u,\"duration_ns\":%llu,\"middlebox\":%s",
+		       d->count, ULL(d->duration_ns),
+		       d->flags & TCPTRACE_DF_MIDDLEBOX ? "true" : "false");
+		if (d->ttl_seen)
+			printf(",\"ttl_seen\":%u,\"ttl_expected\":%u",
+			       d->ttl_seen, d->ttl_expected);
+		else
+			printf(",\"ttl_seen\":null,\"ttl_expected\":null");
+		printf(",\"explain\":");
+		json_str(why, sizeof(why));
+		printf("}\n");
+		return;
+	}
+	{
+		char when[32];
+
+		fmt_wallclock(d->hdr.ts_ns, when, sizeof(when));
+		fmt_endpoint(d->family, d->saddr, d->sport, src, sizeof(src));
+		fmt_endpoint(d->family, d->daddr, d->dport, dst, sizeof(dst));
+		printf("%s netns:%-10u %-22s %s > %s  %s\n", when,
+		       d->netns_ino, "[diag]", src, dst, why);
+	}
+}
+
+static bool diag_match(const struct tcptrace_diag_rec *r)
+{
+	struct ends e = {
+		.family = r->family,
+		.saddr = r->saddr, .daddr = r->daddr,
+		.sport = r->sport, .dport = r->dport,
+		.netns_ino = r->netns_ino, .netns_cookie = r->netns_cookie,
+	};
+
+	return ends_match(&e);
+}
+
+/* --- tcptrace conns: one line per finished connection ---------------- */
+
+#define NSTATES 14
+
+struct conn {
+	uint64_t cookie;
+	uint64_t first_ns, since_ns;
+	uint64_t in_state[NSTATES];
+	unsigned int cur;
+	int role;			/* 0 unknown */
+	bool established, have_agreed;
+	struct tcptrace_handshake_rec hs;
+	unsigned int diags;		/* bit per kind */
+	unsigned int rst_out_cause;
+	struct conn *next;
+};
+
+#define CONNTAB 4096
+static struct conn *conntab[CONNTAB];
+
+static struct conn **conn_slot(uint64_t cookie)
+{
+	struct conn **p = &conntab[(cookie * 0x9E3779B97F4A7C15ull) >> 52];
+
+	while (*p && (*p)->cookie != cookie)
+		p = &(*p)->next;
+	return p;
+}
+
+static struct conn *conn_get(uint64_t cookie, uint64_t ts)
+{
+	struct conn **p = conn_slot(cookie);
+
+	if (!*p) {
+		*p = calloc(1, sizeof(**p));
+		if (!*p)
+			die(EX_RUNTIME, "out of memory");
+		(*p)->cookie = cookie;
+		(*p)->first_ns = ts;
+		(*p)->since_ns = ts;
+	}
+	return *p;
+}
+
+static void conn_state(const struct tcptrace_state_rec *r)
+{
+	struct conn *c;
+
+	/* listeners (CLOSE -> LISTEN -> CLOSE) are not connections */
+	if (!r->sock_cookie || r->new_state == 10 ||
+	    (r->old_state == 10 && r->new_state == 7))
+		return;
+	c = conn_get(r->sock_cookie, r->hdr.ts_ns);
+	if (c->cur && c->cur < NSTATES && r->hdr.ts_ns >= c->since_ns)
+		c->in_state[c->cur] += r->hdr.ts_ns - c->since_ns;
+	c->cur = r->new_state;
+	c->since_ns = r->hdr.ts_ns;
+	if (r->new_state == 1)
+		c->established = true;
+}
+
+static const char *conn_end(const struct conn *c,
+			    const struct tcptrace_conn_rec *r)
+{
+	if (c->diags & (1u << TCPTRACE_DIAG_NO_SYNACK))
+		return "timeout";
+	if (c->diags & (1u << TCPTRACE_DIAG_RST_IN))
+		return c->established ? "rst_in" : "refused";
+	if (c->diags & (1u << TCPTRACE_DIAG_RST_OUT))
+		return c->rst_out_cause == TCPTRACE_CAUSE_ABORT ||
+		       c->rst_out_cause == TCPTRACE_CAUSE_LINGER ?
+		       "aborted" : "rst_out";
+	if (!c->established)
+		return "failed";
+	return "fin";
+}
+
+static void print_conn(const struct tcptrace_conn_rec *r)
+{
+	struct conn **p = conn_slot(r->sock_cookie), *c = *p;
+	struct ends e = {
+		.family = r->family,
+		.saddr = r->saddr, .daddr = r->daddr,
+		.sport = r->sport, .dport = r->dport,
+		.netns_ino = r->netns_ino, .netns_cookie = r->netns_cookie,
+	};
+	char src[64], dst[64];
+	unsigned int i;
+	bool first = true;
+
+	if (!c)
+		c = conn_get(r->sock_cookie, r->hdr.ts_ns);
+	if (c->cur && c->cur < NSTATES && r->hdr.ts_ns >= c->since_ns)
+		c->in_state[c->cur] += r->hdr.ts_ns - c->since_ns;
+	if (ends_match(&e)) {
+		const char *end = conn_end(c, r);
+		double dur = (r->hdr.ts_ns - c->first_ns) / 1e6;
+
+		if (opt.json) {
+			fmt_addr(r->family, r->saddr, src, sizeof(src));
+			fmt_addr(r->family, r->daddr, dst, sizeof(dst));
+			printf("{\"type\":\"conn\",\"ts_ns\":%llu,\"sock\":%llu,"
+			       "\"netns\":%u,\"netns_cookie\":%llu,"
+			       "\"family\":%d,\"role\":",
+			       ULL(r->hdr.ts_ns), ULL(r->sock_cookie),
+			       r->netns_ino, ULL(r->netns_cookie),
+			       r->family == AF_INET ? 4 : 6);
+			if (c->role)
+				printf("\"%s\"", role_name(c->role));
+			else
+				printf("null");
+			printf(",\"saddr\":\"%s\",\"sport\":%u,\"daddr\":\"%s\","
+			       "\"dport\":%u,\"duration_ns\":%llu,\"states\":{",
+			       src, r->sport, dst, r->dport,
+			       ULL(r->hdr.ts_ns - c->first_ns));
+			for (i = 1; i < NSTATES; i++) {
+				char st[24];
+
+				if (!c->in_state[i])
+					continue;
+				state_str(i, st, sizeof(st));
+				printf("%s\"%s\":%llu", first ? "" : ",", st,
+				       ULL(c->in_state[i]));
+				first = false;
+			}
+			printf("},\"bytes_sent\":%llu,\"bytes_received\":%llu,"
+			       "\"segs_out\":%u,\"segs_in\":%u,\"retrans\":%u,"
+			       "\"syn_retrans\":%u,\"end\":\"%s\",\"agreed\":",
+			       ULL(r->bytes_sent), ULL(r->bytes_received),
+			       r->segs_out, r->segs_in, r->total_retrans,
+			       c->have_agreed ? c->hs.syn_retrans : 0, end);
+			if (c->have_agreed)
+				printf("{\"snd_wscale\":%d,\"rcv_wscale\":%d,"
+				       "\"ts\":%s,\"sack\":%s,\"ecn\":%s,"
+				       "\"mss\":%u}",
+				       c->hs.agreed & TCPTRACE_AGREED_WSCALE ?
+				       c->hs.snd_wscale : -1,
+				       c->hs.agreed & TCPTRACE_AGREED_WSCALE ?
+				       c->hs.rcv_wscale : -1,
+				       c->hs.agreed & TCPTRACE_AGREED_TS ?
+				       "true" : "false",
+				       c->hs.agreed & TCPTRACE_AGREED_SACK ?
+				       "true" : "false",
+				       c->hs.agreed & TCPTRACE_AGREED_ECN ?
+				       "true" : "false", c->hs.mss);
+			else
+				printf("null");
+			printf(",\"diags\":[");
+			first = true;
+			for (i = 1; i < 32; i++) {
+				if (!(c->diags & (1u << i)))
+					continue;
+				printf("%s\"%s\"", first ? "" : ",",
+				       diag_name(i));
+				first = false;
+			}
+			printf("]}\n");
+		} else {
+			char when[32];
+
+			fmt_wallclock(r->hdr.ts_ns, when, sizeof(when));
+			fmt_endpoint(r->family, r->saddr, r->sport, src,
+				     sizeof(src));
+			fmt_endpoint(r->family, r->daddr, r->dport, dst,
+				     sizeof(dst));
+			printf("%s netns:%-10u %-6s %s > %s  %.3f ms, sent %llu "
+			       "B, received %llu B, %u retrans, end: %s",
+			       when, r->netns_ino, c->role ?
+			       role_name(c->role) : "?", src, dst, dur,
+			       ULL(r->bytes_sent), ULL(r->bytes_received),
+			       r->total_retrans, end);
+			for (i = 1; i < NSTATES; i++) {
+				char st[24];
+
+				if (!c->in_state[i])
+					continue;
+				state_str(i, st, sizeof(st));
+				printf("%s%s %.3fms", first ? " | " : ", ", st,
+				       c->in_state[i] / 1e6);
+				first = false;
+			}
+			for (i = 1; i < 32; i++)
+				if (c->diags & (1u << i))
+					printf(" [%s]", diag_name(i));
+			printf("\n");
+		}
+	}
+	*conn_slot(r->sock_cookie) = c->next;
+	free(c);
+}
+
+static void conn_handshake(const struct tcptrace_handshake_rec *r)
+{
+	struct conn *c;
+
+	if (!r->sock_cookie)
+		return;
+	c = conn_get(r->sock_cookie, r->hdr.ts_ns);
+	c->role = r->role;
+	c->hs = *r;
+	c->have_agreed = r->outcome == TCPTRACE_HS_ESTABLISHED;
+}
+
+static void conn_diag(const struct tcptrace_diag_rec *d)
+{
+	struct conn *c;
+
+	if (!d->sock_cookie || d->kind >= 32)
+		return;
+	c = conn_get(d->sock_cookie, d->hdr.ts_ns);
+	c->diags |= 1u << d->kind;
+	if (d->kind == TCPTRACE_DIAG_RST_OUT)
+		c->rst_out_cause = d->cause;
+}
+
+/* Count a printed record; false when -c is reached. */
+static bool count_one(void)
+{
+	return !(opt.count > 0 && ++printed >= opt.count);
+}
+
 /* Returns false when the requested count has been reached. */
 static bool handle_buffer(const void *buf, size_t len)
 {
@@ -560,13 +1003,33 @@ static bool handle_buffer(const void *buf, size_t len)
 			const struct tcptrace_lost_rec *l = (const void *)h;
 
 			print_lost(h->cpu, h->ts_ns, l->count);
+		} else if (opt.mode == MODE_CONNS) {
+			if (h->type == TCPTRACE_REC_STATE)
+				conn_state((const void *)h);
+			else if (h->type == TCPTRACE_REC_HANDSHAKE)
+				conn_handshake((const void *)h);
+			else if (h->type == TCPTRACE_REC_DIAG)
+				conn_diag((const void *)h);
+			else if (h->type == TCPTRACE_REC_CONN) {
+				print_conn((const void *)h);
+				if (!count_one())
+					return false;
+			}
 		} else if (h->type == TCPTRACE_REC_HANDSHAKE) {
 			const struct tcptrace_handshake_rec *r = (const void *)h;
 
-			if (!handshake_match(r))
+			if (opt.mode == MODE_DIAG || !handshake_match(r))
 				continue;
 			print_handshake(r);
-			if (opt.count > 0 && ++printed >= opt.count)
+			if (!count_one())
+				return false;
+		} else if (h->type == TCPTRACE_REC_DIAG) {
+			const struct tcptrace_diag_rec *r = (const void *)h;
+
+			if (opt.mode == MODE_HANDSHAKES || !diag_match(r))
+				continue;
+			print_diag(r);
+			if (!count_one())
 				return false;
 		} else if (h->type == TCPTRACE_REC_STATE) {
 			const struct tcptrace_state_rec *r = (const void *)h;
@@ -578,7 +1041,7 @@ static bool handle_buffer(const void *buf, size_t len)
 				continue;
 			}
 			print_state(r);
-			if (opt.count > 0 && ++printed >= opt.count)
+			if (!count_one())
 				return false;
 		}
 	}
@@ -621,6 +1084,94 @@ static int open_device(void)
 		    "tcptrace speaks v%u: install matching module and CLI",
 		    abi, TCPTRACE_ABI_VERSION);
 	return fd;
+}
+
+/*
+ * tcptrace conns --state time-wait: the TIME_WAIT sockets of this network
+ * namespace right now, with the time each has left, from the kernel's
+ * sock_diag interface (what ss uses).  Explains "Address already in use".
+ */
+static int tw_dump(int nl, int family)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 req;
+	} q = {
+		.nlh = {
+			.nlmsg_len = sizeof(q),
+			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+		},
+		.req = {
+			.sdiag_family = family,
+			.sdiag_protocol = IPPROTO_TCP,
+			.idiag_states = 1 << 6,		/* TCP_TIME_WAIT */
+		},
+	};
+	static char buf[32768];
+	int n = 0;
+
+	if (send(nl, &q, sizeof(q), 0) < 0)
+		die(EX_RUNTIME, "sock_diag: %s", strerror(errno));
+	for (;;) {
+		ssize_t len = recv(nl, buf, sizeof(buf), 0);
+		struct nlmsghdr *h = (struct nlmsghdr *)buf;
+
+		if (len < 0)
+			die(EX_RUNTIME, "sock_diag: %s", strerror(errno));
+		for (; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+			struct inet_diag_msg *m = NLMSG_DATA(h);
+			uint8_t sa[16] = {}, da[16] = {};
+			char src[64], dst[64];
+			struct ends e = {
+				.family = family, .saddr = sa, .daddr = da,
+			};
+
+			if (h->nlmsg_type == NLMSG_DONE)
+				return n;
+			if (h->nlmsg_type == NLMSG_ERROR)
+				die(EX_RUNTIME, "sock_diag: error reply");
+			memcpy(sa, m->id.idiag_src, family == AF_INET ? 4 : 16);
+			memcpy(da, m->id.idiag_dst, family == AF_INET ? 4 : 16);
+			e.sport = ntohs(m->id.idiag_sport);
+			e.dport = ntohs(m->id.idiag_dport);
+			if (!ends_match(&e))
+				continue;
+			fmt_addr(family, sa, src, sizeof(src));
+			fmt_addr(family, da, dst, sizeof(dst));
+			if (opt.json)
+				printf("{\"type\":\"time_wait\",\"family\":%d,"
+				       "\"saddr\":\"%s\",\"sport\":%u,"
+				       "\"daddr\":\"%s\",\"dport\":%u,"
+				       "\"remaining_ms\":%u}\n",
+				       family == AF_INET ? 4 : 6, src, e.sport,
+				       dst, e.dport, m->idiag_expires);
+			else
+				printf("TIME_WAIT %s%s%s:%u > %s%s%s:%u  %.1fs "
+				       "left: port %u on %s is busy until then\n",
+				       family == AF_INET ? "" : "[", src,
+				       family == AF_INET ? "" : "]", e.sport,
+				       family == AF_INET ? "" : "[", dst,
+				       family == AF_INET ? "" : "]", e.dport,
+				       m->idiag_expires / 1000.0, e.sport, src);
+			n++;
+		}
+	}
+}
+
+static int list_time_wait(void)
+{
+	int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	int n;
+
+	if (nl < 0)
+		die(EX_RUNTIME, "sock_diag socket: %s", strerror(errno));
+	n = tw_dump(nl, AF_INET) + tw_dump(nl, AF_INET6);
+	close(nl);
+	if (!n && !opt.json)
+		printf("no TIME_WAIT sockets%s in this network namespace\n",
+		       opt.f.port >= 0 || opt.f.have_addr ? " match" : "");
+	return EX_OK;
 }
 
 static int do_stats(bool reset)
@@ -776,6 +1327,8 @@ static void on_signal(int sig)
 
 static const char help_text[] =
 	"usage: tcptrace [options]\n"
+	"       tcptrace conns [options]          one line per finished connection\n"
+	"       tcptrace conns --state time-wait  TIME_WAIT sockets now, time left\n"
 	"Trace TCP connections from /dev/tcptrace: one line per state transition,\n"
 	"and one per handshake with the TCP options each side used.\n"
 	"\n"
@@ -784,6 +1337,9 @@ static const char help_text[] =
 	"      --addr ADDR       only sockets with ADDR (v4 or v6) at either end\n"
 	"      --netns ID        only network namespace ID (inode or cookie)\n"
 	"  -4, -6                only IPv4 (incl. v4-mapped) / only IPv6\n"
+	"      --diag            only diagnoses: unanswered SYNs, RSTs and why,\n"
+	"                        half-open connections, TIME_WAIT, simultaneous\n"
+	"                        open/close\n"
 	"      --handshakes      only handshake records: options offered,\n"
 	"                        answered and agreed, per connection end\n"
 	"  -c, --count N         exit after N records\n"
@@ -815,7 +1371,8 @@ static long parse_num(const char *s, const char *what, long lo, long hi)
 
 int main(int argc, char **argv)
 {
-	enum { O_ADDR = 256, O_NETNS, O_STATS, O_RESET, O_HANDSHAKES };
+	enum { O_ADDR = 256, O_NETNS, O_STATS, O_RESET, O_HANDSHAKES, O_DIAG,
+	       O_STATE };
 	static const struct option lo[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "port", required_argument, NULL, 'p' },
@@ -825,6 +1382,8 @@ int main(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "stats", no_argument, NULL, O_STATS },
 		{ "handshakes", no_argument, NULL, O_HANDSHAKES },
+		{ "diag", no_argument, NULL, O_DIAG },
+		{ "state", required_argument, NULL, O_STATE },
 		{ "reset-stats", no_argument, NULL, O_RESET },
 		{ "device", required_argument, NULL, 'D' },
 		{ "read", required_argument, NULL, 'r' },
@@ -883,7 +1442,16 @@ int main(int argc, char **argv)
 			reset = true;
 			break;
 		case O_HANDSHAKES:
-			opt.handshakes_only = true;
+			opt.mode = MODE_HANDSHAKES;
+			break;
+		case O_DIAG:
+			opt.mode = MODE_DIAG;
+			break;
+		case O_STATE:
+			if (tt_state_parse(optarg) != 6)	/* TIME_WAIT */
+				die(EX_USAGE, "--state: only time-wait is "
+				    "supported");
+			opt.tw_list = 1;
 			break;
 		case 'D':
 			opt.device = optarg;
@@ -903,10 +1471,18 @@ int main(int argc, char **argv)
 			return EX_USAGE;
 		}
 	}
+	if (optind < argc && !strcmp(argv[optind], "conns")) {
+		opt.mode = MODE_CONNS;
+		optind++;
+	}
 	if (optind < argc) {
 		print_help(stderr);
 		die(EX_USAGE, "unexpected argument '%s'", argv[optind]);
 	}
+	if (opt.tw_list && opt.mode != MODE_CONNS)
+		die(EX_USAGE, "--state goes with 'tcptrace conns'");
+	if (opt.tw_list)
+		return list_time_wait();
 
 	mono_to_real_ns = (int64_t)(now_ns(CLOCK_REALTIME) -
 				    now_ns(CLOCK_MONOTONIC));

@@ -29,6 +29,8 @@ enum tcptrace_rec_type {
 	TCPTRACE_REC_STATE	= 1,	/* struct tcptrace_state_rec */
 	TCPTRACE_REC_LOST	= 2,	/* struct tcptrace_lost_rec */
 	TCPTRACE_REC_HANDSHAKE	= 3,	/* struct tcptrace_handshake_rec */
+	TCPTRACE_REC_DIAG	= 4,	/* struct tcptrace_diag_rec */
+	TCPTRACE_REC_CONN	= 5,	/* struct tcptrace_conn_rec */
 };
 
 /* hdr.ctx: where the event was produced. */
@@ -37,6 +39,7 @@ enum tcptrace_ctx {
 	TCPTRACE_CTX_SOFTIRQ	= 1,	/* softirq: pid/comm are whoever ran */
 	TCPTRACE_CTX_HARDIRQ	= 2,
 	TCPTRACE_CTX_NMI	= 3,
+	TCPTRACE_CTX_KTHREAD	= 4,	/* a kernel thread (tcptrace's own scan) */
 };
 
 struct tcptrace_hdr {
@@ -62,6 +65,12 @@ struct tcptrace_hdr {
  * known: cookie and endpoints are the listener's.
  */
 #define TCPTRACE_F_UNRESOLVED	0x02
+/*
+ * A transition the state tracepoint does not show, made by tcptrace: the
+ * move into TIME_WAIT (the kernel hands the connection to a timewait
+ * socket and the full socket goes to CLOSE) and the end of TIME_WAIT.
+ */
+#define TCPTRACE_F_SYNTHETIC	0x04
 
 /* One TCP state transition (tracepoint sock:inet_sock_set_state). */
 struct tcptrace_state_rec {
@@ -193,6 +202,87 @@ struct tcptrace_handshake_rec {
 };
 
 #define TCPTRACE_HANDSHAKE_REC_VERSION	1
+
+enum tcptrace_diag_kind {
+	TCPTRACE_DIAG_SYN_UNANSWERED	= 1,	/* server: SYN in, nothing out */
+	TCPTRACE_DIAG_NO_SYNACK		= 2,	/* client: gave up in SYN_SENT */
+	TCPTRACE_DIAG_RST_OUT		= 3,	/* this host sent an RST */
+	TCPTRACE_DIAG_RST_IN		= 4,	/* a socket accepted an RST */
+	TCPTRACE_DIAG_SIM_OPEN		= 5,	/* SYN_SENT -> SYN_RECV */
+	TCPTRACE_DIAG_SIM_CLOSE		= 6,	/* FIN_WAIT1 -> CLOSING */
+	TCPTRACE_DIAG_TIME_WAIT		= 7,	/* entered TIME_WAIT */
+	TCPTRACE_DIAG_TIME_WAIT_END	= 8,	/* left TIME_WAIT */
+};
+
+enum tcptrace_diag_cause {
+	TCPTRACE_CAUSE_NONE		= 0,
+	TCPTRACE_CAUSE_DROP_REASON	= 1,	/* reason[]: kernel drop reason */
+	TCPTRACE_CAUSE_LISTEN_OVERFLOW	= 2,	/* accept queue full */
+	TCPTRACE_CAUSE_PAWS		= 3,	/* timestamp (PAWS) check */
+	TCPTRACE_CAUSE_UNANSWERED	= 4,	/* no reason known */
+	TCPTRACE_CAUSE_NO_SOCKET	= 5,	/* RST: SYN to a closed port */
+	TCPTRACE_CAUSE_HALF_OPEN	= 6,	/* RST: one end lost the state */
+	TCPTRACE_CAUSE_LINGER		= 7,	/* RST: close() with SO_LINGER 0 */
+	TCPTRACE_CAUSE_ABORT		= 8,	/* RST: other aborts */
+	TCPTRACE_CAUSE_BAD_SEGMENT	= 9,	/* RST: reply to a bad segment */
+	TCPTRACE_CAUSE_EXPIRED		= 10,	/* TIME_WAIT ran out */
+	TCPTRACE_CAUSE_REUSED		= 11,	/* TIME_WAIT taken by a new conn */
+	TCPTRACE_CAUSE_KILLED		= 12,	/* TIME_WAIT ended early */
+	TCPTRACE_CAUSE_REJECT		= 13,	/* RST: made by a firewall rule */
+};
+
+/* tcptrace_diag_rec.flags */
+#define TCPTRACE_DF_MIDDLEBOX	0x01	/* RST in: TTL/hop limit differs */
+#define TCPTRACE_DF_IPID	0x02	/* RST in: IPv4 ID out of pattern */
+
+#define TCPTRACE_REASON_LEN	32
+
+/* One diagnosis: what happened to a connection, in a few fields. */
+struct tcptrace_diag_rec {
+	struct tcptrace_hdr hdr;
+	__u64	sock_cookie;	/* 0 when no socket is involved */
+	__u64	netns_cookie;
+	__u32	netns_ino;
+	__u16	family;
+	__u8	kind;		/* enum tcptrace_diag_kind */
+	__u8	cause;		/* enum tcptrace_diag_cause */
+	__u16	sport;		/* local end */
+	__u16	dport;
+	__u8	state;		/* socket state then; 0: no socket */
+	__u8	flags;		/* TCPTRACE_DF_* */
+	__u8	ttl_seen;	/* RST in: its TTL/hop limit */
+	__u8	ttl_expected;	/* RST in: the peer's earlier packets' */
+	__u8	saddr[16];
+	__u8	daddr[16];
+	__u64	duration_ns;	/* waited, or time in TIME_WAIT */
+	__u32	count;		/* SYN tries, ... */
+	__u32	reason_code;	/* the kernel's enum value, for reason[] */
+	char	reason[TCPTRACE_REASON_LEN];	/* from the running kernel */
+};
+
+#define TCPTRACE_DIAG_REC_VERSION	1
+
+/* A connection's totals, when its socket closes. */
+struct tcptrace_conn_rec {
+	struct tcptrace_hdr hdr;
+	__u64	sock_cookie;
+	__u64	netns_cookie;
+	__u32	netns_ino;
+	__u16	family;
+	__u8	old_state;	/* state it closed from */
+	__u8	pad;
+	__u16	sport;
+	__u16	dport;
+	__u32	total_retrans;	/* segments retransmitted */
+	__u8	saddr[16];
+	__u8	daddr[16];
+	__u64	bytes_sent;	/* payload, each byte once */
+	__u64	bytes_received;	/* payload */
+	__u32	segs_out;
+	__u32	segs_in;
+};
+
+#define TCPTRACE_CONN_REC_VERSION	1
 
 /* Counters of one CPU, since load or the last TCPTRACE_IOC_RESET. */
 struct tcptrace_cpu_stats {

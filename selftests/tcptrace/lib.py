@@ -140,7 +140,9 @@ class Tracer:
             # its state record, or with --handshakes its handshake record
             self.wait_for(lambda r: r.get("dport") == port and
                           (r.get("new") == "CLOSE" or
-                           r.get("role") == "client"),
+                           r.get("role") == "client" or
+                           r.get("diag") == "rst_in" or
+                           r.get("type") == "conn"),
                           "marker on port %d" % port)
         if self.p.poll() is None:
             self.p.send_signal(signal.SIGINT)

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * tcptrace: names of the kernel's own reason codes.
+ */
+#ifndef _TCPTRACE_REASONS_H
+#define _TCPTRACE_REASONS_H
+
+#include <linux/types.h>
+
+/*
+ * Write the name of skb drop reason @reason into @buf (@len bytes, always
+ * NUL-terminated), e.g. "NETFILTER_DROP".  The table is generated at build
+ * time from the target kernel's DEFINE_DROP_REASON list.
+ */
+void tcptrace_drop_reason_name(unsigned int reason, char *buf, size_t len);
+
+#endif /* _TCPTRACE_REASONS_H */

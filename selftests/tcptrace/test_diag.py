@@ -1,0 +1,406 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""
+Diagnosis tests, run as root inside a guest by selftests/run.sh: each
+builds the failure an ops engineer meets (netns topologies, nftables,
+socket options) and asserts the diagnosis tcptrace names and its key
+fields.
+"""
+import os
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ktap import test, run, check, eq, diag  # noqa: E402
+from lib import (load, unload, new_port, sh, Tracer, TIMEOUT,  # noqa: E402
+                 kill_tracers, refused, cookie)
+
+
+def ns_py(ns, code, timeout=TIMEOUT, check_rc=True):
+    r = subprocess.run(["ip", "netns", "exec", ns, "python3", "-c", code],
+                       capture_output=True, text=True, timeout=timeout)
+    if check_rc:
+        eq(r.returncode, 0, "python in %s: %s" % (ns, r.stderr))
+    return r
+
+
+def ns_bg(ns, code):
+    p = subprocess.Popen(["ip", "netns", "exec", ns, "python3", "-u", "-c",
+                          code], stdout=subprocess.PIPE, text=True)
+    eq(p.stdout.readline().strip(), "ready", "background server ready")
+    return p
+
+
+class Net:
+    """Namespaces joined by veth pairs.  Two: c (10.210.1.2) and s
+    (10.210.1.1) on one link.  With a router: c (10.210.1.2) - r - s
+    (10.210.2.2), r forwarding, so packets crossing it lose one TTL."""
+
+    def __init__(self, router=False):
+        self.router = router
+
+    def __enter__(self):
+        names = ("ttc", "ttr", "tts") if self.router else ("ttc", "tts")
+        for ns in names:
+            sh("ip netns del %s" % ns, False)
+            sh("ip netns add %s && ip -n %s link set lo up" % (ns, ns))
+        if self.router:
+            self.link("ttc", "c0", "10.210.1.2", "ttr", "r0", "10.210.1.1")
+            self.link("ttr", "r1", "10.210.2.1", "tts", "s0", "10.210.2.2")
+            sh("ip -n ttc route add default via 10.210.1.1")
+            sh("ip -n tts route add default via 10.210.2.1")
+            sh("ip netns exec ttr sysctl -qw net.ipv4.ip_forward=1")
+            self.server = "10.210.2.2"
+        else:
+            self.link("ttc", "c0", "10.210.1.2", "tts", "s0", "10.210.1.1")
+            self.server = "10.210.1.1"
+        return self
+
+    @staticmethod
+    def link(ns1, d1, a1, ns2, d2, a2):
+        sh("ip link add %s netns %s type veth peer name %s netns %s"
+           % (d1, ns1, d2, ns2))
+        sh("ip -n %s addr add %s/24 dev %s && ip -n %s link set %s up"
+           % (ns1, a1, d1, ns1, d1))
+        sh("ip -n %s addr add %s/24 dev %s && ip -n %s link set %s up"
+           % (ns2, a2, d2, ns2, d2))
+
+    def __exit__(self, *exc):
+        for ns in ("ttc", "ttr", "tts"):
+            sh("ip netns del %s" % ns, False)
+
+
+def nft(ns, ruleset):
+    r = subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"],
+                       input=ruleset, capture_output=True, text=True)
+    eq(r.returncode, 0, "nft in %s: %s" % (ns, r.stderr))
+
+
+def diags(recs, kind=None, **kw):
+    out = [r for r in recs if r["type"] == "diag" and
+           (kind is None or r["diag"] == kind)]
+    return [r for r in out if all(r.get(k) == v for k, v in kw.items())]
+
+
+def one(recs, kind, what, **kw):
+    d = diags(recs, kind, **kw)
+    check(len(d) >= 1, "%s: no %s diagnosis with %r in %r" % (
+        what, kind, kw, diags(recs)))
+    diag("%s: %s" % (what, d[0]["explain"]))
+    return d[0]
+
+
+@test
+def firewall_drops_syns():
+    load()
+    with Net() as n:
+        port = new_port()
+        nft("tts", "table inet fw {\n chain in {\n"
+            "  type filter hook input priority 0;\n"
+            "  tcp dport %d tcp flags syn drop\n }\n}" % port)
+        sh("ip netns exec ttc sysctl -qw net.ipv4.tcp_syn_retries=1")
+        srv = ns_bg("tts", "import socket\nls = socket.socket()\n"
+                    "ls.bind(('0.0.0.0', %d)); ls.listen()\n"
+                    "print('ready', flush=True)\nimport time\n"
+                    "time.sleep(30)" % port)
+        t = Tracer("--diag")
+        r = ns_py("ttc", "import socket\ns = socket.socket()\n"
+                  "print(s.connect_ex(('%s', %d)))" % (n.server, port))
+        eq(r.stdout.strip(), str(os_errno("ETIMEDOUT")), "client timed out")
+        recs = t.stop()
+        srv.kill()
+        d = one(recs, "syn_unanswered", "server", sport=port)
+        eq((d["cause"], d["reason"]), ("drop_reason", "NETFILTER_DROP"),
+           "server: dropped by the firewall, kernel's own reason")
+        check("firewall" in d["explain"], d["explain"])
+        d = one(recs, "no_synack", "client", dport=port)
+        check(d["count"] >= 2, "client: SYN retransmitted: %r" % d)
+        check("no SYN-ACK after %d tries" % d["count"] in d["explain"],
+              d["explain"])
+
+
+def os_errno(name):
+    import errno
+    return getattr(errno, name)
+
+
+@test
+def full_accept_queue():
+    with Net() as n:
+        port = new_port()
+        srv = ns_bg("tts", "import socket, time\nls = socket.socket()\n"
+                    "ls.bind(('0.0.0.0', %d)); ls.listen(0)\n"
+                    "print('ready', flush=True)\ntime.sleep(60)" % port)
+        t = Tracer("--diag")
+        # non-blocking connects: the first fills the queue, later SYNs
+        # are dropped by the listener
+        cl = subprocess.Popen(
+            ["ip", "netns", "exec", "ttc", "python3", "-c",
+             "import socket, time\nss = []\nfor i in range(4):\n"
+             "    s = socket.socket(); s.setblocking(False)\n"
+             "    s.connect_ex(('%s', %d)); ss.append(s); time.sleep(0.2)\n"
+             "time.sleep(5)" % (n.server, port)])
+        t.wait_for(lambda r: r.get("diag") == "syn_unanswered",
+                   "unanswered SYN")
+        recs = t.stop()
+        cl.kill()
+        srv.kill()
+        d = one(recs, "syn_unanswered", "server", sport=port)
+        eq(d["cause"], "listen_overflow", "reason: accept queue overflow")
+        check("accept queue is full" in d["explain"], d["explain"])
+
+
+@test
+def closed_port_refused():
+    t = Tracer("--diag")
+    port = new_port()
+    s = socket.socket()
+    check(s.connect_ex(("127.0.0.1", port)) != 0, "refused")
+    cid = cookie(s)
+    s.close()
+    recs = t.stop()
+    d = one(recs, "rst_out", "server end", sport=port)
+    eq((d["cause"], d["state"], d["sock"]), ("no_socket", None, 0),
+       "RST out: closed port, no socket")
+    d = one(recs, "rst_in", "client", dport=port)
+    eq((d["state"], d["sock"]), ("SYN_SENT", cid), "client refused in SYN_SENT")
+    check("connection refused" in d["explain"], d["explain"])
+
+
+MIDDLEBOX_SERVER = r"""
+import socket
+ls = socket.socket(); ls.bind(("0.0.0.0", %d)); ls.listen()
+print("ready", flush=True)
+a, _ = ls.accept()
+a.settimeout(10)
+try:
+    print("server got", a.recv(100), flush=True)
+except Exception as e:
+    print("server:", e, flush=True)
+"""
+
+
+@test
+def middlebox_injected_reset():
+    with Net(router=True) as n:
+        port = new_port()
+        # the router resets the client's first data segment (PSH set)
+        nft("ttr", "table inet mb {\n chain forward_mb {\n"
+            "  type filter hook forward priority 0;\n"
+            "  ip daddr %s tcp dport %d tcp flags & psh == psh"
+            " reject with tcp reset\n }\n}" % (n.server, port))
+        srv = ns_bg("tts", MIDDLEBOX_SERVER % port)
+        t = Tracer()
+        r = ns_py("ttc", "import socket, time\n"
+                  "c = socket.create_connection(('%s', %d))\n"
+                  "c.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n')\n"
+                  "time.sleep(0.5)\n"
+                  "try:\n    print(c.recv(10))\n"
+                  "except ConnectionResetError:\n    print('reset')\n"
+                  % (n.server, port))
+        eq(r.stdout.strip(), "reset", "client saw the reset")
+        recs = t.stop()
+        srv.kill()
+        d = one(recs, "rst_in", "client", dport=port)
+        eq((d["middlebox"], d["ttl_seen"], d["ttl_expected"]),
+           (True, 64, 63), "RST TTL 64 (router) vs 63 (server, 1 hop)")
+        check("middlebox" in d["explain"] and "TTL 64 vs 63" in d["explain"],
+              d["explain"])
+        ino = {ns: os.stat("/run/netns/" + ns).st_ino for ns in ("tts", "ttr")}
+        eq(diags(recs, "rst_out", sport=port, netns=ino["tts"]), [],
+           "the server never sent it")
+        d = one(recs, "rst_out", "router", sport=port, netns=ino["ttr"])
+        eq(d["cause"], "firewall_reject", "the router's rule forged it")
+
+
+@test
+def linger_abort():
+    t = Tracer("--diag")
+    port = new_port()
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", port))
+    ls.listen()
+    c = socket.create_connection(("127.0.0.1", port))
+    a, _ = ls.accept()
+    cid = cookie(c)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()
+    time.sleep(0.2)
+    a.close()
+    ls.close()
+    recs = t.stop()
+    d = one(recs, "rst_out", "client", dport=port)
+    eq((d["cause"], d["sock"]), ("linger_abort", cid), "SO_LINGER abort")
+    check("SO_LINGER" in d["explain"], d["explain"])
+    one(recs, "rst_in", "server", sport=port)
+
+
+@test
+def half_open_after_server_lost_state():
+    with Net() as n:
+        port = new_port()
+        # the server's socket will abort (SO_LINGER 0) when it is killed
+        srv = ns_bg("tts", "import socket, struct, time\nls = socket.socket()\n"
+                    "ls.bind(('0.0.0.0', %d)); ls.listen()\n"
+                    "print('ready', flush=True)\na, _ = ls.accept()\n"
+                    "a.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,"
+                    " struct.pack('ii', 1, 0))\n"
+                    "print('accepted', flush=True)\ntime.sleep(60)" % port)
+        cl = subprocess.Popen(
+            ["ip", "netns", "exec", "ttc", "python3", "-u", "-c",
+             "import socket, sys\nc = socket.create_connection(('%s', %d))\n"
+             "print('up', flush=True)\nsys.stdin.readline()\n"
+             "c.sendall(b'hello?')\nc.settimeout(10)\n"
+             "try:\n    c.recv(10); print('no reset')\n"
+             "except ConnectionResetError:\n    print('reset')\n"
+             % (n.server, port)], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, text=True)
+        eq(cl.stdout.readline().strip(), "up", "connected")
+        eq(srv.stdout.readline().strip(), "accepted", "accepted")
+        # the server loses its state while its RST is suppressed: the
+        # client still believes in the connection
+        nft("tts", "table inet q {\n chain out {\n"
+            "  type filter hook output priority 0;\n"
+            "  tcp flags rst drop\n }\n}")
+        srv.kill()
+        srv.wait()
+        time.sleep(0.3)
+        sh("ip netns exec tts nft delete table inet q")
+        t = Tracer("--diag")
+        cl.stdin.write("go\n")
+        cl.stdin.flush()
+        eq(cl.stdout.readline().strip(), "reset", "client got a reset")
+        cl.wait(TIMEOUT)
+        recs = t.stop()
+        d = one(recs, "rst_out", "server", sport=port)
+        eq(d["cause"], "half_open", "server: segment for unknown connection")
+        d = one(recs, "rst_in", "client", dport=port)
+        eq((d["cause"], d["state"], d["middlebox"]),
+           ("half_open", "ESTABLISHED", False),
+           "client: the peer lost the connection")
+        check("half-open" in d["explain"], d["explain"])
+
+
+@test
+def simultaneous_open_and_close():
+    t = Tracer()
+    port = new_port()
+    s = socket.socket()
+    s.bind(("127.0.0.1", port))
+    s.connect(("127.0.0.1", port))     # self-connect: crossed SYNs
+    sid = cookie(s)
+    s.close()                          # and a FIN meets its own FIN
+    recs = t.stop()
+    seq = [(r["old"], r["new"]) for r in recs
+           if r["type"] == "state" and r["sock"] == sid]
+    check(("SYN_SENT", "SYN_RECV") in seq and ("SYN_RECV", "ESTABLISHED")
+          in seq, "simultaneous open path: %r" % seq)
+    check(("FIN_WAIT1", "CLOSING") in seq, "simultaneous close path: %r" % seq)
+    one(recs, "simultaneous_open", "open", sock=sid)
+    one(recs, "simultaneous_close", "close", sock=sid)
+
+
+@test
+def time_wait_entry_conflict_and_reuse():
+    port, cport = new_port(), new_port()
+    sh("sysctl -qw net.ipv4.tcp_tw_reuse=1")
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", port))
+    ls.listen()
+    t = Tracer()
+    c = socket.socket()
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    c.bind(("127.0.0.1", cport))
+    c.connect(("127.0.0.1", port))
+    a, _ = ls.accept()
+    cid = cookie(c)
+    c.close()                   # active close: this end gets TIME_WAIT
+    a.recv(1)
+    a.close()
+    t.wait_for(lambda r: r.get("diag") == "time_wait", "TIME_WAIT entry")
+    # the port is busy: bind() fails, and tcptrace says why
+    b = socket.socket()
+    try:
+        b.bind(("127.0.0.1", cport))
+        raise AssertionError("bind to a TIME_WAIT port succeeded")
+    except OSError as e:
+        eq(e.errno, os_errno("EADDRINUSE"), "bind errno")
+    b.close()
+    tw = subprocess.run([os.environ["TCPTRACE_CLI"], "conns", "--state",
+                         "time-wait", "-p", str(cport)],
+                        capture_output=True, text=True)
+    diag(tw.stdout)
+    check("127.0.0.1:%d > 127.0.0.1:%d" % (cport, port) in tw.stdout and
+          "left" in tw.stdout, "TIME_WAIT listed with time left")
+    # reuse: same tuple again (tcp_tw_reuse, 1 s after the last timestamp)
+    time.sleep(1.2)
+    c = socket.socket()
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    c.bind(("127.0.0.1", cport))
+    c.connect(("127.0.0.1", port))
+    a, _ = ls.accept()
+    c.close()
+    a.close()
+    ls.close()
+    t.wait_for(lambda r: r.get("diag") == "time_wait_end", "TIME_WAIT end")
+    recs = t.stop()
+    seq = [(r["old"], r["new"], r["synthetic"]) for r in recs
+           if r["type"] == "state" and r["sock"] == cid]
+    check(("FIN_WAIT2", "TIME_WAIT", True) in seq,
+          "synthetic move into TIME_WAIT: %r" % seq)
+    check(("TIME_WAIT", "CLOSE", True) in seq, "and out of it: %r" % seq)
+    d = one(recs, "time_wait", "entry", sock=cid)
+    check(55e9 <= d["duration_ns"] <= 61e9, "TIME_WAIT ~60 s: %r" % d)
+    d = one(recs, "time_wait_end", "end", sock=cid)
+    eq(d["cause"], "reused", "ended by reuse")
+    check(1e9 <= d["duration_ns"] < 30e9, "lasted ~1 s: %r" % d)
+
+
+@test
+def conns_lifecycle_view():
+    port = new_port()
+    t = Tracer("conns")
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", port))
+    ls.listen()
+    for n in (1000, 2000):
+        c = socket.create_connection(("127.0.0.1", port))
+        a, _ = ls.accept()
+        c.sendall(b"x" * n)
+        got = 0
+        while got < n:
+            got += len(a.recv(65536))
+        a.sendall(b"y" * 500)
+        eq(len(c.recv(1000)), 500, "reply")
+        c.close()
+        a.recv(1)
+        a.close()
+    ls.close()
+    refused("127.0.0.1", port)
+    t.wait_for(lambda r: r.get("dport") == port and r.get("end") == "refused",
+               "the refused connection's line")
+    recs = [r for r in t.stop(marker=None) if r["type"] == "conn"]
+    clients = [r for r in recs if r["dport"] == port and r["role"] == "client"]
+    servers = [r for r in recs if r["sport"] == port and r["role"] == "server"]
+    eq(len(servers), 2, "two server ends")
+    eq([(r["bytes_sent"], r["bytes_received"], r["end"]) for r in servers],
+       [(500, 1000, "fin"), (500, 2000, "fin")], "server totals and ends")
+    eq([(r["bytes_sent"], r["bytes_received"], r["end"]) for r in clients],
+       [(1000, 500, "fin"), (2000, 500, "fin"), (0, 0, "refused")],
+       "client totals and ends")
+    for r in clients[:2]:
+        check(r["agreed"] and r["agreed"]["ts"] and r["agreed"]["sack"],
+              "agreed options attached: %r" % r)
+        check({"SYN_SENT", "ESTABLISHED", "FIN_WAIT1"} <= set(r["states"]),
+              "time per state: %r" % r["states"])
+    check("rst_in" in clients[2]["diags"], "refused: diagnosis attached")
+
+
+if __name__ == "__main__":
+    rc = run(sys.argv[1:], after_each=kill_tracers)
+    unload()
+    sys.exit(rc)
