@@ -4,7 +4,9 @@
  *
  * One reader at a time: a second open() gets -EBUSY, so every record is
  * delivered exactly once, to one consumer.  The device is 0600 and open()
- * also wants CAP_NET_ADMIN over the opener's network namespace.
+ * also wants CAP_NET_ADMIN over the opener's network namespace.  A reader
+ * in the initial network namespace sees every namespace; any other reader
+ * (a container) sees only the connections of its own.
  */
 #include <linux/miscdevice.h>
 #include <linux/fs.h>
@@ -19,9 +21,12 @@
 
 #include "tcptrace.h"
 #include "conntable.h"
+#include "compat.h"
 
 static DECLARE_WAIT_QUEUE_HEAD(tcptrace_wq);
 static unsigned long tcptrace_busy;
+/* The reader's network namespace cookie, 0 for the initial namespace. */
+static u64 tcptrace_reader_netns;
 
 static void tcptrace_wake_fn(struct irq_work *work)
 {
@@ -44,10 +49,14 @@ void tcptrace_dev_wake(void)
 
 static int tcptrace_open(struct inode *inode, struct file *file)
 {
-	if (!ns_capable(current->nsproxy->net_ns->user_ns, CAP_NET_ADMIN))
+	struct net *net = current->nsproxy->net_ns;
+
+	if (!ns_capable(net->user_ns, CAP_NET_ADMIN))
 		return -EPERM;
 	if (test_and_set_bit_lock(0, &tcptrace_busy))
 		return -EBUSY;
+	tcptrace_reader_netns = net_eq(net, &init_net) ? 0 :
+				tcptrace_net_cookie(net);
 	return stream_open(inode, file);
 }
 
@@ -65,7 +74,7 @@ static ssize_t tcptrace_read(struct file *file, char __user *buf,
 	if (count < TCPTRACE_READ_MIN)
 		return -EINVAL;
 	for (;;) {
-		ret = tcptrace_ring_read(buf, count);
+		ret = tcptrace_ring_read(buf, count, tcptrace_reader_netns);
 		if (ret)
 			return ret;
 		if (file->f_flags & O_NONBLOCK)

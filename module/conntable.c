@@ -536,31 +536,37 @@ static void tcptrace_conn_totals(const struct sock *sk, int oldstate,
 
 /*
  * An active closer's socket goes to CLOSE when the kernel hands the
- * connection to a timewait socket.  If one now owns the tuple, turn the
- * entry into a TIME_WAIT watch and say so.
+ * connection to a timewait socket.  Does one own the tuple now?  Returns
+ * the jiffies it has left, or -1.
  */
-static void tcptrace_enter_tw(const struct sock *sk, int oldstate,
+long tcptrace_conn_tw_left(const struct sock *sk)
+{
+	struct tcptrace_conn_key k;
+	struct sock *tw;
+	long left = -1;
+
+	tcptrace_sk_key(sk, &k);
+	tw = tcptrace_lookup(sock_net(sk), &k);
+	if (!tw)
+		return -1;
+	if (tw->sk_state == TCP_TIME_WAIT)
+		left = max((long)inet_twsk(tw)->tw_timer.expires - (long)jiffies,
+			   0L);
+	sock_gen_put(tw);
+	return left;
+}
+
+/* The connection went into TIME_WAIT: watch it, and say so. */
+static void tcptrace_enter_tw(const struct sock *sk, int oldstate, long left,
 			      struct tcptrace_bucket *b, struct tcptrace_conn *c,
 			      const struct tcptrace_conn_key *k)
 {
 	const struct net *net = sock_net(sk);
-	struct tcptrace_state_rec st;
 	struct tcptrace_diag_rec d;
-	struct sock *tw = tcptrace_lookup(net, k);
 	unsigned long flags;
-	long left;
-
-	if (!tw)
-		goto gone;
-	if (tw->sk_state != TCP_TIME_WAIT) {
-		sock_gen_put(tw);
-		goto gone;
-	}
-	left = (long)inet_twsk(tw)->tw_timer.expires - (long)jiffies;
-	sock_gen_put(tw);
 
 	spin_lock_irqsave(&b->lock, flags);
-	if (!c) {
+	if (!c || !c->used || memcmp(&c->key, k, sizeof(*k))) {
 		c = tcptrace_slot(b);
 		memset(c, 0, sizeof(*c));
 		c->key = *k;
@@ -573,22 +579,12 @@ static void tcptrace_enter_tw(const struct sock *sk, int oldstate,
 	c->tw_old = oldstate;
 	c->sock_cookie = tcptrace_sock_cookie(sk);
 	c->born_ns = ktime_get_ns();
-	c->tw_end_ns = c->born_ns + jiffies_to_nsecs(max(left, 0L));
-	tcptrace_synth_state(&st, c, oldstate, TCP_TIME_WAIT);
+	c->tw_end_ns = c->born_ns + jiffies_to_nsecs(left);
 	tcptrace_diag_fill(&d, c, TCPTRACE_DIAG_TIME_WAIT, TCPTRACE_CAUSE_NONE);
 	d.state = oldstate;
 	d.duration_ns = c->tw_end_ns - c->born_ns;
 	spin_unlock_irqrestore(&b->lock, flags);
-	tcptrace_ring_emit(&st.hdr);
 	tcptrace_ring_emit(&d.hdr);
-	return;
-gone:
-	if (c) {
-		spin_lock_irqsave(&b->lock, flags);
-		if (c->used && !memcmp(&c->key, k, sizeof(*k)))
-			tcptrace_release(c);
-		spin_unlock_irqrestore(&b->lock, flags);
-	}
 }
 
 static void tcptrace_simple_diag(const struct sock *sk,
@@ -664,7 +660,8 @@ static void tcptrace_handshake_done(const struct sock *sk, int oldstate,
 		tcptrace_ring_emit(&d.hdr);
 }
 
-void tcptrace_conn_state(const struct sock *sk, int oldstate, int newstate)
+void tcptrace_conn_state(const struct sock *sk, int oldstate, int newstate,
+			 long tw_left)
 {
 	struct tcptrace_conn_key k;
 	struct tcptrace_bucket *b;
@@ -705,9 +702,8 @@ void tcptrace_conn_state(const struct sock *sk, int oldstate, int newstate)
 	if (c && c->phase != TCPTRACE_EST)
 		c = NULL;
 	spin_unlock_irqrestore(&b->lock, flags);
-	if (oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 ||
-	    oldstate == TCP_CLOSING) {
-		tcptrace_enter_tw(sk, oldstate, b, c, &k);
+	if (tw_left >= 0) {
+		tcptrace_enter_tw(sk, oldstate, tw_left, b, c, &k);
 		return;
 	}
 	if (c) {

@@ -22,8 +22,14 @@ void tcptrace_conn_exit(void);
 /* A control packet @skb in namespace @net; @out: leaving (POST_ROUTING). */
 void tcptrace_conn_packet(const struct net *net, const struct tcptrace_pkt *pkt,
 			  const struct sk_buff *skb, bool out);
-/* A socket's state transition (from the tracepoint probe). */
-void tcptrace_conn_state(const struct sock *sk, int oldstate, int newstate);
+/*
+ * A socket's state transition (from the tracepoint probe); @tw_left: for
+ * a move to CLOSE, tcptrace_conn_tw_left() of it.
+ */
+void tcptrace_conn_state(const struct sock *sk, int oldstate, int newstate,
+			 long tw_left);
+/* Jiffies left to the timewait socket that took over @sk's tuple, or -1. */
+long tcptrace_conn_tw_left(const struct sock *sk);
 /* A socket accepted an RST (tracepoint tcp_receive_reset). */
 void tcptrace_conn_rst_in(const struct sock *sk);
 /* The kernel dropped @skb for @reason (tracepoint kfree_skb). */

@@ -83,6 +83,7 @@ static void tcptrace_probe_set_state(void *data, const struct sock *sk,
 	struct tcptrace_state_rec rec = {};
 	struct tcptrace_parked *parked;
 	const struct net *net;
+	long tw_left = -1;
 
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return;
@@ -109,8 +110,21 @@ static void tcptrace_probe_set_state(void *data, const struct sock *sk,
 	}
 	rec.sock_cookie = tcptrace_sock_cookie(sk);
 	tcptrace_fill_endpoints(&rec, sk);
+	/*
+	 * An active closer "goes to CLOSE" when the kernel hands the
+	 * connection to a timewait socket: report the connection's move.
+	 */
+	if (newstate == TCP_CLOSE &&
+	    (oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 ||
+	     oldstate == TCP_CLOSING)) {
+		tw_left = tcptrace_conn_tw_left(sk);
+		if (tw_left >= 0) {
+			rec.new_state = TCP_TIME_WAIT;
+			rec.flags |= TCPTRACE_F_SYNTHETIC;
+		}
+	}
 	tcptrace_ring_emit(&rec.hdr);
-	tcptrace_conn_state(sk, oldstate, newstate);
+	tcptrace_conn_state(sk, oldstate, newstate, tw_left);
 }
 
 /* A socket accepted an RST. */

@@ -93,7 +93,7 @@ const char *tt_state_name(unsigned int state)
 {
 	if (state < ARRAY_SIZE(tt_states))
 		return tt_states[state];
-	return 0;
+	return (const char *)0;
 }
 
 /* @name equals @canon, ignoring case, with '-' for '_' */

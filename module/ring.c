@@ -16,6 +16,7 @@
 #include <linux/ktime.h>
 #include <linux/limits.h>
 #include <linux/sched.h>
+#include <linux/string.h>
 
 #include "tcptrace.h"
 
@@ -24,6 +25,7 @@ struct tcptrace_cpu {
 	u64		lost;		/* written by the owning CPU only */
 	atomic64_t	unreported;	/* drops not yet reported in-band */
 	u64		delivered;	/* under tcptrace_read_mutex */
+	u64		filtered;	/* other namespaces', not delivered */
 	/* counter values at the last reset, under tcptrace_read_mutex */
 	u64		base_produced;
 	u64		base_lost;
@@ -151,7 +153,24 @@ static int tcptrace_put_lost(int cpu, char __user *buf)
  * when nothing could be copied.  A record is consumed only after it has
  * reached userspace, so a fault loses nothing.
  */
-ssize_t tcptrace_ring_read(char __user *buf, size_t count)
+/*
+ * A reader scoped to a network namespace: is this record for it?  Every
+ * record about a connection carries the namespace cookie at the same
+ * offset (see the UAPI header); other records (loss reports) are for all.
+ */
+static bool tcptrace_for_reader(const struct tcptrace_hdr *hdr, u64 netns)
+{
+	u64 cookie;
+
+	if (!netns || hdr->type == TCPTRACE_REC_LOST ||
+	    hdr->size < TCPTRACE_NETNS_OFFSET + sizeof(cookie))
+		return true;
+	memcpy(&cookie, (const u8 *)hdr + TCPTRACE_NETNS_OFFSET,
+	       sizeof(cookie));
+	return cookie == netns;
+}
+
+ssize_t tcptrace_ring_read(char __user *buf, size_t count, u64 netns)
 {
 	size_t done = 0;
 	ssize_t ret = 0;
@@ -181,6 +200,11 @@ ssize_t tcptrace_ring_read(char __user *buf, size_t count)
 		}
 		if (!best)
 			break;
+		if (!tcptrace_for_reader(best, netns)) {
+			ring_buffer_consume(tcptrace_rb, best_cpu, NULL, NULL);
+			per_cpu_ptr(&tcptrace_cpu, best_cpu)->filtered++;
+			continue;
+		}
 		/*
 		 * @best points into the reader page of best_cpu, which only
 		 * the (serialized) reader touches: it stays valid until we
@@ -219,7 +243,7 @@ int tcptrace_ring_stats(struct tcptrace_stats *st,
 		cs.cpu = cpu;
 		cs.produced = READ_ONCE(c->produced) - c->base_produced;
 		cs.lost = READ_ONCE(c->lost) - c->base_lost;
-		cs.delivered = c->delivered - c->base_delivered;
+		cs.delivered = c->delivered + c->filtered - c->base_delivered;
 		cs.buffered = ring_buffer_entries_cpu(tcptrace_rb, cpu);
 		cs.buffer_bytes = ring_buffer_size(tcptrace_rb, cpu);
 
@@ -254,7 +278,7 @@ void tcptrace_ring_reset(void)
 
 		c->base_produced = READ_ONCE(c->produced);
 		c->base_lost = READ_ONCE(c->lost);
-		c->base_delivered = c->delivered;
+		c->base_delivered = c->delivered + c->filtered;
 	}
 	mutex_unlock(&tcptrace_read_mutex);
 }

@@ -15,7 +15,7 @@ int tcptrace_ring_init(unsigned long bytes_per_cpu);
 void tcptrace_ring_exit(void);
 void tcptrace_ring_emit(struct tcptrace_hdr *hdr);
 bool tcptrace_ring_has_data(void);
-ssize_t tcptrace_ring_read(char __user *buf, size_t count);
+ssize_t tcptrace_ring_read(char __user *buf, size_t count, u64 netns);
 int tcptrace_ring_stats(struct tcptrace_stats *st,
 			struct tcptrace_cpu_stats __user *cpus);
 void tcptrace_ring_reset(void);

@@ -814,6 +814,9 @@ static void conn_state(const struct tcptrace_state_rec *r)
 	if (!r->sock_cookie || r->new_state == 10 ||
 	    (r->old_state == 10 && r->new_state == 7))
 		return;
+	/* the end of TIME_WAIT comes after the connection's line */
+	if (r->old_state == 6)
+		return;
 	c = conn_get(r->sock_cookie, r->hdr.ts_ns);
 	if (c->cur && c->cur < NSTATES && r->hdr.ts_ns >= c->since_ns)
 		c->in_state[c->cur] += r->hdr.ts_ns - c->since_ns;
@@ -1332,7 +1335,7 @@ static const char help_text[] =
 	"Trace TCP connections from /dev/tcptrace: one line per state transition,\n"
 	"and one per handshake with the TCP options each side used.\n"
 	"\n"
-	"  -j, --json            JSON lines (schema: Documentation/tcptrace-json.rst)\n"
+	"  -j, --json            JSON lines (schema: tcptrace(8), Documentation/tcptrace.rst)\n"
 	"  -p, --port PORT       only sockets with PORT at either end\n"
 	"      --addr ADDR       only sockets with ADDR (v4 or v6) at either end\n"
 	"      --netns ID        only network namespace ID (inode or cookie)\n"

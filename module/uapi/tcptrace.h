@@ -58,6 +58,13 @@ struct tcptrace_hdr {
 	__u64	ts_ns;		/* CLOCK_MONOTONIC, ns */
 };
 
+/*
+ * Every record about a connection has the socket cookie at byte 24 and
+ * the network namespace cookie at byte 32 (a reader scoped to one
+ * namespace is given only its own).
+ */
+#define TCPTRACE_NETNS_OFFSET	32
+
 /* tcptrace_state_rec.flags */
 #define TCPTRACE_F_V4MAPPED	0x01	/* AF_INET6 socket, v4-mapped peers */
 /*
@@ -66,9 +73,10 @@ struct tcptrace_hdr {
  */
 #define TCPTRACE_F_UNRESOLVED	0x02
 /*
- * A transition the state tracepoint does not show, made by tcptrace: the
- * move into TIME_WAIT (the kernel hands the connection to a timewait
- * socket and the full socket goes to CLOSE) and the end of TIME_WAIT.
+ * A transition as tcptrace, not the state tracepoint, saw it: the move
+ * into TIME_WAIT (the tracepoint shows the full socket going to CLOSE as
+ * the kernel hands the connection to a timewait socket) and the end of
+ * TIME_WAIT (no tracepoint at all).
  */
 #define TCPTRACE_F_SYNTHETIC	0x04
 
@@ -290,7 +298,8 @@ struct tcptrace_cpu_stats {
 	__u32	pad;
 	__u64	produced;	/* records written to the buffer */
 	__u64	lost;		/* records dropped: buffer full */
-	__u64	delivered;	/* records handed to read() */
+	/* records consumed by read(), incl. ones a scoped reader skipped */
+	__u64	delivered;
 	__u64	buffered;	/* records in the buffer now */
 	__u64	buffer_bytes;	/* size of this CPU's buffer */
 };

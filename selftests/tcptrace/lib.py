@@ -85,12 +85,12 @@ def kill_tracers():
 class Tracer:
     """The CLI in JSON mode, in the background, output to a file."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, prefix=()):
         self.out = tempfile.NamedTemporaryFile("w+", suffix=".json",
                                                delete=False)
         self.err = tempfile.NamedTemporaryFile("w+", suffix=".err",
                                                delete=False)
-        self.p = subprocess.Popen([CLI, "-j", *args], stdout=self.out,
+        self.p = subprocess.Popen([*prefix, CLI, "-j", *args], stdout=self.out,
                                   stderr=self.err)
         _live.append(self)
         # wait until the CLI holds the device open
@@ -100,13 +100,20 @@ class Tracer:
             check(time.time() < deadline, "tracer never opened the device")
             time.sleep(0.05)
 
-    def _holds_device(self):
-        try:
-            for fd in os.listdir("/proc/%d/fd" % self.p.pid):
-                if os.readlink("/proc/%d/fd/%s" % (self.p.pid, fd)) == DEV:
-                    return True
-        except OSError:
-            pass
+    @staticmethod
+    def _holds_device():
+        """Does any process hold the device (ours may be a child of
+        ip netns exec)?  There is one reader at a time."""
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                for fd in os.listdir("/proc/%s/fd" % pid):
+                    # another mount namespace may see it under a prefix
+                    if os.readlink("/proc/%s/fd/%s" % (pid, fd)).endswith(DEV):
+                        return True
+            except OSError:
+                pass
         return False
 
     def errors(self):
@@ -116,7 +123,10 @@ class Tracer:
     def lines(self):
         self.out.flush()
         with open(self.out.name) as f:
-            return [json.loads(x) for x in f.read().splitlines() if x.strip()]
+            text = f.read()
+        # a line still being written is not a record yet
+        lines = text.split("\n")[:-1]
+        return [json.loads(x) for x in lines if x.strip()]
 
     def wait_for(self, pred, what):
         deadline = time.time() + TIMEOUT

@@ -48,9 +48,12 @@ def transitions(recs, sock):
             if r["type"] == "state" and r["sock"] == sock]
 
 
+# The tracepoint shows the active closer's FIN_WAIT2 -> CLOSE when the
+# kernel hands the connection to a timewait socket; tcptrace reports the
+# connection's real move, into TIME_WAIT (its end comes 60 s later).
 CLIENT = [("CLOSE", "SYN_SENT"), ("SYN_SENT", "ESTABLISHED"),
           ("ESTABLISHED", "FIN_WAIT1"), ("FIN_WAIT1", "FIN_WAIT2"),
-          ("FIN_WAIT2", "CLOSE")]
+          ("FIN_WAIT2", "TIME_WAIT")]
 SERVER = [("LISTEN", "SYN_RECV"), ("SYN_RECV", "ESTABLISHED"),
           ("ESTABLISHED", "CLOSE_WAIT"), ("CLOSE_WAIT", "LAST_ACK"),
           ("LAST_ACK", "CLOSE")]
@@ -258,7 +261,7 @@ def filter_netns_and_count():
         sh("ip netns exec ttc python3 -c 'import socket; s=socket.socket();"
            " s.connect_ex((\"127.0.0.1\", %d))'" % port)
         # the refused connect inside ttc is the marker
-        t.wait_for(lambda r: r["dport"] == port and r["new"] == "CLOSE",
+        t.wait_for(lambda r: r["dport"] == port and r.get("new") == "CLOSE",
                    "ttc connection")
         t.p.send_signal(signal.SIGINT)
         eq(t.p.wait(TIMEOUT), 0, "rc")
@@ -272,6 +275,10 @@ def filter_netns_and_count():
         eq(len(t.lines()), 3, "-c 3 prints 3 records")
     finally:
         sh("ip netns del ttc", False)
+
+
+# record types of one refused connect: state x2, handshake x2, diag x2, conn
+REFUSED_TYPES = [1, 1, 3, 3, 4, 4, 5]
 
 
 @test
@@ -343,12 +350,14 @@ def device_contract_nonblock_poll_ioctl():
                 recs += read_records(os.read(fd, 65536))
             except BlockingIOError:
                 break
-        # a refused connect: two transitions and a handshake record for
-        # each end (client and the server end that answered with RST)
-        eq(sorted(r[0] for r in recs), [1, 1, 3, 3], "record types")
+        # a refused connect: two transitions, a handshake record and a
+        # diagnosis for each end (client, and the server end that answered
+        # with RST), and the client's totals
+        eq(sorted(r[0] for r in recs), REFUSED_TYPES, "record types")
         s1 = stats(fd)
+        n = len(REFUSED_TYPES)
         eq((s1["produced"], s1["delivered"], s1["lost"], s1["buffered"]),
-           (4, 4, 0, 0), "counters after four records")
+           (n, n, 0, 0), "counters after one refused connect")
     finally:
         os.close(fd)
 
@@ -360,7 +369,7 @@ def overflow_is_counted_and_reported():
     try:
         fcntl.ioctl(fd, IOC_RESET, 0)
         port = new_port()
-        for _ in range(150):            # 4 records each, ~620 bytes
+        for _ in range(150):            # 7 records each, ~1 KiB
             refused("127.0.0.1", port)
         s = stats(fd)
         check(s["lost"] > 0, "records lost with an 8 KiB buffer: %r" % s)
@@ -382,9 +391,9 @@ def overflow_is_counted_and_reported():
         eq(reported, s2["lost"], "every lost record reported in-band")
         eq(got, s2["delivered"], "delivered = records read")
         eq(s2["produced"], s2["delivered"], "produced = delivered")
-        # 150 refused connects: 2 transitions + 2 handshake records each
-        eq(s2["produced"] + s2["lost"], 600,
-           "all 600 records accounted for: %r" % s2)
+        want = 150 * len(REFUSED_TYPES)
+        eq(s2["produced"] + s2["lost"], want,
+           "all %d records accounted for: %r" % (want, s2))
     finally:
         os.close(fd)
     load()
@@ -443,6 +452,42 @@ def unload_with_blocked_reader():
     sh("rmmod tcptrace")
     check(not os.path.exists(DEV), "device gone after unload")
     load()
+
+
+@test
+def container_reader_sees_only_its_namespace():
+    sh("ip netns del ttq", False)
+    sh("ip netns add ttq && ip -n ttq link set lo up")
+    try:
+        ino = netns_ino("/run/netns/ttq")
+        t = Tracer(prefix=("ip", "netns", "exec", "ttq"))
+        host = conversation(socket.AF_INET, "127.0.0.1", new_port())
+        port = new_port()
+        sh("ip netns exec ttq python3 -c 'import socket; s=socket.socket();"
+           " s.connect_ex((\"127.0.0.1\", %d))'" % port)
+        t.wait_for(lambda r: r.get("dport") == port and
+                   r.get("new") == "CLOSE", "its own connection")
+        t.p.send_signal(signal.SIGINT)
+        eq(t.p.wait(TIMEOUT), 0, "rc")
+        recs = t.lines()
+        check(recs, "the scoped reader got records")
+        eq({r["netns"] for r in recs}, {ino}, "only ttq's records")
+        check(not {r["sock"] for r in recs} & set(host),
+              "none of the host's connections")
+    finally:
+        sh("ip netns del ttq", False)
+
+
+@test
+def unprivileged_user_is_refused():
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+                        "--clear-groups", CLI], capture_output=True,
+                       text=True, timeout=TIMEOUT)
+    eq(r.returncode, 1, "exit code")
+    check("permission denied" in r.stderr and "root" in r.stderr, r.stderr)
+    st = os.stat(DEV)
+    eq((st.st_mode & 0o777, st.st_uid, st.st_gid), (0o600, 0, 0),
+       "/dev/tcptrace is 0600 root:root")
 
 
 @test
