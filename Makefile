@@ -21,7 +21,8 @@ CLI_CFLAGS := -DTCPTRACE_VERSION=\"$(shell cat VERSION)\" -O2 -g -Wall -Wextra -
 CLI_SRC := tools/tcptrace.c module/record.c
 CLI_HDR := module/record.h module/uapi/tcptrace.h
 
-.PHONY: all module cli clean load unload demo check deps checkpatch sparse
+.PHONY: all module cli clean load unload demo check deps checkpatch sparse \
+	kunit
 
 all: module cli
 
@@ -60,9 +61,16 @@ demo: deps
 check: deps
 	./selftests/run.sh
 
+# KUnit suite of the module's pure logic, on a UML kernel built from
+# Debian's linux-source-6.1 (cached in /var/cache/tcptrace/kunit).
+kunit: deps
+	./selftests/kunit/run.sh
+
 # Style gates: checkpatch from the kernel tree, sparse via kbuild (C=2).
 checkpatch: deps
 	./selftests/style.sh checkpatch
 
 sparse: deps
 	./selftests/style.sh sparse
+
+include packaging.mk

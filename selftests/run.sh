@@ -43,6 +43,7 @@ export TCPTRACE_CLI=$ROOT/tools/tcptrace
 
 suite cli python3 selftests/cli/test_cli.py
 suite style selftests/style.sh
+[ $# -gt 0 ] || suite kunit selftests/kunit/run.sh
 
 kernels=$(selftests/vm/kernels.sh)
 nk=$(echo "$kernels" | grep -c .)
@@ -61,6 +62,8 @@ for k in $kernels; do
 		suite "guest-$k" selftests/vm/run-vm.sh "$k" \
 		"$ROOT/selftests/guest.sh" "$@"
 done
+
+[ $# -gt 0 ] || suite packaging selftests/packaging/run.sh
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -13,6 +13,9 @@
 
 #include "../record.h"
 
+/* A record type no version of the ABI will know (types count up from 1) */
+#define TT_UNKNOWN_TYPE	0x7777
+
 /* Room for a few records; u64 so records are as aligned as read()'s. */
 #define TT_BUF_WORDS	128
 
@@ -161,7 +164,20 @@ static void rec_abi_layout(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, offsetof(struct tcptrace_handshake_rec, syn), 88);
 	KUNIT_EXPECT_EQ(test,
 			offsetof(struct tcptrace_handshake_rec, synack), 128);
+	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_diag_rec), 136);
+	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_conn_rec), 112);
+	/* a scoped reader finds the namespace cookie at the same place */
+	KUNIT_EXPECT_EQ(test, offsetof(struct tcptrace_state_rec,
+				       netns_cookie), TCPTRACE_NETNS_OFFSET);
+	KUNIT_EXPECT_EQ(test, offsetof(struct tcptrace_handshake_rec,
+				       netns_cookie), TCPTRACE_NETNS_OFFSET);
+	KUNIT_EXPECT_EQ(test, offsetof(struct tcptrace_diag_rec,
+				       netns_cookie), TCPTRACE_NETNS_OFFSET);
+	KUNIT_EXPECT_EQ(test, offsetof(struct tcptrace_conn_rec,
+				       netns_cookie), TCPTRACE_NETNS_OFFSET);
 	/* every record is a whole number of 8-byte words */
+	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_diag_rec) % 8, 0);
+	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_conn_rec) % 8, 0);
 	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_state_rec) % 8, 0);
 	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_lost_rec) % 8, 0);
 	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_handshake_rec) % 8, 0);
@@ -230,7 +246,7 @@ static void rec_walk_loop(struct kunit *test)
 	/* the CLI's loop: until TT_END, counting what it sees */
 	tt_put_lost(test, b, 1);
 	tt_put_state(test, b, TCP_CLOSE, TCP_SYN_SENT, 1);
-	tt_put_raw(test, b, 42, 40, 1);
+	tt_put_raw(test, b, TT_UNKNOWN_TYPE, 40, 1);
 	tt_put_state(test, b, TCP_SYN_SENT, TCP_ESTABLISHED, 1);
 	tt_put_lost(test, b, 2);
 	while ((d = tt_next_record(b->w, b->len, &off, &rec)) != TT_END) {
@@ -257,7 +273,7 @@ static void rec_unknown_type_skipped(struct kunit *test)
 	void *r1, *r2, *r3;
 
 	r1 = tt_put_state(test, b, TCP_LISTEN, TCP_SYN_RECV, 9);
-	r2 = tt_put_raw(test, b, 99, 48, 1);
+	r2 = tt_put_raw(test, b, TT_UNKNOWN_TYPE, 48, 1);
 	r3 = tt_put_lost(test, b, 3);
 
 	tt_expect_next(test, b, &off, TT_OK, r1, 112);
@@ -272,10 +288,13 @@ static void rec_unknown_type_any_version(struct kunit *test)
 	unsigned long off = 0;
 	void *r1, *r2, *r3;
 
-	/* nothing is known about them, only the header: type 0, version 0 */
+	/*
+	 * Nothing is known about them but the header: any version goes.
+	 * Type 0 is never used, 0xffff is the largest.
+	 */
 	r1 = tt_put_raw(test, b, 0, 24, 0);
 	r2 = tt_put_raw(test, b, 0xffff, 32, 0);
-	r3 = tt_put_raw(test, b, TCPTRACE_REC_HANDSHAKE + 1, 24, 255);
+	r3 = tt_put_raw(test, b, TT_UNKNOWN_TYPE, 24, 255);
 	tt_expect_next(test, b, &off, TT_SKIP, r1, 24);
 	tt_expect_next(test, b, &off, TT_SKIP, r2, 24 + 32);
 	tt_expect_next(test, b, &off, TT_SKIP, r3, 24 + 32 + 24);
@@ -321,7 +340,7 @@ static void rec_truncated_body(struct kunit *test)
 
 	/* also for a type we do not know: its size still must fit */
 	b->len = 0;
-	tt_put_raw(test, b, 99, 64, 1);
+	tt_put_raw(test, b, TT_UNKNOWN_TYPE, 64, 1);
 	b->len = 56;
 	tt_expect_next(test, b, &off, TT_TRUNCATED, NULL, 0);
 }
@@ -340,7 +359,7 @@ static void rec_size_below_header(struct kunit *test)
 		off = 0;
 		tt_expect_next(test, b, &off, TT_MALFORMED, NULL, 0);
 		b->len = 0;
-		tt_put_raw(test, b, 99, size, 1);
+		tt_put_raw(test, b, TT_UNKNOWN_TYPE, size, 1);
 		off = 0;
 		tt_expect_next(test, b, &off, TT_MALFORMED, NULL, 0);
 	}
@@ -361,7 +380,7 @@ static void rec_size_not_multiple_of_8(struct kunit *test)
 	}
 	/* unknown types too: the next record would be misaligned */
 	b->len = 0;
-	tt_put_raw(test, b, 99, 36, 1);
+	tt_put_raw(test, b, TT_UNKNOWN_TYPE, 36, 1);
 	b->len = 40;
 	off = 0;
 	tt_expect_next(test, b, &off, TT_MALFORMED, NULL, 0);
@@ -390,6 +409,16 @@ static void rec_size_below_type(struct kunit *test)
 	/* a handshake record the size of a state record */
 	b->len = 0;
 	tt_put_raw(test, b, TCPTRACE_REC_HANDSHAKE, 112, 1);
+	off = 0;
+	tt_expect_next(test, b, &off, TT_MALFORMED, NULL, 0);
+
+	b->len = 0;
+	tt_put_raw(test, b, TCPTRACE_REC_DIAG, 128, 1);
+	off = 0;
+	tt_expect_next(test, b, &off, TT_MALFORMED, NULL, 0);
+
+	b->len = 0;
+	tt_put_raw(test, b, TCPTRACE_REC_CONN, 104, 1);
 	off = 0;
 	tt_expect_next(test, b, &off, TT_MALFORMED, NULL, 0);
 }
@@ -646,7 +675,9 @@ static void ctx_names(struct kunit *test)
 	KUNIT_EXPECT_STREQ(test, tt_ctx_name(TCPTRACE_CTX_SOFTIRQ), "softirq");
 	KUNIT_EXPECT_STREQ(test, tt_ctx_name(TCPTRACE_CTX_HARDIRQ), "hardirq");
 	KUNIT_EXPECT_STREQ(test, tt_ctx_name(TCPTRACE_CTX_NMI), "nmi");
-	KUNIT_EXPECT_STREQ(test, tt_ctx_name(TCPTRACE_CTX_NMI + 1), "unknown");
+	KUNIT_EXPECT_STREQ(test, tt_ctx_name(TCPTRACE_CTX_KTHREAD), "kthread");
+	/* contexts are added upwards from 0: these will stay unknown */
+	KUNIT_EXPECT_STREQ(test, tt_ctx_name(200), "unknown");
 	KUNIT_EXPECT_STREQ(test, tt_ctx_name(255), "unknown");
 	KUNIT_EXPECT_STREQ(test, tt_ctx_name(UINT_MAX), "unknown");
 }

@@ -20,7 +20,7 @@
 #   TCPTRACE_KUNIT_CACHE    cache directory (/var/cache/tcptrace/kunit)
 #   TCPTRACE_KUNIT_TARBALL  kernel source (/usr/src/linux-source-6.1.tar.xz)
 #   KUNIT_JOBS              make -j (number of CPUs)
-#   KUNIT_TIMEOUT           seconds the test kernel may run (300)
+#   KUNIT_TIMEOUT           seconds the test kernel may run (120)
 #   KUNIT_ARGS              extra kunit.py arguments, e.g.
 #                           "--filter_glob=tcptrace_record.*"
 set -euo pipefail
@@ -32,7 +32,7 @@ tarball=${TCPTRACE_KUNIT_TARBALL:-/usr/src/linux-source-6.1.tar.xz}
 ksrc=$cache/linux-source-6.1
 build=$cache/build
 jobs=${KUNIT_JOBS:-$(nproc)}
-timeout=${KUNIT_TIMEOUT:-300}
+timeout=${KUNIT_TIMEOUT:-120}
 suites="tcptrace_options tcptrace_record"
 
 log() { echo "kunit: $*" >&2; }
@@ -103,8 +103,10 @@ if [ "$(readlink "$glue/module" 2>/dev/null)" != "$repo/module" ]; then
 fi
 grep -qxF 'source "drivers/misc/tcptrace/Kconfig"' "$ksrc/drivers/misc/Kconfig" ||
 	echo 'source "drivers/misc/tcptrace/Kconfig"' >>"$ksrc/drivers/misc/Kconfig"
-grep -qxF 'obj-$(CONFIG_TCPTRACE_KUNIT_TEST) += tcptrace/' "$ksrc/drivers/misc/Makefile" ||
-	echo 'obj-$(CONFIG_TCPTRACE_KUNIT_TEST) += tcptrace/' >>"$ksrc/drivers/misc/Makefile"
+# shellcheck disable=SC2016 # a make variable, not a shell one
+obj='obj-$(CONFIG_TCPTRACE_KUNIT_TEST) += tcptrace/'
+grep -qxF "$obj" "$ksrc/drivers/misc/Makefile" ||
+	echo "$obj" >>"$ksrc/drivers/misc/Makefile"
 
 # --- configure, build, boot, parse ------------------------------------
 mkdir -p "$build"
@@ -124,48 +126,99 @@ kunit_rc=${PIPESTATUS[0]}
 set -e
 log "kunit.py exited $kunit_rc after $(($(date +%s) - start))s"
 
-if [ -s "$build/test.log" ]; then
-	echo "---- KTAP ($build/test.log) ----"
+# kunit.py's log of the kernel's console; the next boot would overwrite it
+out=$build/tcptrace-console.log
+rm -f "$out"
+[ ! -f "$build/test.log" ] || cp "$build/test.log" "$out"
+if [ -s "$out" ]; then
+	echo "---- KTAP ($out) ----"
 	"$python" "$ksrc/tools/testing/kunit/kunit.py" parse \
-		--raw_output=kunit "$build/test.log" || true
+		--raw_output=kunit "$out" || true
 	echo "---- end of KTAP ----"
 fi
 
 [ -s "$json" ] || die "no test results: build or boot failed (kunit.py exit $kunit_rc)"
 
-# Count test cases; name every one that did not pass.
-counts=$("$python" - "$json" "$suites" <<'PY'
+# The KTAP of a test that crashed or hung has no name in it: ask the
+# kernel for its list of tests to name the ones without a result.
+names=$build/tcptrace-tests.txt
+rm -f "$names"
+if [ "$kunit_rc" -ne 0 ] && [ -z "${KUNIT_ARGS:-}" ]; then
+	echo "---- the kernel's last words ($out) ----"
+	tail -n 40 "$out" 2>/dev/null || true
+	echo "----"
+	"$python" "$ksrc/tools/testing/kunit/kunit.py" exec --list_tests \
+		--kunitconfig="$here/.kunitconfig" --build_dir="$build" \
+		--timeout=60 </dev/null 2>/dev/null | grep -E '^[^ .]+\.[^ .]+$' \
+		>"$names" || true
+fi
+
+# Count test cases; name every one that did not pass.  One that has no
+# result (the kernel crashed or hung in it or before it) counts as failed.
+required=$suites
+[ -z "${KUNIT_ARGS:-}" ] || required=""	# a filter may leave suites out
+counts=$("$python" - "$json" "$required" "$names" <<'PY'
 import json
 import sys
 
 res = json.load(open(sys.argv[1]))
 want = sys.argv[2].split()
+listed = {}
+try:
+    for line in open(sys.argv[3]):
+        suite, test = line.strip().split('.', 1)
+        listed.setdefault(suite, []).append(test)
+except (OSError, ValueError):
+    pass
 passed = failed = skipped = 0
 seen = set()
+first_missing = True
 
 
-def walk(group, prefix):
-    global passed, failed, skipped
+def fail(name, why):
+    global failed
+    failed += 1
+    print('kunit: FAILED %s (%s)' % (name, why), file=sys.stderr)
+
+
+def walk(group, suite):
+    global passed, skipped, first_missing
     for sub in group.get('sub_groups', []):
         seen.add(sub['name'])
-        walk(sub, sub['name'] + '.')
-    for case in group.get('test_cases', []):
+        walk(sub, sub['name'])
+    for i, case in enumerate(group.get('test_cases', [])):
         status = case['status']
+        name = case['name']
+        if not name and i < len(listed.get(suite, [])):
+            name = listed[suite][i]
+        name = '%s.%s' % (suite, name or '<missing #%d>' % (i + 1))
         if status == 'PASS':
             passed += 1
         elif status == 'SKIP':
             skipped += 1
-        else:   # FAIL, or ERROR: the kernel crashed or hung in it
-            failed += 1
-            print('kunit: FAILED %s%s (%s)' % (prefix, case['name'] or
-                  '<missing>', status), file=sys.stderr)
+        elif status == 'FAIL':
+            fail(name, 'failed')
+        elif not case['name'] and first_missing:
+            # Results are printed in order, but the console may lag: the
+            # kernel died in this test or in one of the next few.
+            first_missing = False
+            fail(name, 'no result: the kernel crashed or hung in this test'
+                 ' or soon after it')
+        elif not case['name']:
+            fail(name, 'no result')
+        else:
+            fail(name, 'crashed')
 
 
 walk(res, '')
 for s in want:
-    if s not in seen:
-        failed += 1
-        print('kunit: FAILED %s: suite did not run' % s, file=sys.stderr)
+    if s in seen:
+        continue
+    if listed.get(s):
+        for t in listed[s]:
+            fail('%s.%s' % (s, t), 'did not run')
+    else:
+        fail(s, 'suite did not run')
 print(passed, failed, skipped)
 PY
 ) || die "cannot read $json"
@@ -173,7 +226,7 @@ read -r npass nfail nskip <<<"$counts"
 
 rc=0
 if [ "$nfail" -ne 0 ]; then
-	log "$nfail test case(s) failed"
+	log "$nfail test case(s) did not pass"
 	rc=1
 elif [ "$npass" -eq 0 ]; then
 	log "no test case ran"
