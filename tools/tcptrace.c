@@ -829,18 +829,27 @@ static void conn_state(const struct tcptrace_state_rec *r)
 static const char *conn_end(const struct conn *c,
 			    const struct tcptrace_conn_rec *r)
 {
+	bool handshake = r->old_state == 2;	/* closed from SYN_SENT */
+
 	if (c->diags & (1u << TCPTRACE_DIAG_NO_SYNACK))
 		return "timeout";
 	if (c->diags & (1u << TCPTRACE_DIAG_RST_IN))
-		return c->established ? "rst_in" : "refused";
+		return handshake ? "refused" : "rst_in";
 	if (c->diags & (1u << TCPTRACE_DIAG_RST_OUT))
 		return c->rst_out_cause == TCPTRACE_CAUSE_ABORT ||
 		       c->rst_out_cause == TCPTRACE_CAUSE_LINGER ?
 		       "aborted" : "rst_out";
-	if (!c->established)
+	if (handshake)
 		return "failed";
 	return "fin";
 }
+
+/* States a connection lives through, in lifecycle order. */
+static const unsigned char conn_states[] = {
+	2, 3, 1, 4, 5, 8, 9, 11,	/* SYN_SENT SYN_RECV ESTABLISHED
+					 * FIN_WAIT1 FIN_WAIT2 CLOSE_WAIT
+					 * LAST_ACK CLOSING */
+};
 
 static void print_conn(const struct tcptrace_conn_rec *r)
 {
@@ -880,14 +889,15 @@ static void print_conn(const struct tcptrace_conn_rec *r)
 			       "\"dport\":%u,\"duration_ns\":%llu,\"states\":{",
 			       src, r->sport, dst, r->dport,
 			       ULL(r->hdr.ts_ns - c->first_ns));
-			for (i = 1; i < NSTATES; i++) {
+			for (i = 0; i < sizeof(conn_states); i++) {
+				unsigned int k = conn_states[i];
 				char st[24];
 
-				if (!c->in_state[i])
+				if (!c->in_state[k])
 					continue;
-				state_str(i, st, sizeof(st));
+				state_str(k, st, sizeof(st));
 				printf("%s\"%s\":%llu", first ? "" : ",", st,
-				       ULL(c->in_state[i]));
+				       ULL(c->in_state[k]));
 				first = false;
 			}
 			printf("},\"bytes_sent\":%llu,\"bytes_received\":%llu,"
@@ -936,14 +946,15 @@ static void print_conn(const struct tcptrace_conn_rec *r)
 			       role_name(c->role) : "?", src, dst, dur,
 			       ULL(r->bytes_sent), ULL(r->bytes_received),
 			       r->total_retrans, end);
-			for (i = 1; i < NSTATES; i++) {
+			for (i = 0; i < sizeof(conn_states); i++) {
+				unsigned int k = conn_states[i];
 				char st[24];
 
-				if (!c->in_state[i])
+				if (!c->in_state[k])
 					continue;
-				state_str(i, st, sizeof(st));
+				state_str(k, st, sizeof(st));
 				printf("%s%s %.3fms", first ? " | " : ", ", st,
-				       c->in_state[i] / 1e6);
+				       c->in_state[k] / 1e6);
 				first = false;
 			}
 			for (i = 1; i < 32; i++)

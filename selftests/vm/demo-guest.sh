@@ -60,6 +60,100 @@ wait $server || true
 sleep 1
 kill -INT $tracer
 wait $tracer || true
+
+echo
+echo "== diagnoses: tcptrace --diag while things go wrong"
+"$TCPTRACE_CLI" --diag &
+tracer=$!
+sleep 0.5
+
+say "a firewall drops SYNs to port 82 on the server"
+ip netns exec server nft -f - <<'NFT'
+table inet demo {
+	chain in {
+		type filter hook input priority 0;
+		tcp dport 82 tcp flags syn drop
+	}
+}
+NFT
+ip netns exec server python3 -c '
+import socket, time; ls = socket.socket(); ls.bind(("192.0.2.2", 82)); ls.listen(); time.sleep(5)' &
+sleep 0.5
+ip netns exec client sysctl -qw net.ipv4.tcp_syn_retries=1
+ip netns exec client python3 -c '
+import socket; print("   connect:", socket.socket().connect_ex(("192.0.2.2", 82)))'
+
+say "close() with SO_LINGER {1, 0}"
+python3 -c '
+import socket, struct, time
+ls = socket.socket(); ls.bind(("127.0.0.1", 8081)); ls.listen()
+c = socket.create_connection(("127.0.0.1", 8081)); a, _ = ls.accept()
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); c.close(); time.sleep(0.2)'
+
+say "a router on the path resets the first request (nft reject with tcp reset)"
+ip netns add router
+ip link add veth2 netns client type veth peer name veth3 netns router
+ip link add veth4 netns router type veth peer name veth5 netns server
+ip -n client addr add 198.51.100.1/24 dev veth2 && ip -n client link set veth2 up
+ip -n router addr add 198.51.100.2/24 dev veth3 && ip -n router link set veth3 up
+ip -n router addr add 203.0.113.2/24 dev veth4 && ip -n router link set veth4 up
+ip -n server addr add 203.0.113.1/24 dev veth5 && ip -n server link set veth5 up
+ip -n client route add 203.0.113.0/24 via 198.51.100.2
+ip -n server route add 198.51.100.0/24 via 203.0.113.2
+ip netns exec router sysctl -qw net.ipv4.ip_forward=1
+ip netns exec router nft -f - <<'NFT'
+table inet mb {
+	chain forward_mb {
+		type filter hook forward priority 0;
+		tcp dport 8000 tcp flags & psh == psh reject with tcp reset
+	}
+}
+NFT
+ip netns exec server python3 -c '
+import socket; ls = socket.socket(); ls.bind(("203.0.113.1", 8000)); ls.listen()
+a, _ = ls.accept(); a.settimeout(3)
+try: a.recv(10)
+except Exception: pass' &
+sleep 0.5
+ip netns exec client python3 -c '
+import socket, time
+c = socket.create_connection(("203.0.113.1", 8000)); c.sendall(b"GET / HTTP/1.0\r\n\r\n"); time.sleep(0.3)
+try: c.recv(10)
+except ConnectionResetError: print("   client: Connection reset by peer")'
+
+say "the active closer's TIME_WAIT, and a bind() it blocks"
+python3 -c '
+import socket
+ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", 8082)); ls.listen()
+c = socket.socket(); c.bind(("127.0.0.1", 40000)); c.connect(("127.0.0.1", 8082))
+a, _ = ls.accept(); c.close(); a.recv(1); a.close()
+try: socket.socket().bind(("127.0.0.1", 40000))
+except OSError as e: print("   bind(40000):", e)'
+sleep 1
+kill -INT $tracer
+wait $tracer || true
+echo
+echo "== tcptrace conns --state time-wait -p 40000"
+"$TCPTRACE_CLI" conns --state time-wait -p 40000
+
+echo
+echo "== tcptrace conns: one line per finished connection"
+"$TCPTRACE_CLI" conns &
+tracer=$!
+sleep 0.5
+python3 -c '
+import socket
+ls = socket.socket(); ls.bind(("127.0.0.1", 8083)); ls.listen()
+c = socket.create_connection(("127.0.0.1", 8083)); a, _ = ls.accept()
+c.sendall(b"x" * 3000); n = 0
+while n < 3000: n += len(a.recv(4096))
+a.sendall(b"y" * 200); c.recv(200); c.close(); a.recv(1); a.close()
+socket.socket().connect_ex(("127.0.0.1", 9))'
+sleep 1
+kill -INT $tracer
+wait $tracer || true
+
 echo
 echo "== tcptrace --stats"
 "$TCPTRACE_CLI" --stats
