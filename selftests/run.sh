@@ -17,9 +17,16 @@ failed=0
 # count TAP results of one suite; a suite that died without reporting a
 # failure still counts as one failed test
 tally() {	# tally NAME RC TAPFILE
-	local p f
+	local p f sum
 	p=$(grep -cE '^ok ' "$3")
 	f=$(grep -cE '^not ok ' "$3")
+	# a suite that counts its own cases (KUnit: nested KTAP) says so last
+	sum=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$3" | tail -n1)
+	if [ -n "$sum" ]; then
+		p=${sum%% passed*}
+		f=${sum#*passed, }
+		f=${f%% failed}
+	fi
 	if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then
 		echo "not ok - $1: exited with $2"
 		f=1
