@@ -281,6 +281,23 @@ static void tcptrace_synth_state(struct tcptrace_state_rec *r,
 	memcpy(r->comm, current->comm, sizeof(r->comm));
 }
 
+/* Is @a (v4-mapped form) an address of this namespace? */
+static bool tcptrace_addr_local(const struct net *net, const u8 *a)
+{
+	struct net *n = (struct net *)net;
+	__be32 a4;
+
+	if (ipv6_addr_v4mapped((const struct in6_addr *)a)) {
+		memcpy(&a4, a + 12, 4);
+		return inet_addr_type(n, a4) == RTN_LOCAL;
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	return ipv6_chk_addr(n, (const struct in6_addr *)a, NULL, 0);
+#else
+	return false;
+#endif
+}
+
 /*
  * Did the TCP stack make this RST?  A firewall rule's "reject with tcp
  * reset" forges its source (on a router: another host's address), and on
@@ -291,18 +308,9 @@ static bool tcptrace_rst_forged(const struct net *net,
 				const struct tcptrace_pkt *pkt,
 				const struct sk_buff *skb)
 {
-	struct net *n = (struct net *)net;
-	__be32 a4;
-
-	if (pkt->family == AF_INET) {
-		memcpy(&a4, pkt->saddr + 12, 4);
-		return !skb->sk || inet_addr_type(n, a4) != RTN_LOCAL;
-	}
-#if IS_ENABLED(CONFIG_IPV6)
-	return !ipv6_chk_addr(n, (const struct in6_addr *)pkt->saddr, NULL, 0);
-#else
-	return false;
-#endif
+	if (pkt->family == AF_INET && !skb->sk)
+		return true;
+	return !tcptrace_addr_local(net, pkt->saddr);
 }
 
 /* What this host's RST @skb says, and why it was sent. */
@@ -407,6 +415,12 @@ void tcptrace_conn_packet(const struct net *net, const struct tcptrace_pkt *pkt,
 
 	if ((f & TCPTRACE_TH_RST) && out)
 		tcptrace_rst_out(net, pkt, skb, &k);
+	/*
+	 * Handshakes of this host's own sockets only: a router forwarding
+	 * a SYN is not a server.  One FIB lookup per SYN or SYN-ACK.
+	 */
+	if ((f & TCPTRACE_TH_SYN) && !tcptrace_addr_local(net, k.laddr))
+		return;
 
 	spin_lock_irqsave(&b->lock, flags);
 	c = tcptrace_find(b, &k);

@@ -24,7 +24,7 @@ MODULE_PARM_DESC(buf_size,
 static unsigned int conn_table_size = 4096;
 module_param(conn_table_size, uint, 0444);
 MODULE_PARM_DESC(conn_table_size,
-		 "Handshakes tracked at once (64 .. 1048576, default 4096)");
+		 "Connections tracked at once (64 .. 1048576, default 4096)");
 
 static unsigned int hs_timeout = 180;
 module_param(hs_timeout, uint, 0444);

@@ -214,6 +214,9 @@ def middlebox_injected_reset():
            "the server never sent it")
         d = one(recs, "rst_out", "router", sport=port, netns=ino["ttr"])
         eq(d["cause"], "firewall_reject", "the router's rule forged it")
+        eq([r for r in recs if r["type"] == "handshake" and
+            r["netns"] == ino["ttr"]], [],
+           "forwarding a handshake does not make the router a party to it")
 
 
 @test
