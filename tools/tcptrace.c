@@ -216,6 +216,14 @@ struct ends {
 	uint64_t netns_cookie;
 };
 
+/* The filterable view of any record that has endpoints. */
+#define ENDS_OF(r) ((struct ends){					\
+	.family = (r)->family,						\
+	.saddr = (r)->saddr, .daddr = (r)->daddr,			\
+	.sport = (r)->sport, .dport = (r)->dport,			\
+	.netns_ino = (r)->netns_ino, .netns_cookie = (r)->netns_cookie,	\
+})
+
 static bool addr_match(const struct ends *e, const uint8_t *a)
 {
 	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
@@ -249,27 +257,10 @@ static bool ends_match(const struct ends *e)
 
 static bool state_match(const struct tcptrace_state_rec *r)
 {
-	struct ends e = {
-		.family = r->family,
-		.v4mapped = r->flags & TCPTRACE_F_V4MAPPED,
-		.saddr = r->saddr, .daddr = r->daddr,
-		.sport = r->sport, .dport = r->dport,
-		.netns_ino = r->netns_ino, .netns_cookie = r->netns_cookie,
-	};
+	struct ends e = ENDS_OF(r);
 
+	e.v4mapped = r->flags & TCPTRACE_F_V4MAPPED;
 	return opt.mode == MODE_ALL && ends_match(&e);
-}
-
-static bool handshake_match(const struct tcptrace_handshake_rec *r)
-{
-	struct ends e = {
-		.family = r->family,
-		.saddr = r->saddr, .daddr = r->daddr,
-		.sport = r->sport, .dport = r->dport,
-		.netns_ino = r->netns_ino, .netns_cookie = r->netns_cookie,
-	};
-
-	return ends_match(&e);
 }
 
 /* --- records ------------------------------------------------------- */
@@ -750,18 +741,6 @@ static void print_diag(const struct tcptrace_diag_rec *d)
 	}
 }
 
-static bool diag_match(const struct tcptrace_diag_rec *r)
-{
-	struct ends e = {
-		.family = r->family,
-		.saddr = r->saddr, .daddr = r->daddr,
-		.sport = r->sport, .dport = r->dport,
-		.netns_ino = r->netns_ino, .netns_cookie = r->netns_cookie,
-	};
-
-	return ends_match(&e);
-}
-
 /* --- tcptrace conns: one line per finished connection ---------------- */
 
 #define NSTATES 14
@@ -854,12 +833,7 @@ static const unsigned char conn_states[] = {
 static void print_conn(const struct tcptrace_conn_rec *r)
 {
 	struct conn **p = conn_slot(r->sock_cookie), *c = *p;
-	struct ends e = {
-		.family = r->family,
-		.saddr = r->saddr, .daddr = r->daddr,
-		.sport = r->sport, .dport = r->dport,
-		.netns_ino = r->netns_ino, .netns_cookie = r->netns_cookie,
-	};
+	struct ends e = ENDS_OF(r);
 	char src[64], dst[64];
 	unsigned int i;
 	bool first = true;
@@ -1032,7 +1006,7 @@ static bool handle_buffer(const void *buf, size_t len)
 		} else if (h->type == TCPTRACE_REC_HANDSHAKE) {
 			const struct tcptrace_handshake_rec *r = (const void *)h;
 
-			if (opt.mode == MODE_DIAG || !handshake_match(r))
+			if (opt.mode == MODE_DIAG || !ends_match(&ENDS_OF(r)))
 				continue;
 			print_handshake(r);
 			if (!count_one())
@@ -1040,7 +1014,8 @@ static bool handle_buffer(const void *buf, size_t len)
 		} else if (h->type == TCPTRACE_REC_DIAG) {
 			const struct tcptrace_diag_rec *r = (const void *)h;
 
-			if (opt.mode == MODE_HANDSHAKES || !diag_match(r))
+			if (opt.mode == MODE_HANDSHAKES ||
+			    !ends_match(&ENDS_OF(r)))
 				continue;
 			print_diag(r);
 			if (!count_one())

@@ -42,6 +42,20 @@ def state(old=7, new=2, sock=42, ctx=0, lost=0, ts=1000, fam=socket.AF_INET,
         sa, da, comm) + extra
 
 
+# sock netns_cookie ino family kind cause sport dport state flags ttl_seen
+# ttl_expected saddr daddr duration count reason_code reason
+DIAG = struct.Struct("<QQIHBBHHBBBB16s16sQII32s")
+
+
+def diag_rec(kind, cause=0, state=0, flags=0, ttl=(0, 0), reason=b"",
+             duration=0, count=0, sport=80, dport=40000):
+    size = HDR.size + DIAG.size
+    return hdr(4, size) + DIAG.pack(
+        7, 1, 4026531840, socket.AF_INET, kind, cause, sport, dport, state,
+        flags, ttl[0], ttl[1], socket.inet_aton("10.0.0.1") + bytes(12),
+        socket.inet_aton("10.0.0.2") + bytes(12), duration, count, 0, reason)
+
+
 def lost_rec(count, cpu=1):
     return hdr(2, HDR.size + 8, cpu=cpu) + struct.pack("<Q", count)
 
@@ -102,6 +116,38 @@ def lost_records_reported():
        "counts")
     t = cli(lost_rec(3))
     check("lost 3 records on cpu 1" in t.stdout, t.stdout)
+
+
+@test
+def diag_record_sizes_match_abi():
+    eq(HDR.size + DIAG.size, 136, "diag record size")
+
+
+@test
+def diagnoses_in_plain_words():
+    # RST in ESTABLISHED whose TTL differs from the peer's: a middlebox
+    r = cli(diag_rec(4, state=1, flags=1, ttl=(52, 64)), "-j")
+    eq(r.returncode, 0, "rc " + r.stderr)
+    d = json.loads(r.stdout)
+    eq((d["type"], d["diag"], d["state"], d["middlebox"], d["ttl_seen"],
+        d["ttl_expected"]), ("diag", "rst_in", "ESTABLISHED", True, 52, 64),
+       "rst_in fields")
+    check("RST likely injected by a middlebox (TTL 52 vs 64" in d["explain"],
+          d["explain"])
+    # a SYN dropped by the kernel for NETFILTER_DROP
+    r = cli(diag_rec(1, cause=1, reason=b"NETFILTER_DROP",
+                     duration=1200000000, count=1))
+    check("SYN arrived, no SYN-ACK left (1.2s): the kernel dropped it: "
+          "NETFILTER_DROP (a firewall rule)" in r.stdout, r.stdout)
+    # a client that gave up after 3 SYNs
+    r = cli(diag_rec(2, cause=4, count=3, duration=3000000000))
+    check("no SYN-ACK after 3 tries (3.0s)" in r.stdout, r.stdout)
+    # --diag keeps diagnoses and drops transitions
+    r = cli(state() + diag_rec(5), "-j", "--diag")
+    eq([json.loads(x)["type"] for x in r.stdout.splitlines()], ["diag"],
+       "--diag")
+    r = cli(state() + diag_rec(5), "-j", "--handshakes")
+    eq(r.stdout, "", "--handshakes drops diagnoses and transitions")
 
 
 @test
