@@ -54,6 +54,8 @@ static struct {
 	int tw_list;			/* conns --state time-wait */
 	const char *device;
 	const char *input;
+	const char *write_path;		/* -w: raw records to a file */
+	FILE *wfile;
 	long count;		/* <0: unlimited */
 	double duration;	/* <=0: unlimited */
 	struct filter f;
@@ -971,16 +973,26 @@ static bool count_one(void)
 	return !(opt.count > 0 && ++printed >= opt.count);
 }
 
-/* Returns false when the requested count has been reached. */
-static bool handle_buffer(const void *buf, size_t len)
+/*
+ * Decode and print the records in @buf.  Returns false when the requested
+ * count has been reached.  With @used, a record cut at the end of @buf is
+ * left for the next call and *@used says how far decoding got.
+ */
+static bool handle_buffer(const void *buf, size_t len, size_t *used)
 {
 	const struct tcptrace_hdr *h;
 	enum tt_decode d;
 	unsigned long off = 0;
 
+	if (used)
+		*used = len;
 	while ((d = tt_next_record(buf, len, &off, &h)) != TT_END) {
 		if (d == TT_SKIP)
 			continue;
+		if (d == TT_TRUNCATED && used) {
+			*used = off;
+			return true;
+		}
 		if (d != TT_OK)
 			die(EX_DATA, "%s at byte %lu of a %zu-byte read: "
 			    "module and tcptrace disagree about the record "
@@ -1238,10 +1250,23 @@ static uint64_t now_ns(clockid_t c)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+/* How many whole records @buf holds (for -c with -w). */
+static long count_records(const void *buf, size_t len)
+{
+	const struct tcptrace_hdr *h;
+	unsigned long off = 0;
+	long n = 0;
+
+	while (tt_next_record(buf, len, &off, &h) <= TT_SKIP)
+		n++;
+	return n;
+}
+
 static int trace_loop(int fd, bool is_device)
 {
 	static uint64_t buf[65536 / 8];
 	uint64_t deadline = 0;
+	unsigned long long written = 0;
 
 	if (opt.duration > 0)
 		deadline = now_ns(CLOCK_MONOTONIC) +
@@ -1280,31 +1305,96 @@ static int trace_loop(int fd, bool is_device)
 				continue;
 			break;
 		}
-		if (!handle_buffer(buf, n)) {
+		if (opt.write_path) {
+			if (fwrite(buf, 1, n, opt.wfile) != (size_t)n)
+				die(EX_RUNTIME, "%s: %s", opt.write_path,
+				    strerror(errno));
+			written += n;
+			if (opt.count > 0 && (printed += count_records(buf, n)) >=
+			    opt.count)
+				break;
+			continue;
+		}
+		if (!handle_buffer(buf, n, NULL)) {
 			fflush(stdout);
 			break;
 		}
 		fflush(stdout);
 	}
 	fflush(stdout);
+	if (opt.write_path) {
+		if (fclose(opt.wfile))
+			die(EX_RUNTIME, "%s: %s", opt.write_path,
+			    strerror(errno));
+		fprintf(stderr, "tcptrace: %llu bytes of records written to %s "
+			"(read them with -r)\n", written, opt.write_path);
+	}
 	if (total_lost && !opt.json)
 		fprintf(stderr, "tcptrace: %" PRIu64 " records lost\n",
 			total_lost);
 	return EX_OK;
 }
 
+/*
+ * A file written by -w starts with this header; -r also takes a bare
+ * stream of records (e.g. saved straight from the device).
+ */
+#define CAPTURE_MAGIC "TCPTRACE"
+
+struct capture_hdr {
+	char magic[8];
+	uint32_t abi;
+	uint32_t reserved;
+};
+
+static void open_capture(const char *path)
+{
+	struct capture_hdr h = { .abi = TCPTRACE_ABI_VERSION };
+
+	memcpy(h.magic, CAPTURE_MAGIC, sizeof(h.magic));
+	opt.wfile = strcmp(path, "-") ? fopen(path, "wb") : stdout;
+	if (!opt.wfile)
+		die(EX_RUNTIME, "%s: %s", path, strerror(errno));
+	if (fwrite(&h, sizeof(h), 1, opt.wfile) != 1)
+		die(EX_RUNTIME, "%s: %s", path, strerror(errno));
+}
+
 static int read_file(const char *path)
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-	static uint64_t buf[(1 << 24) / 8];
-	size_t n;
+	static uint64_t buf[(1 << 20) / 8];
+	size_t have = 0, n, used;
+	bool first = true;
 
 	if (!f)
 		die(EX_RUNTIME, "%s: %s", path, strerror(errno));
-	n = fread(buf, 1, sizeof(buf), f);
-	if (ferror(f))
-		die(EX_RUNTIME, "%s: read error", path);
-	handle_buffer(buf, n);
+	for (;;) {
+		n = fread((char *)buf + have, 1, sizeof(buf) - have, f);
+		if (ferror(f))
+			die(EX_RUNTIME, "%s: read error", path);
+		have += n;
+		if (first && have >= sizeof(struct capture_hdr) &&
+		    !memcmp(buf, CAPTURE_MAGIC, 8)) {
+			const struct capture_hdr *h = (const void *)buf;
+
+			if (h->abi != TCPTRACE_ABI_VERSION)
+				die(EX_DATA, "%s: written with record ABI v%u, "
+				    "this tcptrace reads v%u", path, h->abi,
+				    TCPTRACE_ABI_VERSION);
+			have -= sizeof(*h);
+			memmove(buf, (char *)buf + sizeof(*h), have);
+		}
+		first = false;
+		if (!n) {
+			/* at the end, a cut record is an error */
+			handle_buffer(buf, have, NULL);
+			break;
+		}
+		if (!handle_buffer(buf, have, &used))
+			break;
+		have -= used;
+		memmove(buf, (char *)buf + used, have);
+	}
 	fflush(stdout);
 	return EX_OK;
 }
@@ -1336,7 +1426,9 @@ static const char help_text[] =
 	"      --stats           print buffer counters (incl. lost records), exit\n"
 	"      --reset-stats     zero the counters, exit\n"
 	"  -D, --device PATH     read PATH instead of " TCPTRACE_DEVICE "\n"
-	"  -r, --read FILE       decode raw records saved from the device\n"
+	"  -w, --write FILE      save raw records to FILE (- for stdout), the\n"
+	"                        cheapest way to record: decode later with -r\n"
+	"  -r, --read FILE       decode records saved with -w (or raw)\n"
 	"  -V, --version         print versions, exit\n"
 	"  -h, --help            this text\n";
 
@@ -1376,6 +1468,7 @@ int main(int argc, char **argv)
 		{ "reset-stats", no_argument, NULL, O_RESET },
 		{ "device", required_argument, NULL, 'D' },
 		{ "read", required_argument, NULL, 'r' },
+		{ "write", required_argument, NULL, 'w' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -1385,7 +1478,8 @@ int main(int argc, char **argv)
 	char *end;
 	int c, fd;
 
-	while ((c = getopt_long(argc, argv, "jp:c:d:D:r:46Vh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jp:c:d:D:r:w:46Vh", lo, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'j':
 			opt.json = true;
@@ -1448,6 +1542,9 @@ int main(int argc, char **argv)
 		case 'r':
 			opt.input = optarg;
 			break;
+		case 'w':
+			opt.write_path = optarg;
+			break;
 		case 'V':
 			printf("tcptrace %s, record ABI v%u\n",
 			       TCPTRACE_VERSION, TCPTRACE_ABI_VERSION);
@@ -1484,6 +1581,8 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	fd = open_device();
+	if (opt.write_path)
+		open_capture(opt.write_path);
 	if (isatty(STDOUT_FILENO))
 		setvbuf(stdout, NULL, _IOLBF, 0);
 	return trace_loop(fd, true);

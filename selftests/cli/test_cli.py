@@ -151,6 +151,23 @@ def diagnoses_in_plain_words():
 
 
 @test
+def capture_files_stream_and_check_abi():
+    capture = b"TCPTRACE" + struct.pack("<II", 1, 0)
+    # 20,000 records, 2.2 MB: records straddle the reader's 1 MiB chunks
+    data = b"".join(state(sock=i, ts=1000 + i) for i in range(20000))
+    r = cli(capture + data, "-j")
+    eq(r.returncode, 0, "rc " + r.stderr)
+    socks = [json.loads(x)["sock"] for x in r.stdout.splitlines()]
+    eq(socks, list(range(20000)), "every record, in order")
+    r = cli(b"TCPTRACE" + struct.pack("<II", 99, 0) + state())
+    eq(r.returncode, 3, "future capture ABI")
+    check("written with record ABI v99" in r.stderr, r.stderr)
+    r = cli(capture + state() + state()[:50])
+    eq(r.returncode, 3, "capture cut inside a record")
+    check("truncated record" in r.stderr, r.stderr)
+
+
+@test
 def unknown_record_type_skipped():
     future = hdr(77, 40) + bytes(16)
     r = cli(future + state(), "-j")

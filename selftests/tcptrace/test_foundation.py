@@ -9,6 +9,7 @@ counted and reported; unload with a blocked reader.
 Environment: TCPTRACE_KO (module to load), TCPTRACE_CLI (the CLI).
 """
 import errno
+import json
 import fcntl
 import os
 import select
@@ -125,6 +126,28 @@ def ipv4_mapped_on_ipv6_socket():
     mine = [r for r in recs if r["sock"] in ids[1:] and r["type"] == "state"]
     check(all(r["v4mapped"] for r in mine if r["new"] == "ESTABLISHED"),
           "v4mapped flag")
+
+
+@test
+def write_raw_then_read_back():
+    path = "/tmp/capture-%d.tt" % new_port()
+    p = subprocess.Popen([CLI, "-w", path], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + TIMEOUT
+    while not Tracer._holds_device():
+        check(time.time() < deadline and p.poll() is None, "writer started")
+        time.sleep(0.05)
+    port = new_port()
+    ids = conversation(socket.AF_INET, "127.0.0.1", port)
+    time.sleep(0.5)     # a tick or two for the wakeup
+    p.send_signal(signal.SIGINT)
+    eq(p.wait(TIMEOUT), 0, "writer exit code")
+    check("bytes of records written" in p.stderr.read(), "summary")
+    r = subprocess.run([CLI, "-r", path, "-j"], capture_output=True,
+                       text=True)
+    eq(r.returncode, 0, "decode rc: " + r.stderr)
+    recs = [json.loads(x) for x in r.stdout.splitlines()]
+    eq(transitions(recs, ids[1]), CLIENT, "client transitions from the file")
+    eq(transitions(recs, ids[2]), SERVER, "server transitions from the file")
 
 
 @test
