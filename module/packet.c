@@ -27,66 +27,83 @@ static void tcptrace_map_v4(u8 *dst, __be32 a)
 	memcpy(dst + 12, &a, 4);
 }
 
-/* Returns the TCP header offset, or -1 if not (the first fragment of) TCP */
+union tcptrace_l3hdr {
+	struct iphdr	v4;
+	struct ipv6hdr	v6;
+};
+
+/*
+ * The TCP header's offset, or -1 if @skb is not (the first fragment of)
+ * TCP; *@ip points at its IP header (maybe copied into @buf).
+ */
 static int tcptrace_l3(const struct sk_buff *skb, u8 family,
-		       struct tcptrace_pkt *pkt)
+		       union tcptrace_l3hdr *buf, const union tcptrace_l3hdr **ip)
 {
 	int nhoff = skb_network_offset(skb);
 
 	if (family == AF_INET) {
 		const struct iphdr *iph;
-		struct iphdr _iph;
 
-		iph = skb_header_pointer(skb, nhoff, sizeof(_iph), &_iph);
+		iph = skb_header_pointer(skb, nhoff, sizeof(buf->v4), &buf->v4);
 		if (!iph || iph->protocol != IPPROTO_TCP || iph->ihl < 5 ||
 		    (iph->frag_off & htons(IP_OFFSET)))
 			return -1;
-		tcptrace_map_v4(pkt->saddr, iph->saddr);
-		tcptrace_map_v4(pkt->daddr, iph->daddr);
-		pkt->opts.ttl = iph->ttl;
-		pkt->opts.ip_id = ntohs(iph->id);
+		*ip = (const union tcptrace_l3hdr *)iph;
 		return nhoff + iph->ihl * 4;
 	}
 #if IS_ENABLED(CONFIG_IPV6)
 	if (family == AF_INET6) {
 		const struct ipv6hdr *ip6;
-		struct ipv6hdr _ip6;
 		__be16 frag_off = 0;
 		u8 nexthdr;
 		int off;
 
-		ip6 = skb_header_pointer(skb, nhoff, sizeof(_ip6), &_ip6);
+		ip6 = skb_header_pointer(skb, nhoff, sizeof(buf->v6), &buf->v6);
 		if (!ip6)
 			return -1;
 		nexthdr = ip6->nexthdr;
-		off = ipv6_skip_exthdr(skb, nhoff + sizeof(_ip6), &nexthdr,
+		off = ipv6_skip_exthdr(skb, nhoff + sizeof(*ip6), &nexthdr,
 				       &frag_off);
 		if (off < 0 || nexthdr != IPPROTO_TCP ||
 		    (frag_off & htons(IP6_OFFSET)))
 			return -1;
-		memcpy(pkt->saddr, &ip6->saddr, 16);
-		memcpy(pkt->daddr, &ip6->daddr, 16);
-		pkt->opts.ttl = ip6->hop_limit;
+		*ip = (const union tcptrace_l3hdr *)ip6;
 		return off;
 	}
 #endif
 	return -1;
 }
 
+static void tcptrace_l3_fill(struct tcptrace_pkt *pkt, u8 family,
+			     const union tcptrace_l3hdr *ip)
+{
+	if (family == AF_INET) {
+		tcptrace_map_v4(pkt->saddr, ip->v4.saddr);
+		tcptrace_map_v4(pkt->daddr, ip->v4.daddr);
+		pkt->opts.ttl = ip->v4.ttl;
+		pkt->opts.ip_id = ntohs(ip->v4.id);
+		return;
+	}
+	memcpy(pkt->saddr, &ip->v6.saddr, 16);
+	memcpy(pkt->daddr, &ip->v6.daddr, 16);
+	pkt->opts.ttl = ip->v6.hop_limit;
+}
+
 bool tcptrace_parse_skb(const struct sk_buff *skb, u8 family,
 			struct tcptrace_pkt *pkt)
 {
+	const union tcptrace_l3hdr *ip;
+	union tcptrace_l3hdr _ip;
 	u8 _th[TCPTRACE_TCPHDR_MAX];
 	const u8 *th, *fl;
 	unsigned int avail;
 	u8 _fl;
 	int off;
 
-	memset(pkt, 0, sizeof(*pkt));
-	off = tcptrace_l3(skb, family, pkt);
+	off = tcptrace_l3(skb, family, &_ip, &ip);
 	if (off < 0)
 		return false;
-	/* the fast path: one byte decides */
+	/* the fast path: one byte decides, nothing else is touched */
 	fl = skb_header_pointer(skb, off + 13, 1, &_fl);
 	if (!fl || !(*fl & TCPTRACE_CTRL_FLAGS))
 		return false;
@@ -95,6 +112,8 @@ bool tcptrace_parse_skb(const struct sk_buff *skb, u8 family,
 	th = skb_header_pointer(skb, off, avail, _th);
 	if (!th || avail < TCPTRACE_TCPHDR_LEN)
 		return false;
+	memset(pkt, 0, sizeof(*pkt));
+	tcptrace_l3_fill(pkt, family, ip);
 	pkt->family = family;
 	pkt->sport = get_unaligned_be16(th);
 	pkt->dport = get_unaligned_be16(th + 2);
