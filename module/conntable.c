@@ -26,6 +26,7 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/jhash.h>
+#include <linux/random.h>
 #include <linux/workqueue.h>
 #include <linux/ktime.h>
 #include <linux/log2.h>
@@ -104,6 +105,11 @@ struct tcptrace_bucket {
 
 static struct tcptrace_bucket *tcptrace_buckets;
 static unsigned int tcptrace_nbuckets;	/* power of two */
+/*
+ * Random, so a remote peer cannot pick tuples that land in the bucket of
+ * a connection it wants evicted.
+ */
+static u32 tcptrace_hash_seed __read_mostly;
 static u64 tcptrace_hs_timeout_ns;
 static u64 tcptrace_syn_timeout_ns;
 static atomic_t tcptrace_in_use = ATOMIC_INIT(0);
@@ -117,7 +123,8 @@ static DEFINE_MUTEX(tcptrace_scan_mutex);
 
 static struct tcptrace_bucket *tcptrace_bucket(const struct tcptrace_conn_key *k)
 {
-	u32 h = jhash2((const u32 *)k, sizeof(*k) / sizeof(u32), 0);
+	u32 h = jhash2((const u32 *)k, sizeof(*k) / sizeof(u32),
+		       tcptrace_hash_seed);
 
 	return &tcptrace_buckets[h & (tcptrace_nbuckets - 1)];
 }
@@ -970,6 +977,7 @@ int tcptrace_conn_init(unsigned int entries, unsigned int hs_timeout_s,
 {
 	unsigned int i;
 
+	tcptrace_hash_seed = get_random_u32();
 	tcptrace_nbuckets = roundup_pow_of_two(DIV_ROUND_UP(entries,
 							    TCPTRACE_WAYS));
 	tcptrace_buckets = kvcalloc(tcptrace_nbuckets,

@@ -266,7 +266,10 @@ int tcptrace_ring_stats(struct tcptrace_stats *st,
 
 /*
  * Counters are never written from here (the probes own them); a reset
- * moves the baselines instead, which is race-free.
+ * moves the baselines instead.  Records still buffered count as produced
+ * after the reset, since they are delivered after it: produced =
+ * delivered + buffered holds across a reset (up to records written while
+ * it runs).
  */
 void tcptrace_ring_reset(void)
 {
@@ -276,7 +279,8 @@ void tcptrace_ring_reset(void)
 	for_each_possible_cpu(cpu) {
 		struct tcptrace_cpu *c = per_cpu_ptr(&tcptrace_cpu, cpu);
 
-		c->base_produced = READ_ONCE(c->produced);
+		c->base_produced = READ_ONCE(c->produced) -
+				   ring_buffer_entries_cpu(tcptrace_rb, cpu);
 		c->base_lost = READ_ONCE(c->lost);
 		c->base_delivered = c->delivered + c->filtered;
 	}

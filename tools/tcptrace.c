@@ -153,8 +153,13 @@ static void fmt_endpoint(int family, const uint8_t *a, unsigned int port,
 
 static void fmt_wallclock(uint64_t mono_ns, char *out, size_t len)
 {
-	int64_t real = (int64_t)mono_ns + mono_to_real_ns;
-	time_t sec = real / 1000000000;
+	/* unsigned: a crafted timestamp wraps instead of overflowing */
+	int64_t real = (int64_t)(mono_ns + (uint64_t)mono_to_real_ns);
+	time_t sec;
+
+	if (real < 0)
+		real = 0;
+	sec = real / 1000000000;
 	struct tm tm;
 
 	localtime_r(&sec, &tm);
@@ -336,46 +341,77 @@ static const char *const mal_names[] = {
 
 #define NMAL (sizeof(mal_names) / sizeof(mal_names[0]))
 
+/* Append to a bounded string; what does not fit is cut, never overrun. */
+struct sbuf {
+	char *out;
+	size_t len, n;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+sb_add(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	if (b->n >= b->len - 1)
+		return;
+	va_start(ap, fmt);
+	r = vsnprintf(b->out + b->n, b->len - b->n, fmt, ap);
+	va_end(ap);
+	if (r > 0)
+		b->n = b->n + r < b->len ? b->n + r : b->len - 1;
+}
+
+/* unknown[] holds at most TCPTRACE_MAX_UNKNOWN, whatever a record says */
+static unsigned int n_unknown(const struct tcptrace_tcpopts *o)
+{
+	return o->n_unknown < TCPTRACE_MAX_UNKNOWN ? o->n_unknown :
+						     TCPTRACE_MAX_UNKNOWN;
+}
+
 /* tcpdump's spelling where it has one: "mss 1460,sackOK,TS,wscale 7" */
 static void fmt_opts(const struct tcptrace_tcpopts *o, char *out, size_t len)
 {
-	size_t n = 0;
+	struct sbuf b = { .out = out, .len = len };
+	const char *sep = "";
 	unsigned int i;
 
-#define ADD(...) (n += snprintf(out + n, n < len ? len - n : 0, __VA_ARGS__))
-#define SEP() (n ? ADD(",") : 0)
 	out[0] = '\0';
+#define ADD(...) (sb_add(&b, "%s", sep), sb_add(&b, __VA_ARGS__), sep = ",")
 	if (o->present & TCPTRACE_OPT_MSS)
-		SEP(), ADD("mss %u", o->mss);
+		ADD("mss %u", o->mss);
 	if (o->present & TCPTRACE_OPT_SACK_PERM)
-		SEP(), ADD("sackOK");
+		ADD("sackOK");
 	if (o->present & TCPTRACE_OPT_TS)
-		SEP(), ADD("TS");
+		ADD("TS");
 	if (o->present & TCPTRACE_OPT_WSCALE)
-		SEP(), ADD("wscale %u", o->wscale);
+		ADD("wscale %u", o->wscale);
 	if (o->present & TCPTRACE_OPT_SACK)
-		SEP(), ADD("sack %u", o->sack_blocks);
+		ADD("sack %u", o->sack_blocks);
 	if (o->present & TCPTRACE_OPT_TFO)
-		SEP(), o->tfo_len ? ADD("tfo cookie") : ADD("tfo cookiereq");
+		ADD("%s", o->tfo_len ? "tfo cookie" : "tfo cookiereq");
 	if (o->present & TCPTRACE_OPT_MD5)
-		SEP(), ADD("md5");
+		ADD("md5");
 	if (o->present & TCPTRACE_OPT_MPTCP)
-		SEP(), ADD("mptcp %u", o->mptcp_subtype);
-	for (i = 0; i < o->n_unknown; i++)
-		SEP(), ADD("opt-%u", o->unknown[i]);
+		ADD("mptcp %u", o->mptcp_subtype);
+	for (i = 0; i < n_unknown(o); i++)
+		ADD("opt-%u", o->unknown[i]);
 	if (o->present & TCPTRACE_OPT_ECN)
-		SEP(), ADD("ECN");
+		ADD("ECN");
 	if (o->malformed) {
-		SEP(), ADD("MALFORMED(");
-		for (i = 0; i < NMAL; i++)
-			if (o->malformed & (1u << i))
-				ADD("%s%s", out[n - 1] == '(' ? "" : " ",
-				    mal_names[i]);
-		ADD(")");
+		const char *msep = "";
+
+		ADD("MALFORMED(");
+		for (i = 0; i < NMAL; i++) {
+			if (o->malformed & (1u << i)) {
+				sb_add(&b, "%s%s", msep, mal_names[i]);
+				msep = " ";
+			}
+		}
+		sb_add(&b, ")");
 	}
-	if (!n)
-		ADD("none");
-#undef SEP
+	if (!b.n)
+		sb_add(&b, "none");
 #undef ADD
 }
 
@@ -417,7 +453,7 @@ static void json_opts(const char *name, const struct tcptrace_tcpopts *o,
 	printf(",\"ecn\":%s,\"sack_blocks\":%u,\"eol\":%s,\"unknown\":[",
 	       o->present & TCPTRACE_OPT_ECN ? "true" : "false",
 	       o->sack_blocks, o->present & TCPTRACE_OPT_EOL ? "true" : "false");
-	for (i = 0; i < o->n_unknown; i++)
+	for (i = 0; i < n_unknown(o); i++)
 		printf("%s%u", i ? "," : "", o->unknown[i]);
 	printf("],\"malformed\":%s,\"malformed_why\":[",
 	       o->malformed ? "true" : "false");
@@ -496,7 +532,7 @@ static void print_handshake(const struct tcptrace_handshake_rec *r)
 	}
 
 	{
-		char when[32], offered[160], answered[160], agreed[96] = "";
+		char when[32], offered[256], answered[256], agreed[96] = "";
 		char took[48] = "";
 
 		fmt_wallclock(r->hdr.ts_ns, when, sizeof(when));
