@@ -8,6 +8,7 @@
 #ifndef _TCPTRACE_COMPAT_H
 #define _TCPTRACE_COMPAT_H
 
+#include <linux/kconfig.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
 #include <linux/sock_diag.h>
@@ -20,6 +21,14 @@
 #include <linux/unaligned.h>
 #else
 #include <asm/unaligned.h>
+#endif
+
+/*
+ * The per-CPU record buffer is the kernel's tracing ring buffer, which
+ * allocates only once the tracing core has set up its CPU hotplug state.
+ */
+#if !IS_ENABLED(CONFIG_TRACING) || !IS_ENABLED(CONFIG_TRACEPOINTS)
+#error "tcptrace needs a kernel with CONFIG_TRACING and CONFIG_TRACEPOINTS"
 #endif
 
 /* net->net_cookie is a plain u64, written once at netns setup (>= 5.14). */

@@ -182,7 +182,7 @@ static void tcptrace_put_addr(u8 *dst, const u8 *mapped, u8 family)
 		memcpy(dst, mapped, 16);
 }
 
-/* Record from a table entry (or, with @c NULL, from nothing but @k). */
+/* A handshake record from table entry @c. */
 static void tcptrace_hs_fill(struct tcptrace_handshake_rec *r,
 			     const struct tcptrace_conn *c, u8 outcome)
 {

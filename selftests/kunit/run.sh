@@ -8,7 +8,8 @@
 # repo's module/ directory is linked into it as drivers/misc/tcptrace/module
 # (glue files: selftests/kunit/kernel/), and the kernel's own
 # tools/testing/kunit/kunit.py configures, builds and boots it.  The tests
-# are linked with the module's real module/options.c and module/record.c.
+# are linked with the module's real sources (all but main.c and probes.c;
+# see selftests/kunit/kernel/Makefile).
 #
 # A cold run (extract + full UML build) takes ~10 minutes on 2 cores; later
 # runs rebuild only what changed (seconds).
@@ -22,7 +23,8 @@
 #   KUNIT_JOBS              make -j (number of CPUs)
 #   KUNIT_TIMEOUT           seconds the test kernel may run (120)
 #   KUNIT_ARGS              extra kunit.py arguments, e.g.
-#                           "--filter_glob=tcptrace_record.*"
+#                           "tcptrace_record.*" (6.1's kunit.py takes the
+#                           filter glob as a positional argument)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -33,7 +35,7 @@ ksrc=$cache/linux-source-6.1
 build=$cache/build
 jobs=${KUNIT_JOBS:-$(nproc)}
 timeout=${KUNIT_TIMEOUT:-120}
-suites="tcptrace_options tcptrace_record"
+suites="tcptrace_options tcptrace_record tcptrace_packet tcptrace_conntable"
 
 log() { echo "kunit: $*" >&2; }
 die() {
