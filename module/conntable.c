@@ -863,7 +863,7 @@ static void tcptrace_scan_tw(struct tcptrace_bucket *b, struct tcptrace_conn *c,
 	u8 cause;
 
 	spin_lock_irqsave(&b->lock, flags);
-	if (!c->used || c->phase != TCPTRACE_TW) {
+	if (!c->used || c->phase != TCPTRACE_TW || c->born_ns > now) {
 		spin_unlock_irqrestore(&b->lock, flags);
 		return;
 	}
@@ -887,7 +887,8 @@ static int tcptrace_scan_hs(struct tcptrace_conn *c, u64 now,
 			    struct tcptrace_handshake_rec *rec,
 			    struct tcptrace_diag_rec *d)
 {
-	if (!c->used || c->phase != TCPTRACE_HANDSHAKE)
+	/* an entry made on another CPU since the scan began is not due */
+	if (!c->used || c->phase != TCPTRACE_HANDSHAKE || c->born_ns > now)
 		return 0;
 	if (now - c->born_ns > tcptrace_hs_timeout_ns) {
 		memset(rec, 0, sizeof(*rec));
