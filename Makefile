@@ -6,6 +6,8 @@
 #                        newest installed headers) and the CLI
 #   make demo            boot a guest, load the module, trace real connections
 #   make check           every test, on every supported kernel, in guests
+#   make kunit | fuzz | stress-quick | bench-quick   one part of make check
+#   make stress | fuzz-long | bench                   the long variants
 #   sudo make load       insmod on this host (needs module support)
 
 KVER ?= $(shell if [ -d /lib/modules/$$(uname -r)/build ]; then uname -r; \
@@ -74,3 +76,6 @@ sparse: deps
 	./selftests/style.sh sparse
 
 include packaging.mk
+include fuzz.mk
+include stress.mk
+include bench.mk

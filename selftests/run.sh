@@ -70,7 +70,12 @@ for k in $kernels; do
 		"$ROOT/selftests/guest.sh" "$@"
 done
 
-[ $# -gt 0 ] || suite packaging selftests/packaging/run.sh
+if [ $# -eq 0 ]; then
+	suite fuzz ./fuzz/run.sh --seconds 30
+	suite stress selftests/stress/run.sh --quick
+	suite bench selftests/bench/bench.sh --quick
+	suite packaging selftests/packaging/run.sh
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

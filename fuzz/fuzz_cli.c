@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libFuzzer target: the CLI's whole decode and print path, handle_buffer()
+ * of tools/tcptrace.c (the file itself is compiled in, its main() renamed),
+ * in every output mode: text and JSON; all records, --handshakes, --diag
+ * and `conns`; with and without filters.
+ *
+ * Input: byte 0 picks the options (bit 0 JSON, bits 1-2 the mode, bit 3 a
+ * port filter, bit 4 a family filter, bit 5 an address filter, bit 6 a
+ * netns filter); the rest is a buffer of records, as read() or
+ * `tcptrace -r FILE` would give it, copied to an exactly sized, 8-byte
+ * aligned heap block.  A buffer the record walker rejects makes the CLI
+ * exit 3 ("module and tcptrace disagree"), which is right but would end
+ * the fuzzer: only the prefix of whole records is handed over.
+ *
+ * Output goes to /dev/null; the CLI's per-socket and per-connection tables
+ * are emptied after each input, so each run starts from the CLI's initial
+ * state and every crash reproduces alone.
+ */
+#define main tcptrace_cli_main
+#include "../tools/tcptrace.c"
+#undef main
+
+#include <stdint.h>
+
+static void reset_cli_state(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(socktab) / sizeof(socktab[0]); i++) {
+		while (socktab[i]) {
+			struct sockent *e = socktab[i];
+
+			socktab[i] = e->next;
+			free(e);
+		}
+	}
+	for (i = 0; i < sizeof(conntab) / sizeof(conntab[0]); i++) {
+		while (conntab[i]) {
+			struct conn *c = conntab[i];
+
+			conntab[i] = c->next;
+			free(c);
+		}
+	}
+	total_lost = 0;
+	printed = 0;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	if (!freopen("/dev/null", "w", stdout))
+		abort();
+	/* a fixed clock offset: output does not depend on when we run */
+	mono_to_real_ns = 1700000000LL * 1000000000LL;
+	return 0;
+}
+
+static void set_options(uint8_t sel)
+{
+	static const unsigned char v4[16] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1 };
+
+	memset(&opt.f, 0, sizeof(opt.f));
+	opt.json = sel & 1;
+	switch ((sel >> 1) & 3) {
+	case 0:
+		opt.mode = MODE_ALL;
+		break;
+	case 1:
+		opt.mode = MODE_HANDSHAKES;
+		break;
+	case 2:
+		opt.mode = MODE_DIAG;
+		break;
+	default:
+		opt.mode = MODE_CONNS;
+		break;
+	}
+	opt.f.port = sel & 8 ? 8080 : -1;
+	opt.f.family = sel & 16 ? (sel & 128 ? 6 : 4) : 0;
+	if (sel & 32) {
+		opt.f.have_addr = true;
+		opt.f.addr_family = sel & 128 ? AF_INET6 : AF_INET;
+		if (sel & 128)
+			memcpy(opt.f.addr, v4, 16);
+		else
+			memcpy(opt.f.addr, v4 + 12, 4);
+	}
+	if (sel & 64) {
+		opt.f.have_netns = true;
+		opt.f.netns = 4026531840ull;	/* the initial netns inode */
+	}
+	opt.count = -1;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const struct tcptrace_hdr *h;
+	unsigned long off = 0, good = 0;
+	enum tt_decode d;
+	uint64_t *buf;
+	size_t len;
+
+	if (size < 1)
+		return 0;
+	set_options(data[0]);
+	len = size - 1;
+	buf = malloc(len ? len : 1);
+	if (!buf)
+		abort();
+	memcpy(buf, data + 1, len);
+
+	/* the prefix of whole records (the CLI exits on the rest) */
+	while ((d = tt_next_record(buf, len, &off, &h)) == TT_OK ||
+	       d == TT_SKIP)
+		good = off;
+
+	handle_buffer(buf, good, NULL);
+	fflush(stdout);
+	free(buf);
+	reset_cli_state();
+	return 0;
+}

@@ -1,0 +1,155 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Stress and robustness tests of the module, in QEMU guests booted with
+# slub_debug=FZPU (SLUB checks redzones, poison and free lists; the tests
+# also validate every cache), on every supported kernel (6.1 and 6.12).
+#
+#   selftests/stress/run.sh [--quick | --long] [--kernel KVER]... [--smp N]
+#                           [SUITE[:TEST,...]...]
+#
+#   --quick   (default; make stress-quick, part of make check) the short
+#             variant: per kernel, one guest with 1 vCPU runs every suite,
+#             one with 2 vCPUs the overflow and killed/racing reader tests
+#   --long    (make stress) TCPTRACE_STRESS=long: 100 load/unload cycles,
+#             3 minutes of overflow (twice), 10x the fuzz counts; the
+#             2-vCPU guest runs all of test_overflow, test_concurrency and
+#             test_lifecycle
+#   --kernel  only this kernel (repeatable); default: selftests/vm/kernels.sh
+#   SUITE     run only these suites (test_device, test_lifecycle, ...; or
+#             only some tests: test_overflow:overflow_without_reader_exact)
+#             in one guest with --smp N vCPUs (default 1)
+#             test_findings (not run by default) reproduces open findings
+#             about the module, see Documentation/security.rst
+#
+# Suites (selftests/stress/test_*.py, TAP each): test_device (ioctl/read/
+# write abuse), test_lifecycle (load/unload cycles under a storm, memory
+# back to baseline), test_overflow (exact loss accounting), test_conntable
+# (table exhaustion), test_concurrency (readers killed, racing, scoped),
+# test_packets (crafted and random malformed packets).
+#
+# A 2-vCPU TCG guest now and then dies while booting: such a guest (no
+# .script-started marker in its result dir) is booted again, up to 3
+# times, and the retry is reported ("# boot retry").  A failure after the
+# script started is never retried.  Results: selftests/out/stress/
+# (NAME.tap, and vm-NAME/ with console.log and dmesg.txt).  Ends with
+# "N passed, N failed"; exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+OUT=$ROOT/selftests/out/stress
+MODE=quick
+SMP=1
+kernels=()
+suites=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) MODE=quick ;;
+	--long) MODE=long ;;
+	--kernel)
+		kernels+=("$2")
+		shift
+		;;
+	--smp)
+		SMP=$2
+		shift
+		;;
+	-h | --help)
+		sed -n '3,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//;p}' "$0"
+		exit 0
+		;;
+	*) suites+=("$1") ;;
+	esac
+	shift
+done
+[ ${#kernels[@]} -gt 0 ] || mapfile -t kernels < <(selftests/vm/kernels.sh)
+mkdir -p "$OUT"
+passed=0
+failed=0
+
+# what the 2-vCPU guest runs: where a second CPU changes something
+# (per-CPU buffers and counters, readers racing producers)
+if [ "$MODE" = long ]; then
+	timeout=${VM_TIMEOUT:-10800}
+	SMP2_SUITES=(test_overflow test_concurrency
+		test_lifecycle:load_unload_cycles_under_storm)
+else
+	timeout=${VM_TIMEOUT:-1800}
+	SMP2_SUITES=(
+		test_overflow:overflow_with_stopped_cli,overflow_without_reader_exact
+		test_concurrency:readers_killed_while_blocked
+	)
+fi
+
+tally() {	# tally NAME RC TAPFILE
+	local p f
+	p=$(grep -cE '^ok ' "$3")
+	f=$(grep -cE '^not ok ' "$3")
+	if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "not ok - $1: exited with $2"
+		f=1
+	fi
+	echo "# $1: $p passed, $f failed"
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+# guest NAME KVER SMP SUITE...: one guest run, retried when it dies at boot
+guest() {
+	local name=$1 k=$2 smp=$3 rc try dir t0
+	shift 3
+	dir=$OUT/vm-$name
+	for try in 1 2 3; do
+		echo "# === $name (kernel $k, $smp vCPU, $MODE, boot $try)"
+		t0=$SECONDS
+		VM_OUT_DIR=$dir VM_SMP=$smp VM_TIMEOUT=$timeout \
+			VM_APPEND="slub_debug=FZPU ${VM_APPEND:-}" \
+			TCPTRACE_KO=$ROOT/build/stress/$k/tcptrace.ko \
+			TCPTRACE_CLI=$ROOT/build/stress/tcptrace \
+			TCPTRACE_STRESS=$MODE \
+			selftests/vm/run-vm.sh "$k" "$ROOT/selftests/stress/guest.sh" \
+			"$@" 2>&1 | tee "$OUT/$name.tap"
+		rc=${PIPESTATUS[0]}
+		echo "# $name: exit $rc after $((SECONDS - t0)) s"
+		if [ "$rc" -ne 0 ] && [ ! -e "$dir/.script-started" ] &&
+			[ "$try" -lt 3 ]; then
+			echo "# boot retry: $name died before its script started" \
+				"(exit $rc), booting again"
+			continue
+		fi
+		break
+	done
+	case $rc in
+	97) echo "not ok - $name: guest timed out (${timeout}s), see $dir" ;;
+	98) echo "not ok - $name: guest crashed or hung, see $dir" ;;
+	99) echo "not ok - $name: kernel splat in the guest log, see $dir" ;;
+	esac | tee -a "$OUT/$name.tap"
+	tally "$name" "$rc" "$OUT/$name.tap"
+}
+
+selftests/vm/deps.sh || { echo "not ok - installing the test dependencies"; echo "0 passed, 1 failed"; exit 1; }
+make -s cli || { echo "not ok - building the CLI"; echo "0 passed, 1 failed"; exit 1; }
+mkdir -p build/stress
+# private copies: a concurrent build cannot swap them under a running guest
+cp tools/tcptrace build/stress/tcptrace
+
+T0=$SECONDS
+for k in "${kernels[@]}"; do
+	mkdir -p "build/stress/$k"
+	if ! make -s module KVER="$k" >"$OUT/build-$k.log" 2>&1 ||
+		! cp "build/$k/tcptrace.ko" "build/stress/$k/tcptrace.ko"; then
+		cat "$OUT/build-$k.log"
+		echo "not ok - build module for $k"
+		failed=$((failed + 1))
+		continue
+	fi
+	if [ ${#suites[@]} -gt 0 ]; then
+		guest "$k-smp$SMP" "$k" "$SMP" "${suites[@]}"
+	else
+		guest "$k-smp1" "$k" 1
+		guest "$k-smp2" "$k" 2 "${SMP2_SUITES[@]}"
+	fi
+done
+
+echo "# stress ($MODE): $((SECONDS - T0)) s"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

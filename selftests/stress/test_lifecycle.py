@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""
+Load/unload cycles under a connection storm, run as root in a guest
+(selftests/stress/run.sh, booted with slub_debug=FZPU): each cycle loads
+the module with other parameters, starts a reader of some kind (the CLI,
+a raw read() or poll() loop, a stopped process, none), checks that rmmod
+is refused at once while the device is open, ends the reader (SIGKILL,
+SIGTERM, SIGINT) and unloads.  Connections keep coming the whole time, so
+probes and hooks fire while they are registered and unregistered.
+A hook or probe left registered would run freed module code at the next
+packet or transition: the storm goes on through every unload.
+Afterwards: nothing of the module left (/proc/modules, the device), the
+kernel log clean, every slab cache valid, and
+memory (unreclaimable slab, vmalloc, kmalloc caches, MemFree) back to the
+baseline within a tolerance.
+"""
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from stresslib import *  # noqa: E402,F401,F403
+from ktap import test, run  # noqa: E402
+
+RNG = random.Random()
+
+PARAMS = ["", "buf_size=8192", "conn_table_size=64",
+          "hs_timeout=1 syn_timeout_ms=100",
+          "buf_size=1048576 conn_table_size=65536"]
+READERS = ["cli-kill", "read-kill", "poll-term", "stopped-kill", "none",
+           "cli-int"]
+
+PY_READ = ("import os; fd = os.open('%s', os.O_RDONLY); print('open', "
+           "flush=True)\nwhile True: os.read(fd, 65536)" % DEV)
+PY_POLL = ("import os, select; fd = os.open('%s', os.O_RDONLY | "
+           "os.O_NONBLOCK); print('open', flush=True)\nwhile True:\n"
+           " select.select([fd], [], [])\n try: os.read(fd, 4096)\n"
+           " except BlockingIOError: pass" % DEV)
+
+
+def start_reader(kind):
+    if kind == "none":
+        return None
+    if kind.startswith(("cli", "stopped")):
+        return Tracer().p                # holds the device when it returns
+    p = subprocess.Popen([sys.executable, "-c",
+                          PY_READ if kind.startswith("read") else PY_POLL],
+                         stdout=subprocess.PIPE, text=True)
+    eq(p.stdout.readline().strip(), "open", "reader opened the device")
+    return p
+
+
+def end_reader(kind, p):
+    if kind == "stopped-kill":
+        p.send_signal(signal.SIGSTOP)
+        time.sleep(0.1)
+        p.kill()
+    elif kind.endswith("-kill"):
+        p.kill()
+    elif kind.endswith("-term"):
+        p.terminate()
+    else:
+        p.send_signal(signal.SIGINT)
+    p.wait(TIMEOUT)
+
+
+@test
+def load_unload_cycles_under_storm():
+    cycles = size(20, 100)
+    unload()
+    # warm-up: what a storm and one load leave cached belongs to the
+    # baseline
+    storm = Storm(mode="mix")
+    load()
+    time.sleep(1)
+    unload()
+    storm.stop()
+    before = MemSnap()
+    mark = LogMark()
+    storm = Storm(mode="mix")
+    refused_ms = []
+    unload_ms = []
+    for i in range(cycles):
+        params = PARAMS[i % len(PARAMS)]
+        kind = READERS[i % len(READERS)]
+        load(params)
+        reader = start_reader(kind)
+        time.sleep(RNG.uniform(0.1, 0.6))
+        if reader:
+            t0 = time.time()
+            r = sh("rmmod tcptrace", False)
+            refused_ms.append((time.time() - t0) * 1000)
+            check(r.returncode != 0, "cycle %d: rmmod refused while %s "
+                  "holds the device" % (i, kind))
+            check("in use" in r.stderr, "rmmod says why: %r" % r.stderr)
+            check(os.path.exists(DEV), "device still there")
+            end_reader(kind, reader)
+        t0 = time.time()
+        sh("rmmod tcptrace")
+        unload_ms.append((time.time() - t0) * 1000)
+        check(not os.path.exists("/sys/module/tcptrace"),
+              "cycle %d: unloaded" % i)
+    n = storm.stop()
+    diag("%d cycles, %d connections meanwhile; refused rmmod took max "
+         "%.0f ms, unload max %.0f ms" % (cycles, n, max(refused_ms),
+                                          max(unload_ms)))
+    check(max(refused_ms) < 5000, "a refused rmmod returns at once")
+    check(n > cycles, "the storm ran")
+    # nothing of the module left
+    with open("/proc/modules") as f:
+        mods = f.read()
+    check("tcptrace" not in mods, "tcptrace gone from /proc/modules")
+    check(not os.path.exists(DEV), "device gone")
+    time.sleep(2)
+    after = MemSnap()
+    check_memory_back(before, after, "after %d cycles" % cycles)
+    check_kernel(mark, "load/unload cycles")
+
+
+@test
+def load_failures_unwind():
+    """Parameters out of range are refused; the largest allowed (256 MiB
+    per CPU, a million table entries) loads and unloads, or fails with
+    ENOMEM where the guest is too small; nothing is left behind."""
+    unload()
+    before = MemSnap()
+    mark = LogMark()
+    tried = []
+    big = ["buf_size=268435456 conn_table_size=1048576"]
+    if not QUICK:
+        big += ["conn_table_size=1048576", "buf_size=268435456"]
+    bad = ["buf_size=1 conn_table_size=1048576", "conn_table_size=63",
+           "hs_timeout=0", "syn_timeout_ms=99", "hs_timeout=3601",
+           "conn_table_size=4294967295", "buf_size=-1"]
+    for params in big + bad:
+        r = sh("insmod %s %s" % (KO, params), False)
+        tried.append("%s: %s" % (params, "loaded" if r.returncode == 0 else
+                                 r.stderr.strip().split(":")[-1].strip()))
+        if r.returncode == 0:
+            check(params in big, "%s refused" % params)
+            refused("127.0.0.1", new_port())
+            sh("rmmod tcptrace")
+        elif params in big:
+            check("Cannot allocate memory" in r.stderr,
+                  "%s: loads or ENOMEM: %s" % (params, r.stderr))
+        check(not os.path.exists("/sys/module/tcptrace"), "not loaded")
+    diag("\n".join(tried))
+    after = MemSnap()
+    check_memory_back(before, after, "after failed loads")
+    check_kernel(mark, "failed loads")
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(run(sys.argv[1:], after_each=kill_tracers))
+    finally:
+        unload()

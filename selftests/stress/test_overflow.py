@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""
+The ring buffer held full, run as root in a guest (selftests/stress/run.sh):
+a connection storm (one process per CPU) while the reader is stopped or
+absent, for 10 s (quick) or 3 minutes (long), then a drain.  The
+accounting must be exact: every record produced is delivered, nothing is
+left buffered, and the losses reported in-band (lost_before and LOST
+records; the CLI's "lost" lines) add up to the lost counter, per CPU too.
+With refused connects only, each connection makes a known number of
+records, so produced + lost must equal connections x that number: no
+record disappears without being counted.
+"""
+import json
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from stresslib import *  # noqa: E402,F401,F403
+from ktap import test, run  # noqa: E402
+
+HOLD = size(10, 180)
+
+
+def records_per_refused_connect():
+    """How many records one refused connect makes on this kernel."""
+    fd = open_dev()
+    try:
+        drain(fd, Tally())
+        fcntl.ioctl(fd, IOC_RESET, 0)
+        port = new_port()
+        for _ in range(5):
+            refused("127.0.0.1", port)
+        time.sleep(0.3)
+        t = Tally()
+        drain(fd, t)
+        s = stats(fd)
+        eq((s["lost"], s["produced"]), (0, t.records), "calibration")
+        check(t.records % 5 == 0, "same records per connect: %d" % t.records)
+        return t.records // 5
+    finally:
+        os.close(fd)
+
+
+def wait_quiet(path, quiet=3, limit=300):
+    """Until the file stops growing for @quiet seconds."""
+    last, since, t0 = -1, time.time(), time.time()
+    while time.time() - t0 < limit:
+        n = os.path.getsize(path)
+        if n != last:
+            last, since = n, time.time()
+        elif time.time() - since >= quiet:
+            return
+        time.sleep(0.2)
+    raise AssertionError("%s still growing after %d s" % (path, limit))
+
+
+@test
+def overflow_with_stopped_cli():
+    load()
+    mark = LogMark()
+    rounds = size(1, 2)
+    for rnd in range(rounds):
+        sh("%s --reset-stats" % CLI)
+        t = Tracer()
+        t.p.send_signal(signal.SIGSTOP)
+        storm = Storm(mode="mix", procs=NCPUS)
+        time.sleep(HOLD)
+        n = storm.stop()
+        t.p.send_signal(signal.SIGCONT)
+        wait_quiet(t.out.name)
+        t.p.send_signal(signal.SIGINT)
+        eq(t.p.wait(TIMEOUT), 0, "CLI exit code: %s" % t.errors())
+        lines = t.lines()
+        st = cli_stats()
+        lost_lines = [x for x in lines if x["type"] == "lost"]
+        reported = sum(x["count"] for x in lost_lines)
+        diag("round %d: %d connections in %d s; produced %d delivered %d "
+             "lost %d buffered %d; CLI: %d lines, %d loss reports "
+             "(%d records)" % (rnd, n, HOLD, st["produced"], st["delivered"],
+                               st["lost"], st["buffered"], len(lines),
+                               len(lost_lines), reported))
+        check(st["lost"] > 0, "the buffer overflowed")
+        eq(st["buffered"], 0, "drained: buffered")
+        eq(st["produced"], st["delivered"], "produced = delivered")
+        eq(reported, st["lost"], "CLI loss reports add up to lost")
+        for c in st["cpus"]:
+            if not c["buffer_bytes"]:
+                continue
+            eq(c["produced"], c["delivered"] + c["buffered"],
+               "cpu %d: produced = delivered + buffered" % c["cpu"])
+            eq(sum(x["count"] for x in lost_lines if x["cpu"] == c["cpu"]),
+               c["lost"], "cpu %d: reported losses" % c["cpu"])
+        printed = len(lines) - len(lost_lines)
+        check(0 < printed <= st["delivered"], "printed %d of %d" % (
+            printed, st["delivered"]))
+        # every line is whole JSON (t.lines() parsed them all)
+        json.dumps(lines[-1])
+    check_kernel(mark, "overflow with a stopped CLI")
+
+
+@test
+def overflow_without_reader_exact():
+    load()
+    mark = LogMark()
+    per = records_per_refused_connect()
+    fd = open_dev()
+    fcntl.ioctl(fd, IOC_RESET, 0)
+    os.close(fd)                    # no reader while the storm runs
+    storm = Storm(mode="refused", procs=NCPUS)
+    time.sleep(HOLD)
+    n = storm.stop()
+    eq(storm.errors, 0, "every storm connect refused")
+    fd = open_dev()
+    try:
+        t = Tally()
+        drain(fd, t)
+        s = stats(fd)
+        cpus = stats_cpus(fd)
+    finally:
+        os.close(fd)
+    diag("%d refused connects x %d records = %d; produced %d lost %d "
+         "read %d reported lost %d; handshakes timed out %d" % (
+             n, per, n * per, s["produced"], s["lost"], t.records,
+             t.reported_lost, s["conn_timeouts"]))
+    check(s["lost"] > 0, "the buffer overflowed")
+    eq(s["produced"] + s["lost"], n * per, "produced + lost = made (more "
+       "with handshakes timed out: test_findings.no_premature_timeouts)")
+    eq(t.records, s["produced"], "read = produced")
+    eq((s["delivered"], s["buffered"]), (s["produced"], 0),
+       "delivered, buffered")
+    eq(t.reported_lost, s["lost"], "losses reported in-band = lost")
+    for c, v in cpus.items():
+        eq(t.lost_by_cpu.get(c, 0), v["lost"], "cpu %d losses reported" % c)
+    check_kernel(mark, "overflow without a reader")
+
+
+@test
+def overflow_small_buffer_slow_reader():
+    """An 8 KiB buffer and a reader that reads one READ_MIN at a time,
+    slowly: losses all the time, still exact."""
+    load("buf_size=8192")
+    mark = LogMark()
+    per = records_per_refused_connect()
+    fd = open_dev()
+    fcntl.ioctl(fd, IOC_RESET, 0)
+    storm = Storm(mode="refused", procs=NCPUS)
+    t = Tally()
+    deadline = time.time() + size(5, HOLD)
+    try:
+        while time.time() < deadline:
+            try:
+                t.add(os.read(fd, READ_MIN))
+            except BlockingIOError:
+                pass
+            time.sleep(0.01)
+        n = storm.stop()
+        drain(fd, t)
+        s = stats(fd)
+    finally:
+        os.close(fd)
+    diag("%d connects; produced %d lost %d read %d reported lost %d" % (
+        n, s["produced"], s["lost"], t.records, t.reported_lost))
+    check(s["lost"] > 0, "losses")
+    eq(s["produced"] + s["lost"], n * per, "produced + lost = made")
+    eq((t.records, s["buffered"]), (s["produced"], 0), "all read")
+    eq(t.reported_lost, s["lost"], "losses reported in-band = lost")
+    check_kernel(mark, "small buffer, slow reader")
+    load()
+
+
+import fcntl  # noqa: E402
+
+if __name__ == "__main__":
+    try:
+        sys.exit(run(sys.argv[1:], after_each=kill_tracers))
+    finally:
+        unload()
