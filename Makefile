@@ -6,8 +6,10 @@
 #                        newest installed headers) and the CLI
 #   make demo            boot a guest, load the module, trace real connections
 #   make check           every test, on every supported kernel, in guests
-#   make kunit | fuzz | stress-quick | bench-quick   one part of make check
-#   make stress | fuzz-long | bench                   the long variants
+#   make kunit | fuzz | stress-quick   one part of make check
+#   make stress | fuzz-long            the long variants
+#   make bench | bench-quick           the cost, next to bpftrace and tcpdump
+#                                      (not in make check: see BENCHMARKS.md)
 #   sudo make load       insmod on this host (needs module support)
 
 KVER ?= $(shell if [ -d /lib/modules/$$(uname -r)/build ]; then uname -r; \

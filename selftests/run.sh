@@ -73,7 +73,6 @@ done
 if [ $# -eq 0 ]; then
 	suite fuzz ./fuzz/run.sh --seconds 30
 	suite stress selftests/stress/run.sh --quick
-	suite bench selftests/bench/bench.sh --quick
 	suite packaging selftests/packaging/run.sh
 fi
 
