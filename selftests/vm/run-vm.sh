@@ -186,7 +186,8 @@ has_pvh_note() {
 		# readelf names the note type in newer binutils, prints the raw
 		# number in older ones.
 		readelf -n "$f" 2>/dev/null |
-			grep -qE '^[[:space:]]*Xen[[:space:]]+0x[0-9a-f]+[[:space:]].*(\(0x00000012\)|PHYS32)' || return 1
+			grep -E '^[[:space:]]*Xen[[:space:]]+0x[0-9a-f]+[[:space:]].*(\(0x00000012\)|PHYS32)' \
+			>/dev/null || return 1
 	fi
 	return 0
 }
@@ -403,7 +404,10 @@ resolve_modules() {
 		seen[$name]=1
 		if [ -z "${path_of[$name]:-}" ]; then
 			# Not a module: fine if built in, an error otherwise.
-			if tr '-' '_' <"$MODDIR/modules.builtin" | grep -qE "/${name}\.ko$"; then
+			# no grep -q: its early exit would SIGPIPE tr, and
+			# pipefail would turn a match into a failure
+			if tr '-' '_' <"$MODDIR/modules.builtin" |
+				grep -E "/${name}\.ko$" >/dev/null; then
 				return 0
 			fi
 			die "kernel module $name not found for $KVER (neither in modules.dep nor built in)"
