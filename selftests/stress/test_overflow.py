@@ -9,11 +9,13 @@ left buffered, and the losses reported in-band (lost_before and LOST
 records; the CLI's "lost" lines) add up to the lost counter, per CPU too.
 With refused connects only, each connection makes a known number of
 records, so produced + lost must equal connections x that number: no
-record disappears without being counted.
+record disappears without being counted.  And without overflow, a storm
+from every CPU yields exactly its records, with the right outcomes.
 """
 import json
 import os
 import signal
+import struct
 import sys
 import time
 
@@ -126,8 +128,7 @@ def overflow_without_reader_exact():
              n, per, n * per, s["produced"], s["lost"], t.records,
              t.reported_lost, s["conn_timeouts"]))
     check(s["lost"] > 0, "the buffer overflowed")
-    eq(s["produced"] + s["lost"], n * per, "produced + lost = made (more "
-       "with handshakes timed out: test_findings.no_premature_timeouts)")
+    eq(s["produced"] + s["lost"], n * per, "produced + lost = made")
     eq(t.records, s["produced"], "read = produced")
     eq((s["delivered"], s["buffered"]), (s["produced"], 0),
        "delivered, buffered")
@@ -169,6 +170,62 @@ def overflow_small_buffer_slow_reader():
     eq(t.reported_lost, s["lost"], "losses reported in-band = lost")
     check_kernel(mark, "small buffer, slow reader")
     load()
+
+
+@test
+def exact_outcomes_on_every_cpu():
+    """Refused connects from every CPU for 10 s (2 minutes long) into a
+    buffer that holds them all: each connect is exactly 7 records, both
+    handshake records 'reset', and nothing times out (hs_timeout is
+    180 s).  Guards the fix of the scan that took 'now' once while other
+    CPUs added entries (now - born_ns wrapped: handshakes reported as
+    timed out at once, a refused client twice, 'timeout' then 'failed')."""
+    load("buf_size=67108864")
+    mark = LogMark()
+    fd = open_dev()
+    recs = []
+    try:
+        drain(fd, Tally())
+        fcntl.ioctl(fd, IOC_RESET, 0)
+        storm = Storm(mode="refused", procs=NCPUS)
+        t_end = time.time() + size(10, 120)
+        while time.time() < t_end:
+            try:
+                recs += walk(os.read(fd, 1 << 20))
+            except BlockingIOError:
+                time.sleep(0.05)
+        n = storm.stop()
+        time.sleep(1)
+        while True:
+            try:
+                recs += walk(os.read(fd, 1 << 20))
+            except BlockingIOError:
+                break
+        s = stats(fd)
+    finally:
+        os.close(fd)
+    outcomes = {}
+    odd = []
+    for typ, cpu, lost, raw in recs:
+        if typ == 3:
+            sock, = struct.unpack_from("<Q", raw, 24)
+            role, outcome, sport, dport = struct.unpack_from("<BBHH", raw,
+                                                             46)
+            outcomes[(role, outcome)] = outcomes.get((role, outcome), 0) + 1
+            if outcome != 2 and len(odd) < 10:
+                odd.append("cpu %d role %d outcome %d %d->%d sock %d" % (
+                    cpu, role, outcome, sport, dport, sock))
+    diag("%d refused connects on %d CPUs: %d records, conn_timeouts %d, "
+         "handshakes by (role, outcome) %r" % (n, NCPUS, len(recs),
+                                               s["conn_timeouts"], outcomes))
+    if odd:
+        diag("\n".join(odd))
+    eq(s["lost"], 0, "nothing lost (64 MiB buffer)")
+    eq(s["conn_timeouts"], 0, "no handshake timed out within %d s" %
+       size(10, 120))
+    eq(outcomes, {(1, 2): n, (2, 2): n}, "every handshake: reset")
+    eq(len(recs), 7 * n, "7 records per refused connect")
+    check_kernel(mark, "exact outcomes")
 
 
 import fcntl  # noqa: E402
