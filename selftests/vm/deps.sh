@@ -17,7 +17,7 @@ PACKAGES=(
 	linux-image-6.12-amd64 linux-headers-6.12-amd64
 	qemu-system-x86 busybox-static kmod cpio
 	iproute2 nftables tcpdump python3 python3-scapy
-	sparse zstd xz-utils make gcc
+	sparse zstd xz-utils make gcc linux-source-6.1
 )
 
 die() {
