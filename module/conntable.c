@@ -681,6 +681,26 @@ static void tcptrace_handshake_done(const struct sock *sk, int oldstate,
 		tcptrace_ring_emit(&d.hdr);
 }
 
+/*
+ * The transitions the table acts on.  The others (half of a connection's:
+ * FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK, a server's new socket) cost
+ * no key and no hash.
+ */
+static bool tcptrace_conn_cares(int oldstate, int newstate)
+{
+	switch (newstate) {
+	case TCP_ESTABLISHED:
+		return oldstate == TCP_SYN_SENT || oldstate == TCP_SYN_RECV;
+	case TCP_SYN_RECV:
+		return oldstate == TCP_SYN_SENT;	/* simultaneous open */
+	case TCP_CLOSING:
+		return oldstate == TCP_FIN_WAIT1;	/* simultaneous close */
+	case TCP_CLOSE:
+		return oldstate != TCP_LISTEN;
+	}
+	return false;
+}
+
 void tcptrace_conn_state(const struct sock *sk, int oldstate, int newstate,
 			 long tw_left)
 {
@@ -689,8 +709,8 @@ void tcptrace_conn_state(const struct sock *sk, int oldstate, int newstate,
 	struct tcptrace_conn *c;
 	unsigned long flags;
 
-	if (newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN)
-		return;		/* a server's new socket: not its own yet */
+	if (!tcptrace_conn_cares(oldstate, newstate))
+		return;
 	tcptrace_sk_key(sk, &k);
 	b = tcptrace_bucket(&k);
 
@@ -708,9 +728,6 @@ void tcptrace_conn_state(const struct sock *sk, int oldstate, int newstate,
 		tcptrace_simple_diag(sk, &k, TCPTRACE_DIAG_SIM_CLOSE);
 		return;
 	}
-	if (newstate != TCP_CLOSE || oldstate == TCP_LISTEN)
-		return;
-
 	if (oldstate == TCP_SYN_SENT) {
 		/* the handshake's end first: the totals close the story */
 		tcptrace_handshake_done(sk, oldstate, TCPTRACE_HS_FAILED, b, &k);
