@@ -29,6 +29,8 @@
 
 #include "record.h"
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 /* __u64 is unsigned long long in every ABI tcptrace builds for */
 #define ULL(x) ((unsigned long long)(x))
 
@@ -70,10 +72,13 @@ static int64_t mono_to_real_ns;
 static uint64_t total_lost;
 static long printed;
 
+static void ob_flush(void);
+
 static void die(int code, const char *fmt, ...)
 {
 	va_list ap;
 
+	ob_flush();
 	fflush(stdout);
 	fputs("tcptrace: ", stderr);
 	va_start(ap, fmt);
@@ -131,7 +136,161 @@ static int64_t sock_transition(uint64_t cookie, uint64_t ts, bool closed)
 	return dt;
 }
 
-/* --- formatting ---------------------------------------------------- */
+/* --- output -------------------------------------------------------- */
+
+/*
+ * Records are formatted straight into one buffer and written with write(2)
+ * once per batch: the reader shares a CPU with the traffic it traces, and
+ * printf and inet_ntop cost several times what these appenders do.  Every
+ * function here produces exactly what the printf format in its comment
+ * would.
+ */
+static struct {
+	char buf[1 << 16];
+	size_t n;
+} ob;
+
+static void ob_flush(void)
+{
+	size_t off = 0;
+
+	while (off < ob.n) {
+		ssize_t w = write(STDOUT_FILENO, ob.buf + off, ob.n - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EPIPE)
+			exit(EX_OK);	/* the reader left: tcptrace | head */
+		if (w < 0) {
+			ob.n = 0;
+			die(EX_RUNTIME, "write: %s", strerror(errno));
+		}
+		off += w;
+	}
+	ob.n = 0;
+}
+
+/*
+ * Called at the start of every line: a line (at most a few KiB, even for
+ * crafted records) then never straddles a flush, so offsets into the
+ * buffer taken within the line stay valid.
+ */
+#define OB_LINE_MAX 8192
+
+static void ob_line(void)
+{
+	if (sizeof(ob.buf) - ob.n < OB_LINE_MAX)
+		ob_flush();
+}
+
+static __always_inline void ob_put(const char *s, size_t len)
+{
+	if (sizeof(ob.buf) - ob.n < len) {
+		ob_flush();
+		if (len > sizeof(ob.buf))
+			len = sizeof(ob.buf);
+	}
+	memcpy(ob.buf + ob.n, s, len);
+	ob.n += len;
+}
+
+#define OB_LIT(s) ob_put(s, sizeof(s) - 1)
+
+static void ob_str(const char *s)
+{
+	ob_put(s, strlen(s));
+}
+
+static void ob_chr(char c)
+{
+	if (ob.n == sizeof(ob.buf))
+		ob_flush();
+	ob.buf[ob.n++] = c;
+}
+
+/* "%s" of "true" or "false" */
+static void ob_bool(bool b)
+{
+	if (b)
+		OB_LIT("true");
+	else
+		OB_LIT("false");
+}
+
+/* "%llu" into @out (room for 20 digits); returns the length */
+static size_t fmt_u64(char *out, uint64_t v)
+{
+	uint64_t t = v;
+	size_t len = 0, i;
+
+	do {
+		len++;
+		t /= 10;
+	} while (t);
+	for (i = len; i-- > 0; v /= 10)
+		out[i] = '0' + v % 10;
+	return len;
+}
+
+static void ob_u64(uint64_t v)
+{
+	if (sizeof(ob.buf) - ob.n < 20)
+		ob_flush();
+	ob.n += fmt_u64(ob.buf + ob.n, v);
+}
+
+/* "%-Ns": pad what was written since @start with spaces to @width */
+static void ob_pad(size_t start, size_t width)
+{
+	size_t len = ob.n >= start ? ob.n - start : width;
+
+	while (len++ < width)
+		ob_chr(' ');
+}
+
+/* For the rare and the complicated. */
+static void __attribute__((format(printf, 1, 2)))
+ob_printf(const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vsnprintf(ob.buf + ob.n, sizeof(ob.buf) - ob.n, fmt, ap);
+	va_end(ap);
+	if (r >= 0 && (size_t)r >= sizeof(ob.buf) - ob.n) {
+		ob_flush();
+		va_start(ap, fmt);
+		r = vsnprintf(ob.buf, sizeof(ob.buf), fmt, ap);
+		va_end(ap);
+		if (r >= 0 && (size_t)r >= sizeof(ob.buf))
+			r = sizeof(ob.buf) - 1;
+	}
+	if (r > 0)
+		ob.n += r;
+}
+
+/* "%.3f" of @ns / 1e6 */
+static void ob_ms3(uint64_t ns)
+{
+	uint64_t us;
+
+	/*
+	 * Integer rounding is printf's except at an exact tie, where the
+	 * binary double decides, and where a double no longer holds every
+	 * nanosecond.
+	 */
+	if (ns % 1000 == 500 || ns >= 1000000000000000ull) {
+		ob_printf("%.3f", ns / 1e6);
+		return;
+	}
+	us = (ns + 500) / 1000;
+	ob_u64(us / 1000);
+	ob_chr('.');
+	ob_chr('0' + us % 1000 / 100);
+	ob_chr('0' + us % 100 / 10);
+	ob_chr('0' + us % 10);
+}
 
 static void fmt_addr(int family, const uint8_t *a, char *out, size_t len)
 {
@@ -139,32 +298,185 @@ static void fmt_addr(int family, const uint8_t *a, char *out, size_t len)
 		snprintf(out, len, "?");
 }
 
-static void fmt_endpoint(int family, const uint8_t *a, unsigned int port,
-			 char *out, size_t len)
+/* "%x" */
+static void ob_hex16(unsigned int w)
 {
-	char ip[INET6_ADDRSTRLEN];
+	static const char hex[] = "0123456789abcdef";
+	int shift = 12;
 
-	fmt_addr(family, a, ip, sizeof(ip));
-	if (family == AF_INET)
-		snprintf(out, len, "%s:%u", ip, port);
-	else
-		snprintf(out, len, "[%s]:%u", ip, port);
+	while (shift && !(w >> shift))
+		shift -= 4;
+	for (; shift >= 0; shift -= 4)
+		ob_chr(hex[w >> shift & 0xf]);
 }
 
-static void fmt_wallclock(uint64_t mono_ns, char *out, size_t len)
+/*
+ * inet_ntop()'s text (RFC 5952: the longest run of two or more zero
+ * words, the first of equals, becomes "::"; ::ffff:a.b.c.d and ::a.b.c.d
+ * end in dotted quad), without its sprintf per word.
+ */
+static void ob_addr(int family, const uint8_t *a)
 {
+	int i, run = 0, base = -1, len = 0;
+	unsigned int w[8];
+
+	if (family == AF_INET) {
+		for (i = 0; i < 4; i++) {
+			if (i)
+				ob_chr('.');
+			ob_u64(a[i]);
+		}
+		return;
+	}
+	for (i = 0; i < 8; i++) {
+		w[i] = a[2 * i] << 8 | a[2 * i + 1];
+		run = w[i] ? 0 : run + 1;
+		if (run > len) {
+			len = run;
+			base = i + 1 - run;
+		}
+	}
+	if (len < 2)
+		base = -1;
+	for (i = 0; i < 8; i++) {
+		if (base >= 0 && i >= base && i < base + len) {
+			if (i == base)
+				ob_chr(':');
+			continue;
+		}
+		if (i)
+			ob_chr(':');
+		if (i == 6 && base == 0 &&
+		    (len == 6 || (len == 5 && w[5] == 0xffff))) {
+			ob_addr(AF_INET, a + 12);
+			return;
+		}
+		ob_hex16(w[i]);
+	}
+	if (base >= 0 && base + len == 8)
+		ob_chr(':');
+}
+
+/* "%s:%u" for IPv4, "[%s]:%u" for IPv6 */
+static void ob_endpoint(int family, const uint8_t *a, unsigned int port)
+{
+	if (family == AF_INET) {
+		ob_addr(family, a);
+	} else {
+		ob_chr('[');
+		ob_addr(family, a);
+		ob_chr(']');
+	}
+	ob_chr(':');
+	ob_u64(port);
+}
+
+/* "%02d:%02d:%02d.%06ld" of the local time of a record's timestamp */
+static void ob_when(uint64_t mono_ns)
+{
+	static char hms[16];
+	static time_t hms_sec = -1;
 	/* unsigned: a crafted timestamp wraps instead of overflowing */
 	int64_t real = (int64_t)(mono_ns + (uint64_t)mono_to_real_ns);
+	uint64_t us;
 	time_t sec;
+	char t[6];
+	int i;
 
 	if (real < 0)
 		real = 0;
 	sec = real / 1000000000;
-	struct tm tm;
+	if (sec != hms_sec) {
+		struct tm tm = {};
 
-	localtime_r(&sec, &tm);
-	snprintf(out, len, "%02d:%02d:%02d.%06ld", tm.tm_hour, tm.tm_min,
-		 tm.tm_sec, (long)(real % 1000000000) / 1000);
+		localtime_r(&sec, &tm);
+		snprintf(hms, sizeof(hms), "%02d:%02d:%02d", tm.tm_hour,
+			 tm.tm_min, tm.tm_sec);
+		hms_sec = sec;
+	}
+	ob_str(hms);
+	ob_chr('.');
+	us = (real % 1000000000) / 1000;
+	for (i = 5; i >= 0; i--, us /= 10)
+		t[i] = '0' + us % 10;
+	ob_put(t, sizeof(t));
+}
+
+/* The start of a text line: "%s netns:%-10u %-Ns %s > %s  " */
+static void ob_text_head(uint64_t ts, uint32_t netns_ino, const char *who,
+			 size_t who_len, size_t width, int family,
+			 const uint8_t *saddr,
+			 unsigned int sport, const uint8_t *daddr,
+			 unsigned int dport)
+{
+	size_t start;
+
+	ob_when(ts);
+	OB_LIT(" netns:");
+	start = ob.n;
+	ob_u64(netns_ino);
+	ob_pad(start, 10);
+	ob_chr(' ');
+	start = ob.n;
+	ob_put(who, who_len);
+	ob_pad(start, width);
+	ob_chr(' ');
+	ob_endpoint(family, saddr, sport);
+	OB_LIT(" > ");
+	ob_endpoint(family, daddr, dport);
+	OB_LIT("  ");
+}
+
+/* ,"saddr":"%s","sport":%u,"daddr":"%s","dport":%u */
+static void ob_json_ends(int family, const uint8_t *saddr, unsigned int sport,
+			 const uint8_t *daddr, unsigned int dport)
+{
+	OB_LIT(",\"saddr\":\"");
+	ob_addr(family, saddr);
+	OB_LIT("\",\"sport\":");
+	ob_u64(sport);
+	OB_LIT(",\"daddr\":\"");
+	ob_addr(family, daddr);
+	OB_LIT("\",\"dport\":");
+	ob_u64(dport);
+}
+
+/* {"type":"%s",["diag":"%s",]"ts_ns":%llu,"cpu":%u,"netns":%u,... */
+static void ob_json_head(const char *type, const char *diag,
+			 const struct tcptrace_hdr *h, uint32_t netns_ino,
+			 uint64_t netns_cookie, uint64_t sock, int family)
+{
+	OB_LIT("{\"type\":\"");
+	ob_str(type);
+	if (diag) {
+		OB_LIT("\",\"diag\":\"");
+		ob_str(diag);
+	}
+	OB_LIT("\",\"ts_ns\":");
+	ob_u64(h->ts_ns);
+	OB_LIT(",\"cpu\":");
+	ob_u64(h->cpu);
+	OB_LIT(",\"netns\":");
+	ob_u64(netns_ino);
+	OB_LIT(",\"netns_cookie\":");
+	ob_u64(netns_cookie);
+	OB_LIT(",\"sock\":");
+	ob_u64(sock);
+	OB_LIT(",\"family\":");
+	ob_chr(family == AF_INET ? '4' : '6');
+}
+
+/* a state's name, or "STATE_%u" */
+static void ob_state(unsigned int st)
+{
+	const char *n = tt_state_name(st);
+
+	if (n) {
+		ob_str(n);
+	} else {
+		OB_LIT("STATE_");
+		ob_u64(st);
+	}
 }
 
 static void state_str(unsigned int st, char *out, size_t len)
@@ -177,38 +489,50 @@ static void state_str(unsigned int st, char *out, size_t len)
 		snprintf(out, len, "STATE_%u", st);
 }
 
-static void json_str(const char *s, size_t max)
+/* A JSON string of at most @max bytes of @s. */
+static void ob_jstr(const char *s, size_t max)
 {
 	size_t i;
 
-	putchar('"');
+	ob_chr('"');
 	for (i = 0; i < max && s[i]; i++) {
 		unsigned char c = s[i];
 
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
+		if (c == '"' || c == '\\') {
+			ob_chr('\\');
+			ob_chr(c);
+		} else if (c < 0x20 || c >= 0x7f) {
+			ob_printf("\\u%04x", c);
+		} else {
+			ob_chr(c);
+		}
 	}
-	putchar('"');
+	ob_chr('"');
 }
 
 static void print_lost(unsigned int cpu, uint64_t ts, uint64_t count)
 {
-	char when[32];
-
 	total_lost += count;
+	ob_line();
 	if (opt.json) {
-		printf("{\"type\":\"lost\",\"ts_ns\":%" PRIu64 ",\"cpu\":%u,"
-		       "\"count\":%" PRIu64 "}\n", ts, cpu, count);
+		OB_LIT("{\"type\":\"lost\",\"ts_ns\":");
+		ob_u64(ts);
+		OB_LIT(",\"cpu\":");
+		ob_u64(cpu);
+		OB_LIT(",\"count\":");
+		ob_u64(count);
+		OB_LIT("}\n");
 		return;
 	}
-	fmt_wallclock(ts, when, sizeof(when));
-	printf("%s *** lost %" PRIu64 " record%s on cpu %u: buffer full "
-	       "(raise buf_size or read faster) ***\n", when, count,
-	       count == 1 ? "" : "s", cpu);
+	ob_when(ts);
+	OB_LIT(" *** lost ");
+	ob_u64(count);
+	OB_LIT(" record");
+	if (count != 1)
+		ob_chr('s');
+	OB_LIT(" on cpu ");
+	ob_u64(cpu);
+	OB_LIT(": buffer full (raise buf_size or read faster) ***\n");
 }
 
 /* --- filtering ----------------------------------------------------- */
@@ -274,61 +598,77 @@ static bool state_match(const struct tcptrace_state_rec *r)
 
 static void print_state(const struct tcptrace_state_rec *r)
 {
-	char src[64], dst[64], olds[24], news[24];
 	bool closed = r->new_state == 7;	/* TCP_CLOSE */
 	int64_t in_old = sock_transition(r->sock_cookie, r->hdr.ts_ns, closed);
 	bool task = r->hdr.ctx == TCPTRACE_CTX_TASK;
-	int fam = r->family == AF_INET ? 4 : 6;
+	char who[40];
+	size_t who_len;
 
-	state_str(r->old_state, olds, sizeof(olds));
-	state_str(r->new_state, news, sizeof(news));
-
+	ob_line();
 	if (opt.json) {
-		fmt_addr(r->family, r->saddr, src, sizeof(src));
-		fmt_addr(r->family, r->daddr, dst, sizeof(dst));
-		printf("{\"type\":\"state\",\"ts_ns\":%llu,\"cpu\":%u,"
-		       "\"netns\":%u,\"netns_cookie\":%llu,"
-		       "\"sock\":%llu,\"family\":%d,\"v4mapped\":%s,"
-		       "\"unresolved\":%s,\"synthetic\":%s,"
-		       "\"saddr\":\"%s\",\"sport\":%u,\"daddr\":\"%s\","
-		       "\"dport\":%u,\"old\":\"%s\",\"new\":\"%s\",",
-		       ULL(r->hdr.ts_ns), r->hdr.cpu, r->netns_ino,
-		       ULL(r->netns_cookie), ULL(r->sock_cookie), fam,
-		       r->flags & TCPTRACE_F_V4MAPPED ? "true" : "false",
-		       r->flags & TCPTRACE_F_UNRESOLVED ? "true" : "false",
-		       r->flags & TCPTRACE_F_SYNTHETIC ? "true" : "false",
-		       src, r->sport, dst, r->dport, olds, news);
+		ob_json_head("state", NULL, &r->hdr, r->netns_ino,
+			     r->netns_cookie, r->sock_cookie, r->family);
+		OB_LIT(",\"v4mapped\":");
+		ob_bool(r->flags & TCPTRACE_F_V4MAPPED);
+		OB_LIT(",\"unresolved\":");
+		ob_bool(r->flags & TCPTRACE_F_UNRESOLVED);
+		OB_LIT(",\"synthetic\":");
+		ob_bool(r->flags & TCPTRACE_F_SYNTHETIC);
+		ob_json_ends(r->family, r->saddr, r->sport, r->daddr,
+			     r->dport);
+		OB_LIT(",\"old\":\"");
+		ob_state(r->old_state);
+		OB_LIT("\",\"new\":\"");
+		ob_state(r->new_state);
+		OB_LIT("\",");
 		if (task) {
-			printf("\"pid\":%u,\"tid\":%u,\"comm\":", r->pid, r->tid);
-			json_str(r->comm, sizeof(r->comm));
+			OB_LIT("\"pid\":");
+			ob_u64(r->pid);
+			OB_LIT(",\"tid\":");
+			ob_u64(r->tid);
+			OB_LIT(",\"comm\":");
+			ob_jstr(r->comm, sizeof(r->comm));
 		} else {
-			printf("\"pid\":null,\"tid\":null,\"comm\":null");
+			OB_LIT("\"pid\":null,\"tid\":null,\"comm\":null");
 		}
-		printf(",\"ctx\":\"%s\",\"in_old_ns\":", tt_ctx_name(r->hdr.ctx));
+		OB_LIT(",\"ctx\":\"");
+		ob_str(tt_ctx_name(r->hdr.ctx));
+		OB_LIT("\",\"in_old_ns\":");
 		if (in_old >= 0)
-			printf("%" PRId64 "}\n", in_old);
+			ob_u64(in_old);
 		else
-			printf("null}\n");
+			OB_LIT("null");
+		OB_LIT("}\n");
 		return;
 	}
 
-	{
-		char when[32], who[40], dur[48] = "";
+	/* "%s netns:%-10u %-22s %s > %s  %s -> %s%s\n" */
+	if (task) {
+		who_len = fmt_u64(who, r->pid);
+		who[who_len++] = '/';
+		memcpy(who + who_len, r->comm, sizeof(r->comm));
+		who_len += strnlen(r->comm, sizeof(r->comm));
+	} else {
+		const char *ctx = tt_ctx_name(r->hdr.ctx);
 
-		fmt_wallclock(r->hdr.ts_ns, when, sizeof(when));
-		fmt_endpoint(r->family, r->saddr, r->sport, src, sizeof(src));
-		fmt_endpoint(r->family, r->daddr, r->dport, dst, sizeof(dst));
-		if (task)
-			snprintf(who, sizeof(who), "%u/%.16s", r->pid, r->comm);
-		else
-			snprintf(who, sizeof(who), "[%s]",
-				 tt_ctx_name(r->hdr.ctx));
-		if (in_old >= 0)
-			snprintf(dur, sizeof(dur), "  (%.3f ms in %s)",
-				 in_old / 1e6, olds);
-		printf("%s netns:%-10u %-22s %s > %s  %s -> %s%s\n", when,
-		       r->netns_ino, who, src, dst, olds, news, dur);
+		who_len = strlen(ctx) + 2;
+		who[0] = '[';
+		memcpy(who + 1, ctx, who_len - 2);
+		who[who_len - 1] = ']';
 	}
+	ob_text_head(r->hdr.ts_ns, r->netns_ino, who, who_len, 22, r->family,
+		     r->saddr, r->sport, r->daddr, r->dport);
+	ob_state(r->old_state);
+	OB_LIT(" -> ");
+	ob_state(r->new_state);
+	if (in_old >= 0) {
+		OB_LIT("  (");
+		ob_ms3(in_old);
+		OB_LIT(" ms in ");
+		ob_state(r->old_state);
+		ob_chr(')');
+	}
+	ob_chr('\n');
 }
 
 /* --- handshakes ----------------------------------------------------- */
@@ -339,28 +679,7 @@ static const char *const mal_names[] = {
 	"doff-past", "dup",
 };
 
-#define NMAL (sizeof(mal_names) / sizeof(mal_names[0]))
-
-/* Append to a bounded string; what does not fit is cut, never overrun. */
-struct sbuf {
-	char *out;
-	size_t len, n;
-};
-
-static void __attribute__((format(printf, 2, 3)))
-sb_add(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	if (b->n >= b->len - 1)
-		return;
-	va_start(ap, fmt);
-	r = vsnprintf(b->out + b->n, b->len - b->n, fmt, ap);
-	va_end(ap);
-	if (r > 0)
-		b->n = b->n + r < b->len ? b->n + r : b->len - 1;
-}
+#define NMAL ARRAY_SIZE(mal_names)
 
 /* unknown[] holds at most TCPTRACE_MAX_UNKNOWN, whatever a record says */
 static unsigned int n_unknown(const struct tcptrace_tcpopts *o)
@@ -370,49 +689,79 @@ static unsigned int n_unknown(const struct tcptrace_tcpopts *o)
 }
 
 /* tcpdump's spelling where it has one: "mss 1460,sackOK,TS,wscale 7" */
-static void fmt_opts(const struct tcptrace_tcpopts *o, char *out, size_t len)
+static void ob_opts(const struct tcptrace_tcpopts *o)
 {
-	struct sbuf b = { .out = out, .len = len };
-	const char *sep = "";
+	size_t start = ob.n;
 	unsigned int i;
 
-	out[0] = '\0';
-#define ADD(...) (sb_add(&b, "%s", sep), sb_add(&b, __VA_ARGS__), sep = ",")
-	if (o->present & TCPTRACE_OPT_MSS)
-		ADD("mss %u", o->mss);
-	if (o->present & TCPTRACE_OPT_SACK_PERM)
-		ADD("sackOK");
-	if (o->present & TCPTRACE_OPT_TS)
-		ADD("TS");
-	if (o->present & TCPTRACE_OPT_WSCALE)
-		ADD("wscale %u", o->wscale);
-	if (o->present & TCPTRACE_OPT_SACK)
-		ADD("sack %u", o->sack_blocks);
-	if (o->present & TCPTRACE_OPT_TFO)
-		ADD("%s", o->tfo_len ? "tfo cookie" : "tfo cookiereq");
-	if (o->present & TCPTRACE_OPT_MD5)
-		ADD("md5");
-	if (o->present & TCPTRACE_OPT_MPTCP)
-		ADD("mptcp %u", o->mptcp_subtype);
-	for (i = 0; i < n_unknown(o); i++)
-		ADD("opt-%u", o->unknown[i]);
-	if (o->present & TCPTRACE_OPT_ECN)
-		ADD("ECN");
+#define SEP() do { if (ob.n != start) ob_chr(','); } while (0)
+	if (o->present & TCPTRACE_OPT_MSS) {
+		OB_LIT("mss ");
+		ob_u64(o->mss);
+	}
+	if (o->present & TCPTRACE_OPT_SACK_PERM) {
+		SEP();
+		OB_LIT("sackOK");
+	}
+	if (o->present & TCPTRACE_OPT_TS) {
+		SEP();
+		OB_LIT("TS");
+	}
+	if (o->present & TCPTRACE_OPT_WSCALE) {
+		SEP();
+		OB_LIT("wscale ");
+		ob_u64(o->wscale);
+	}
+	if (o->present & TCPTRACE_OPT_SACK) {
+		SEP();
+		OB_LIT("sack ");
+		ob_u64(o->sack_blocks);
+	}
+	if (o->present & TCPTRACE_OPT_TFO) {
+		SEP();
+		if (o->tfo_len)
+			OB_LIT("tfo cookie");
+		else
+			OB_LIT("tfo cookiereq");
+	}
+	if (o->present & TCPTRACE_OPT_MD5) {
+		SEP();
+		OB_LIT("md5");
+	}
+	if (o->present & TCPTRACE_OPT_MPTCP) {
+		SEP();
+		OB_LIT("mptcp ");
+		ob_u64(o->mptcp_subtype);
+	}
+	for (i = 0; i < n_unknown(o); i++) {
+		SEP();
+		OB_LIT("opt-");
+		ob_u64(o->unknown[i]);
+	}
+	if (o->present & TCPTRACE_OPT_ECN) {
+		SEP();
+		OB_LIT("ECN");
+	}
 	if (o->malformed) {
 		const char *msep = "";
 
-		ADD("MALFORMED(");
+		SEP();
+		OB_LIT("MALFORMED(");
 		for (i = 0; i < NMAL; i++) {
 			if (o->malformed & (1u << i)) {
-				sb_add(&b, "%s%s", msep, mal_names[i]);
+				ob_str(msep);
+				ob_str(mal_names[i]);
 				msep = " ";
 			}
 		}
-		sb_add(&b, ")");
+		ob_chr(')');
 	}
-	if (!b.n)
-		sb_add(&b, "none");
-#undef ADD
+#undef SEP
+	if (ob.n == start)
+		OB_LIT("none");
+	/* the text format has always cut this at 255 bytes */
+	if (ob.n - start > 255)
+		ob.n = start + 255;
 }
 
 static void json_opts(const char *name, const struct tcptrace_tcpopts *o,
@@ -421,53 +770,87 @@ static void json_opts(const char *name, const struct tcptrace_tcpopts *o,
 	unsigned int i;
 	bool first = true;
 
-	printf(",\"%s\":", name);
+	OB_LIT(",\"");
+	ob_str(name);
+	OB_LIT("\":");
 	if (!o->seen_ns) {
-		printf("null");
+		OB_LIT("null");
 		return;
 	}
-	printf("{\"seen_ns\":%llu", ULL(o->seen_ns));
+	OB_LIT("{\"seen_ns\":");
+	ob_u64(o->seen_ns);
+	OB_LIT(",\"mss\":");
 	if (o->present & TCPTRACE_OPT_MSS)
-		printf(",\"mss\":%u", o->mss);
+		ob_u64(o->mss);
 	else
-		printf(",\"mss\":null");
+		OB_LIT("null");
+	OB_LIT(",\"wscale\":");
 	if (o->present & TCPTRACE_OPT_WSCALE)
-		printf(",\"wscale\":%u", o->wscale);
+		ob_u64(o->wscale);
 	else
-		printf(",\"wscale\":null");
-	printf(",\"sack_perm\":%s", o->present & TCPTRACE_OPT_SACK_PERM ?
-	       "true" : "false");
-	if (o->present & TCPTRACE_OPT_TS)
-		printf(",\"ts_val\":%u,\"ts_ecr\":%u", o->ts_val, o->ts_ecr);
-	else
-		printf(",\"ts_val\":null,\"ts_ecr\":null");
-	if (o->present & TCPTRACE_OPT_TFO)
-		printf(",\"tfo\":{\"cookie_len\":%u}", o->tfo_len);
-	else
-		printf(",\"tfo\":null");
-	printf(",\"md5\":%s", o->present & TCPTRACE_OPT_MD5 ? "true" : "false");
-	if (o->present & TCPTRACE_OPT_MPTCP)
-		printf(",\"mptcp\":{\"subtype\":%u}", o->mptcp_subtype);
-	else
-		printf(",\"mptcp\":null");
-	printf(",\"ecn\":%s,\"sack_blocks\":%u,\"eol\":%s,\"unknown\":[",
-	       o->present & TCPTRACE_OPT_ECN ? "true" : "false",
-	       o->sack_blocks, o->present & TCPTRACE_OPT_EOL ? "true" : "false");
-	for (i = 0; i < n_unknown(o); i++)
-		printf("%s%u", i ? "," : "", o->unknown[i]);
-	printf("],\"malformed\":%s,\"malformed_why\":[",
-	       o->malformed ? "true" : "false");
+		OB_LIT("null");
+	OB_LIT(",\"sack_perm\":");
+	ob_bool(o->present & TCPTRACE_OPT_SACK_PERM);
+	if (o->present & TCPTRACE_OPT_TS) {
+		OB_LIT(",\"ts_val\":");
+		ob_u64(o->ts_val);
+		OB_LIT(",\"ts_ecr\":");
+		ob_u64(o->ts_ecr);
+	} else {
+		OB_LIT(",\"ts_val\":null,\"ts_ecr\":null");
+	}
+	if (o->present & TCPTRACE_OPT_TFO) {
+		OB_LIT(",\"tfo\":{\"cookie_len\":");
+		ob_u64(o->tfo_len);
+		ob_chr('}');
+	} else {
+		OB_LIT(",\"tfo\":null");
+	}
+	OB_LIT(",\"md5\":");
+	ob_bool(o->present & TCPTRACE_OPT_MD5);
+	if (o->present & TCPTRACE_OPT_MPTCP) {
+		OB_LIT(",\"mptcp\":{\"subtype\":");
+		ob_u64(o->mptcp_subtype);
+		ob_chr('}');
+	} else {
+		OB_LIT(",\"mptcp\":null");
+	}
+	OB_LIT(",\"ecn\":");
+	ob_bool(o->present & TCPTRACE_OPT_ECN);
+	OB_LIT(",\"sack_blocks\":");
+	ob_u64(o->sack_blocks);
+	OB_LIT(",\"eol\":");
+	ob_bool(o->present & TCPTRACE_OPT_EOL);
+	OB_LIT(",\"unknown\":[");
+	for (i = 0; i < n_unknown(o); i++) {
+		if (i)
+			ob_chr(',');
+		ob_u64(o->unknown[i]);
+	}
+	OB_LIT("],\"malformed\":");
+	ob_bool(o->malformed);
+	OB_LIT(",\"malformed_why\":[");
 	for (i = 0; i < NMAL; i++) {
 		if (!(o->malformed & (1u << i)))
 			continue;
-		printf("%s\"%s\"", first ? "" : ",", mal_names[i]);
+		if (!first)
+			ob_chr(',');
+		ob_chr('"');
+		ob_str(mal_names[i]);
+		ob_chr('"');
 		first = false;
 	}
-	printf("],\"ttl\":%u,\"window\":%u", o->ttl, o->window);
-	if (family == AF_INET)
-		printf(",\"ip_id\":%u}", o->ip_id);
-	else
-		printf(",\"ip_id\":null}");
+	OB_LIT("],\"ttl\":");
+	ob_u64(o->ttl);
+	OB_LIT(",\"window\":");
+	ob_u64(o->window);
+	if (family == AF_INET) {
+		OB_LIT(",\"ip_id\":");
+		ob_u64(o->ip_id);
+		ob_chr('}');
+	} else {
+		OB_LIT(",\"ip_id\":null}");
+	}
 }
 
 static const char *outcome_name(unsigned int o)
@@ -494,84 +877,109 @@ static const char *role_name(unsigned int r)
 static void print_handshake(const struct tcptrace_handshake_rec *r)
 {
 	bool est = r->outcome == TCPTRACE_HS_ESTABLISHED;
-	char src[64], dst[64];
 
+	ob_line();
 	if (opt.json) {
-		fmt_addr(r->family, r->saddr, src, sizeof(src));
-		fmt_addr(r->family, r->daddr, dst, sizeof(dst));
-		printf("{\"type\":\"handshake\",\"ts_ns\":%llu,\"cpu\":%u,"
-		       "\"netns\":%u,\"netns_cookie\":%llu,\"sock\":%llu,"
-		       "\"family\":%d,\"role\":\"%s\",\"outcome\":\"%s\","
-		       "\"saddr\":\"%s\",\"sport\":%u,\"daddr\":\"%s\","
-		       "\"dport\":%u", ULL(r->hdr.ts_ns), r->hdr.cpu,
-		       r->netns_ino, ULL(r->netns_cookie), ULL(r->sock_cookie),
-		       r->family == AF_INET ? 4 : 6, role_name(r->role),
-		       outcome_name(r->outcome), src, r->sport, dst, r->dport);
+		ob_json_head("handshake", NULL, &r->hdr, r->netns_ino,
+			     r->netns_cookie, r->sock_cookie, r->family);
+		OB_LIT(",\"role\":\"");
+		ob_str(role_name(r->role));
+		OB_LIT("\",\"outcome\":\"");
+		ob_str(outcome_name(r->outcome));
+		ob_chr('"');
+		ob_json_ends(r->family, r->saddr, r->sport, r->daddr,
+			     r->dport);
 		json_opts("syn_opts", &r->syn, r->family);
 		json_opts("synack_opts", &r->synack, r->family);
 		if (est) {
-			printf(",\"agreed\":{\"mss\":%u,\"advmss\":%u,"
-			       "\"peer_mss\":%u,", r->mss, r->advmss,
-			       r->peer_mss);
-			if (r->agreed & TCPTRACE_AGREED_WSCALE)
-				printf("\"snd_wscale\":%u,\"rcv_wscale\":%u",
-				       r->snd_wscale, r->rcv_wscale);
-			else
-				printf("\"snd_wscale\":null,\"rcv_wscale\":null");
-			printf(",\"ts\":%s,\"sack\":%s,\"ecn\":%s}",
-			       r->agreed & TCPTRACE_AGREED_TS ? "true" : "false",
-			       r->agreed & TCPTRACE_AGREED_SACK ? "true" : "false",
-			       r->agreed & TCPTRACE_AGREED_ECN ? "true" : "false");
+			OB_LIT(",\"agreed\":{\"mss\":");
+			ob_u64(r->mss);
+			OB_LIT(",\"advmss\":");
+			ob_u64(r->advmss);
+			OB_LIT(",\"peer_mss\":");
+			ob_u64(r->peer_mss);
+			if (r->agreed & TCPTRACE_AGREED_WSCALE) {
+				OB_LIT(",\"snd_wscale\":");
+				ob_u64(r->snd_wscale);
+				OB_LIT(",\"rcv_wscale\":");
+				ob_u64(r->rcv_wscale);
+			} else {
+				OB_LIT(",\"snd_wscale\":null,\"rcv_wscale\":null");
+			}
+			OB_LIT(",\"ts\":");
+			ob_bool(r->agreed & TCPTRACE_AGREED_TS);
+			OB_LIT(",\"sack\":");
+			ob_bool(r->agreed & TCPTRACE_AGREED_SACK);
+			OB_LIT(",\"ecn\":");
+			ob_bool(r->agreed & TCPTRACE_AGREED_ECN);
+			ob_chr('}');
 		} else {
-			printf(",\"agreed\":null");
+			OB_LIT(",\"agreed\":null");
 		}
-		printf(",\"done_ns\":%llu,\"syn_retrans\":%u,"
-		       "\"synack_retrans\":%u}\n", ULL(r->done_ns),
-		       r->syn_retrans, r->synack_retrans);
+		OB_LIT(",\"done_ns\":");
+		ob_u64(r->done_ns);
+		OB_LIT(",\"syn_retrans\":");
+		ob_u64(r->syn_retrans);
+		OB_LIT(",\"synack_retrans\":");
+		ob_u64(r->synack_retrans);
+		OB_LIT("}\n");
 		return;
 	}
 
-	{
-		char when[32], offered[256], answered[256], agreed[96] = "";
-		char took[48] = "";
-
-		fmt_wallclock(r->hdr.ts_ns, when, sizeof(when));
-		fmt_endpoint(r->family, r->saddr, r->sport, src, sizeof(src));
-		fmt_endpoint(r->family, r->daddr, r->dport, dst, sizeof(dst));
-		if (r->syn.seen_ns)
-			fmt_opts(&r->syn, offered, sizeof(offered));
-		else
-			snprintf(offered, sizeof(offered), "(not seen)");
-		if (r->synack.seen_ns)
-			fmt_opts(&r->synack, answered, sizeof(answered));
-		else
-			snprintf(answered, sizeof(answered), "(none)");
-		if (r->syn.seen_ns && r->done_ns >= r->syn.seen_ns)
-			snprintf(took, sizeof(took), " in %.3f ms",
-				 (r->done_ns - r->syn.seen_ns) / 1e6);
-		if (est) {
-			char ws[24];
-
-			if (r->agreed & TCPTRACE_AGREED_WSCALE)
-				snprintf(ws, sizeof(ws), "wscale %u/%u",
-					 r->snd_wscale, r->rcv_wscale);
-			else
-				snprintf(ws, sizeof(ws), "wscale-off");
-			snprintf(agreed, sizeof(agreed),
-				 " | agreed: %s %s %s %s mss %u", ws,
-				 r->agreed & TCPTRACE_AGREED_TS ? "ts" : "ts-off",
-				 r->agreed & TCPTRACE_AGREED_SACK ? "sack" :
-				 "sack-off",
-				 r->agreed & TCPTRACE_AGREED_ECN ? "ecn" :
-				 "ecn-off", r->mss);
-		}
-		printf("%s netns:%-10u %-22s %s > %s  handshake %s%s%s%s: "
-		       "offered: %s | answered: %s%s\n", when, r->netns_ino,
-		       role_name(r->role), src, dst, outcome_name(r->outcome),
-		       took, r->syn_retrans ? " (SYN retransmitted)" : "",
-		       r->synack_retrans ? " (SYN-ACK retransmitted)" : "",
-		       offered, answered, agreed);
+	/*
+	 * "handshake %s%s%s%s: offered: %s | answered: %s%s": outcome, how
+	 * long, retransmissions, both ends' options, what was agreed
+	 */
+	ob_text_head(r->hdr.ts_ns, r->netns_ino, role_name(r->role),
+		     strlen(role_name(r->role)), 22, r->family, r->saddr,
+		     r->sport, r->daddr, r->dport);
+	OB_LIT("handshake ");
+	ob_str(outcome_name(r->outcome));
+	if (r->syn.seen_ns && r->done_ns >= r->syn.seen_ns) {
+		OB_LIT(" in ");
+		ob_ms3(r->done_ns - r->syn.seen_ns);
+		OB_LIT(" ms");
 	}
+	if (r->syn_retrans)
+		OB_LIT(" (SYN retransmitted)");
+	if (r->synack_retrans)
+		OB_LIT(" (SYN-ACK retransmitted)");
+	OB_LIT(": offered: ");
+	if (r->syn.seen_ns)
+		ob_opts(&r->syn);
+	else
+		OB_LIT("(not seen)");
+	OB_LIT(" | answered: ");
+	if (r->synack.seen_ns)
+		ob_opts(&r->synack);
+	else
+		OB_LIT("(none)");
+	if (est) {
+		OB_LIT(" | agreed: ");
+		if (r->agreed & TCPTRACE_AGREED_WSCALE) {
+			OB_LIT("wscale ");
+			ob_u64(r->snd_wscale);
+			ob_chr('/');
+			ob_u64(r->rcv_wscale);
+		} else {
+			OB_LIT("wscale-off");
+		}
+		if (r->agreed & TCPTRACE_AGREED_TS)
+			OB_LIT(" ts");
+		else
+			OB_LIT(" ts-off");
+		if (r->agreed & TCPTRACE_AGREED_SACK)
+			OB_LIT(" sack");
+		else
+			OB_LIT(" sack-off");
+		if (r->agreed & TCPTRACE_AGREED_ECN)
+			OB_LIT(" ecn");
+		else
+			OB_LIT(" ecn-off");
+		OB_LIT(" mss ");
+		ob_u64(r->mss);
+	}
+	ob_chr('\n');
 }
 
 /* --- diagnoses ------------------------------------------------------ */
@@ -605,7 +1013,7 @@ static const char *const cause_names[] = {
 };
 
 #define NAME_OR(tab, i, dflt) \
-	((i) < sizeof(tab) / sizeof(tab[0]) && (tab)[i] ? (tab)[i] : (dflt))
+	((i) < ARRAY_SIZE(tab) && (tab)[i] ? (tab)[i] : (dflt))
 
 static const char *diag_name(unsigned int k)
 {
@@ -731,52 +1139,54 @@ static void diag_explain(const struct tcptrace_diag_rec *d, char *out,
 
 static void print_diag(const struct tcptrace_diag_rec *d)
 {
-	char src[64], dst[64], why[320], st[24];
+	char why[320];
 
 	diag_explain(d, why, sizeof(why));
-	if (opt.json) {
-		fmt_addr(d->family, d->saddr, src, sizeof(src));
-		fmt_addr(d->family, d->daddr, dst, sizeof(dst));
-		state_str(d->state, st, sizeof(st));
-		printf("{\"type\":\"diag\",\"diag\":\"%s\",\"ts_ns\":%llu,"
-		       "\"cpu\":%u,\"netns\":%u,\"netns_cookie\":%llu,"
-		       "\"sock\":%llu,\"family\":%d,\"saddr\":\"%s\","
-		       "\"sport\":%u,\"daddr\":\"%s\",\"dport\":%u,",
-		       diag_name(d->kind), ULL(d->hdr.ts_ns), d->hdr.cpu,
-		       d->netns_ino, ULL(d->netns_cookie), ULL(d->sock_cookie),
-		       d->family == AF_INET ? 4 : 6, src, d->sport, dst,
-		       d->dport);
-		if (d->state)
-			printf("\"state\":\"%s\",", st);
-		else
-			printf("\"state\":null,");
-		printf("\"cause\":\"%s\",\"reason\":", cause_name(d->cause));
-		if (d->reason[0])
-			json_str(d->reason, sizeof(d->reason));
-		else
-			printf("null");
-		printf(",\"count\":%u,\"duration_ns\":%llu,\"middlebox\":%s",
-		       d->count, ULL(d->duration_ns),
-		       d->flags & TCPTRACE_DF_MIDDLEBOX ? "true" : "false");
-		if (d->ttl_seen)
-			printf(",\"ttl_seen\":%u,\"ttl_expected\":%u",
-			       d->ttl_seen, d->ttl_expected);
-		else
-			printf(",\"ttl_seen\":null,\"ttl_expected\":null");
-		printf(",\"explain\":");
-		json_str(why, sizeof(why));
-		printf("}\n");
+	ob_line();
+	if (!opt.json) {
+		ob_text_head(d->hdr.ts_ns, d->netns_ino, "[diag]", 6, 22,
+			     d->family, d->saddr, d->sport, d->daddr,
+			     d->dport);
+		ob_str(why);
+		ob_chr('\n');
 		return;
 	}
-	{
-		char when[32];
-
-		fmt_wallclock(d->hdr.ts_ns, when, sizeof(when));
-		fmt_endpoint(d->family, d->saddr, d->sport, src, sizeof(src));
-		fmt_endpoint(d->family, d->daddr, d->dport, dst, sizeof(dst));
-		printf("%s netns:%-10u %-22s %s > %s  %s\n", when,
-		       d->netns_ino, "[diag]", src, dst, why);
+	ob_json_head("diag", diag_name(d->kind), &d->hdr, d->netns_ino,
+		     d->netns_cookie, d->sock_cookie, d->family);
+	ob_json_ends(d->family, d->saddr, d->sport, d->daddr,
+		     d->dport);
+	OB_LIT(",\"state\":");
+	if (d->state) {
+		ob_chr('"');
+		ob_state(d->state);
+		ob_chr('"');
+	} else {
+		OB_LIT("null");
 	}
+	OB_LIT(",\"cause\":\"");
+	ob_str(cause_name(d->cause));
+	OB_LIT("\",\"reason\":");
+	if (d->reason[0])
+		ob_jstr(d->reason, sizeof(d->reason));
+	else
+		OB_LIT("null");
+	OB_LIT(",\"count\":");
+	ob_u64(d->count);
+	OB_LIT(",\"duration_ns\":");
+	ob_u64(d->duration_ns);
+	OB_LIT(",\"middlebox\":");
+	ob_bool(d->flags & TCPTRACE_DF_MIDDLEBOX);
+	if (d->ttl_seen) {
+		OB_LIT(",\"ttl_seen\":");
+		ob_u64(d->ttl_seen);
+		OB_LIT(",\"ttl_expected\":");
+		ob_u64(d->ttl_expected);
+	} else {
+		OB_LIT(",\"ttl_seen\":null,\"ttl_expected\":null");
+	}
+	OB_LIT(",\"explain\":");
+	ob_jstr(why, sizeof(why));
+	OB_LIT("}\n");
 }
 
 /* --- tcptrace conns: one line per finished connection ---------------- */
@@ -863,16 +1273,17 @@ static const char *conn_end(const struct conn *c,
 
 /* States a connection lives through, in lifecycle order. */
 static const unsigned char conn_states[] = {
-	2, 3, 1, 4, 5, 8, 9, 11,	/* SYN_SENT SYN_RECV ESTABLISHED
-					 * FIN_WAIT1 FIN_WAIT2 CLOSE_WAIT
-					 * LAST_ACK CLOSING */
+	/*
+	 * SYN_SENT SYN_RECV ESTABLISHED FIN_WAIT1 FIN_WAIT2 CLOSE_WAIT
+	 * LAST_ACK CLOSING
+	 */
+	2, 3, 1, 4, 5, 8, 9, 11,
 };
 
 static void print_conn(const struct tcptrace_conn_rec *r)
 {
 	struct conn **p = conn_slot(r->sock_cookie), *c = *p;
 	struct ends e = ENDS_OF(r);
-	char src[64], dst[64];
 	unsigned int i;
 	bool first = true;
 
@@ -882,97 +1293,131 @@ static void print_conn(const struct tcptrace_conn_rec *r)
 		c->in_state[c->cur] += r->hdr.ts_ns - c->since_ns;
 	if (ends_match(&e)) {
 		const char *end = conn_end(c, r);
-		double dur = (r->hdr.ts_ns - c->first_ns) / 1e6;
 
+		ob_line();
 		if (opt.json) {
-			fmt_addr(r->family, r->saddr, src, sizeof(src));
-			fmt_addr(r->family, r->daddr, dst, sizeof(dst));
-			printf("{\"type\":\"conn\",\"ts_ns\":%llu,\"sock\":%llu,"
-			       "\"netns\":%u,\"netns_cookie\":%llu,"
-			       "\"family\":%d,\"role\":",
-			       ULL(r->hdr.ts_ns), ULL(r->sock_cookie),
-			       r->netns_ino, ULL(r->netns_cookie),
-			       r->family == AF_INET ? 4 : 6);
-			if (c->role)
-				printf("\"%s\"", role_name(c->role));
-			else
-				printf("null");
-			printf(",\"saddr\":\"%s\",\"sport\":%u,\"daddr\":\"%s\","
-			       "\"dport\":%u,\"duration_ns\":%llu,\"states\":{",
-			       src, r->sport, dst, r->dport,
-			       ULL(r->hdr.ts_ns - c->first_ns));
+			OB_LIT("{\"type\":\"conn\",\"ts_ns\":");
+			ob_u64(r->hdr.ts_ns);
+			OB_LIT(",\"sock\":");
+			ob_u64(r->sock_cookie);
+			OB_LIT(",\"netns\":");
+			ob_u64(r->netns_ino);
+			OB_LIT(",\"netns_cookie\":");
+			ob_u64(r->netns_cookie);
+			OB_LIT(",\"family\":");
+			ob_chr(r->family == AF_INET ? '4' : '6');
+			OB_LIT(",\"role\":");
+			if (c->role) {
+				ob_chr('"');
+				ob_str(role_name(c->role));
+				ob_chr('"');
+			} else {
+				OB_LIT("null");
+			}
+			ob_json_ends(r->family, r->saddr, r->sport, r->daddr,
+				     r->dport);
+			OB_LIT(",\"duration_ns\":");
+			ob_u64(r->hdr.ts_ns - c->first_ns);
+			OB_LIT(",\"states\":{");
 			for (i = 0; i < sizeof(conn_states); i++) {
 				unsigned int k = conn_states[i];
-				char st[24];
 
 				if (!c->in_state[k])
 					continue;
-				state_str(k, st, sizeof(st));
-				printf("%s\"%s\":%llu", first ? "" : ",", st,
-				       ULL(c->in_state[k]));
+				if (!first)
+					ob_chr(',');
+				ob_chr('"');
+				ob_state(k);
+				OB_LIT("\":");
+				ob_u64(c->in_state[k]);
 				first = false;
 			}
-			printf("},\"bytes_sent\":%llu,\"bytes_received\":%llu,"
-			       "\"segs_out\":%u,\"segs_in\":%u,\"retrans\":%u,"
-			       "\"syn_retrans\":%u,\"end\":\"%s\",\"agreed\":",
-			       ULL(r->bytes_sent), ULL(r->bytes_received),
-			       r->segs_out, r->segs_in, r->total_retrans,
-			       c->have_agreed ? c->hs.syn_retrans : 0, end);
+			OB_LIT("},\"bytes_sent\":");
+			ob_u64(r->bytes_sent);
+			OB_LIT(",\"bytes_received\":");
+			ob_u64(r->bytes_received);
+			OB_LIT(",\"segs_out\":");
+			ob_u64(r->segs_out);
+			OB_LIT(",\"segs_in\":");
+			ob_u64(r->segs_in);
+			OB_LIT(",\"retrans\":");
+			ob_u64(r->total_retrans);
+			OB_LIT(",\"syn_retrans\":");
+			ob_u64(c->have_agreed ? c->hs.syn_retrans : 0);
+			OB_LIT(",\"end\":\"");
+			ob_str(end);
+			OB_LIT("\",\"agreed\":");
 			if (c->have_agreed)
-				printf("{\"snd_wscale\":%d,\"rcv_wscale\":%d,"
-				       "\"ts\":%s,\"sack\":%s,\"ecn\":%s,"
-				       "\"mss\":%u}",
-				       c->hs.agreed & TCPTRACE_AGREED_WSCALE ?
-				       c->hs.snd_wscale : -1,
-				       c->hs.agreed & TCPTRACE_AGREED_WSCALE ?
-				       c->hs.rcv_wscale : -1,
-				       c->hs.agreed & TCPTRACE_AGREED_TS ?
-				       "true" : "false",
-				       c->hs.agreed & TCPTRACE_AGREED_SACK ?
-				       "true" : "false",
-				       c->hs.agreed & TCPTRACE_AGREED_ECN ?
-				       "true" : "false", c->hs.mss);
+				ob_printf("{\"snd_wscale\":%d,\"rcv_wscale\":%d,"
+					  "\"ts\":%s,\"sack\":%s,\"ecn\":%s,"
+					  "\"mss\":%u}",
+					  c->hs.agreed & TCPTRACE_AGREED_WSCALE ?
+					  c->hs.snd_wscale : -1,
+					  c->hs.agreed & TCPTRACE_AGREED_WSCALE ?
+					  c->hs.rcv_wscale : -1,
+					  c->hs.agreed & TCPTRACE_AGREED_TS ?
+					  "true" : "false",
+					  c->hs.agreed & TCPTRACE_AGREED_SACK ?
+					  "true" : "false",
+					  c->hs.agreed & TCPTRACE_AGREED_ECN ?
+					  "true" : "false", c->hs.mss);
 			else
-				printf("null");
-			printf(",\"diags\":[");
+				OB_LIT("null");
+			OB_LIT(",\"diags\":[");
 			first = true;
 			for (i = 1; i < 32; i++) {
 				if (!(c->diags & (1u << i)))
 					continue;
-				printf("%s\"%s\"", first ? "" : ",",
-				       diag_name(i));
+				if (!first)
+					ob_chr(',');
+				ob_chr('"');
+				ob_str(diag_name(i));
+				ob_chr('"');
 				first = false;
 			}
-			printf("]}\n");
+			OB_LIT("]}\n");
 		} else {
-			char when[32];
+			/*
+			 * "%.3f ms, sent %llu B, received %llu B, %u retrans,
+			 * end: %s", then time in each state and the diagnoses
+			 */
+			const char *who = c->role ? role_name(c->role) : "?";
 
-			fmt_wallclock(r->hdr.ts_ns, when, sizeof(when));
-			fmt_endpoint(r->family, r->saddr, r->sport, src,
-				     sizeof(src));
-			fmt_endpoint(r->family, r->daddr, r->dport, dst,
-				     sizeof(dst));
-			printf("%s netns:%-10u %-6s %s > %s  %.3f ms, sent %llu "
-			       "B, received %llu B, %u retrans, end: %s",
-			       when, r->netns_ino, c->role ?
-			       role_name(c->role) : "?", src, dst, dur,
-			       ULL(r->bytes_sent), ULL(r->bytes_received),
-			       r->total_retrans, end);
+			ob_text_head(r->hdr.ts_ns, r->netns_ino, who,
+				     strlen(who), 6, r->family, r->saddr,
+				     r->sport, r->daddr, r->dport);
+			ob_ms3(r->hdr.ts_ns - c->first_ns);
+			OB_LIT(" ms, sent ");
+			ob_u64(r->bytes_sent);
+			OB_LIT(" B, received ");
+			ob_u64(r->bytes_received);
+			OB_LIT(" B, ");
+			ob_u64(r->total_retrans);
+			OB_LIT(" retrans, end: ");
+			ob_str(end);
 			for (i = 0; i < sizeof(conn_states); i++) {
 				unsigned int k = conn_states[i];
-				char st[24];
 
 				if (!c->in_state[k])
 					continue;
-				state_str(k, st, sizeof(st));
-				printf("%s%s %.3fms", first ? " | " : ", ", st,
-				       c->in_state[k] / 1e6);
+				if (first)
+					OB_LIT(" | ");
+				else
+					OB_LIT(", ");
+				ob_state(k);
+				ob_chr(' ');
+				ob_ms3(c->in_state[k]);
+				OB_LIT("ms");
 				first = false;
 			}
-			for (i = 1; i < 32; i++)
-				if (c->diags & (1u << i))
-					printf(" [%s]", diag_name(i));
-			printf("\n");
+			for (i = 1; i < 32; i++) {
+				if (c->diags & (1u << i)) {
+					OB_LIT(" [");
+					ob_str(diag_name(i));
+					ob_chr(']');
+				}
+			}
+			ob_chr('\n');
 		}
 	}
 	*conn_slot(r->sock_cookie) = c->next;
@@ -1040,13 +1485,13 @@ static bool handle_buffer(const void *buf, size_t len, size_t *used)
 
 			print_lost(h->cpu, h->ts_ns, l->count);
 		} else if (opt.mode == MODE_CONNS) {
-			if (h->type == TCPTRACE_REC_STATE)
+			if (h->type == TCPTRACE_REC_STATE) {
 				conn_state((const void *)h);
-			else if (h->type == TCPTRACE_REC_HANDSHAKE)
+			} else if (h->type == TCPTRACE_REC_HANDSHAKE) {
 				conn_handshake((const void *)h);
-			else if (h->type == TCPTRACE_REC_DIAG)
+			} else if (h->type == TCPTRACE_REC_DIAG) {
 				conn_diag((const void *)h);
-			else if (h->type == TCPTRACE_REC_CONN) {
+			} else if (h->type == TCPTRACE_REC_CONN) {
 				print_conn((const void *)h);
 				if (!count_one())
 					return false;
@@ -1346,18 +1791,20 @@ static int trace_loop(int fd, bool is_device)
 				die(EX_RUNTIME, "%s: %s", opt.write_path,
 				    strerror(errno));
 			written += n;
-			if (opt.count > 0 && (printed += count_records(buf, n)) >=
-			    opt.count)
-				break;
+			if (opt.count > 0) {
+				printed += count_records(buf, n);
+				if (printed >= opt.count)
+					break;
+			}
 			continue;
 		}
 		if (!handle_buffer(buf, n, NULL)) {
-			fflush(stdout);
+			ob_flush();
 			break;
 		}
-		fflush(stdout);
+		ob_flush();
 	}
-	fflush(stdout);
+	ob_flush();
 	if (opt.write_path) {
 		if (fclose(opt.wfile))
 			die(EX_RUNTIME, "%s: %s", opt.write_path,
@@ -1431,7 +1878,7 @@ static int read_file(const char *path)
 		have -= used;
 		memmove(buf, (char *)buf + used, have);
 	}
-	fflush(stdout);
+	ob_flush();
 	return EX_OK;
 }
 

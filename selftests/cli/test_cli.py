@@ -237,6 +237,59 @@ def filters_apply_to_files():
     eq(len(r.stdout.splitlines()), 1, "-c 1")
 
 
+def state_v6(sa, da, sock, ts):
+    size = HDR.size + STATE.size
+    return hdr(1, size, ts=ts) + STATE.pack(
+        sock, 7, 4026531840, 1234, 1235, socket.AF_INET6, 1, 2, 7, 2, 0,
+        sa, da, b"x")
+
+
+@test
+def ipv6_text_is_inet_ntop():
+    """The CLI's own IPv6 formatter prints what libc's inet_ntop does."""
+    import random
+    rnd = random.Random(5952)
+    words = [0, 0, 0, 0xffff, 1, 0x1234]
+    addrs = [bytes(16), bytes(15) + b"\1", bytes(10) + b"\xff\xff" +
+             bytes([10, 0, 0, 1]), bytes(12) + bytes([10, 0, 0, 1]),
+             bytes(11) + b"\1" + bytes(4)]
+    for _ in range(3000):
+        if rnd.random() < 0.5:
+            ws = [rnd.choice(words) for _ in range(8)]
+        else:
+            ws = [rnd.getrandbits(16) if rnd.random() < 0.5 else 0
+                  for _ in range(8)]
+        addrs.append(struct.pack(">8H", *ws))
+    data = b"".join(state_v6(a, addrs[-1 - i], i + 1, 1000 + i)
+                    for i, a in enumerate(addrs))
+    r = cli(data, "-j")
+    eq(r.returncode, 0, "exit code")
+    lines = r.stdout.splitlines()
+    eq(len(lines), len(addrs), "records")
+    for i, (a, line) in enumerate(zip(addrs, lines)):
+        o = json.loads(line)
+        eq(o["saddr"], socket.inet_ntop(socket.AF_INET6, a), "saddr")
+        eq(o["daddr"], socket.inet_ntop(socket.AF_INET6, addrs[-1 - i]),
+           "daddr")
+
+
+@test
+def durations_round_like_printf():
+    """Time in state: "%.3f ms" of the nanoseconds, ties included."""
+    gaps = [0, 1, 499, 500, 501, 999, 1500, 2500, 123456789, 1000500,
+            1000499, 999999999999, 10**15 + 500, 2**62]
+    data, ts = b"", 1000
+    for i, g in enumerate(gaps):
+        data += state(old=7, new=2, sock=i + 1, ts=ts)
+        data += state(old=2, new=1, sock=i + 1, ts=ts + g)
+        ts += g + 1
+    r = cli(data)
+    eq(r.returncode, 0, "exit code")
+    got = [ln.split("(")[1] for ln in r.stdout.splitlines() if "(" in ln]
+    want = ["%.3f ms in SYN_SENT)" % (g / 1e6) for g in gaps]
+    eq(got, want, "durations")
+
+
 @test
 def dkms_version_is_the_tree_version():
     top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
