@@ -26,16 +26,41 @@ struct tcptrace_cpu {
 	atomic64_t	unreported;	/* drops not yet reported in-band */
 	u64		delivered;	/* under tcptrace_read_mutex */
 	u64		filtered;	/* other namespaces', not delivered */
+	u64		staged;		/* in tcptrace_stage, under the mutex */
 	/* counter values at the last reset, under tcptrace_read_mutex */
 	u64		base_produced;
 	u64		base_lost;
 	u64		base_delivered;
 };
 
+/*
+ * Each CPU's oldest record, already taken off its ring by the reader and
+ * not yet delivered: merging CPUs by time needs every CPU's head, and a
+ * copy here costs one ring operation per record instead of a peek and a
+ * consume.  Only the reader touches it, under tcptrace_read_mutex.
+ */
+struct tcptrace_head {
+	u16	len;		/* 0: empty */
+	u8	rec[TCPTRACE_READ_MIN] __aligned(8);
+};
+
 static DEFINE_PER_CPU(struct tcptrace_cpu, tcptrace_cpu);
+static DEFINE_PER_CPU(struct tcptrace_head, tcptrace_head);
 static struct trace_buffer *tcptrace_rb;
-/* Serializes consumers, and the reset baselines. */
+/* Serializes consumers, the heads, and the reset baselines. */
 static DEFINE_MUTEX(tcptrace_read_mutex);
+/* CPUs a read() found drained: not looked at again in that read() */
+static struct cpumask tcptrace_drained;
+/*
+ * Whole records on their way to userspace: one copy_to_user() per read()
+ * rather than one per record.  What a faulting copy leaves here goes out
+ * first on the next read().  Under tcptrace_read_mutex.
+ */
+#define TCPTRACE_STAGE_BYTES	(16 * 1024)
+static struct {
+	u8	buf[TCPTRACE_STAGE_BYTES] __aligned(8);
+	size_t	len;
+} tcptrace_stage;
 
 int tcptrace_ring_init(unsigned long bytes_per_cpu)
 {
@@ -96,6 +121,9 @@ void tcptrace_ring_emit(struct tcptrace_hdr *hdr)
 {
 	struct tcptrace_cpu *c;
 
+	if (!tcptrace_wants(hdr->type))
+		return;
+
 	preempt_disable_notrace();
 	c = this_cpu_ptr(&tcptrace_cpu);
 	hdr->cpu = smp_processor_id();
@@ -120,39 +148,71 @@ static bool tcptrace_any_unreported(void)
 	return false;
 }
 
+static bool tcptrace_any_head(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		if (READ_ONCE(per_cpu_ptr(&tcptrace_head, cpu)->len))
+			return true;
+	return false;
+}
+
 bool tcptrace_ring_has_data(void)
 {
-	return !ring_buffer_empty(tcptrace_rb) || tcptrace_any_unreported();
+	return !ring_buffer_empty(tcptrace_rb) || tcptrace_any_head() ||
+	       tcptrace_any_unreported();
+}
+
+/* @cpu's oldest undelivered record, or NULL when it has none. */
+static const struct tcptrace_hdr *tcptrace_head_of(int cpu)
+{
+	struct tcptrace_head *h = per_cpu_ptr(&tcptrace_head, cpu);
+	const struct tcptrace_hdr *hdr;
+	struct ring_buffer_event *ev;
+
+	if (h->len)
+		return (const void *)h->rec;
+	ev = ring_buffer_consume(tcptrace_rb, cpu, NULL, NULL);
+	if (!ev)
+		return NULL;
+	hdr = ring_buffer_event_data(ev);
+	/* the probes write whole records, none larger than a read */
+	if (WARN_ON_ONCE(hdr->size < sizeof(*hdr) ||
+			 hdr->size > sizeof(h->rec)))
+		return NULL;
+	memcpy(h->rec, hdr, hdr->size);
+	WRITE_ONCE(h->len, hdr->size);
+	return (const void *)h->rec;
+}
+
+/* Records of @cpu that are counted as produced and not yet delivered. */
+static u64 tcptrace_undelivered(int cpu)
+{
+	return ring_buffer_entries_cpu(tcptrace_rb, cpu) +
+	       !!per_cpu_ptr(&tcptrace_head, cpu)->len +
+	       per_cpu_ptr(&tcptrace_cpu, cpu)->staged;
 }
 
 /* Report the drops of a drained CPU as a TCPTRACE_REC_LOST record. */
-static int tcptrace_put_lost(int cpu, char __user *buf)
+static void tcptrace_stage_lost(int cpu)
 {
 	struct tcptrace_cpu *c = per_cpu_ptr(&tcptrace_cpu, cpu);
 	struct tcptrace_lost_rec rec = {};
 
 	rec.count = atomic64_xchg(&c->unreported, 0);
 	if (!rec.count)
-		return 0;
+		return;
 	rec.hdr.type = TCPTRACE_REC_LOST;
 	rec.hdr.size = sizeof(rec);
 	rec.hdr.version = TCPTRACE_LOST_REC_VERSION;
 	rec.hdr.ctx = TCPTRACE_CTX_TASK;
 	rec.hdr.cpu = cpu;
 	rec.hdr.ts_ns = ktime_get_ns();
-	if (copy_to_user(buf, &rec, sizeof(rec))) {
-		atomic64_add(rec.count, &c->unreported);
-		return -EFAULT;
-	}
-	return sizeof(rec);
+	memcpy(tcptrace_stage.buf + tcptrace_stage.len, &rec, sizeof(rec));
+	tcptrace_stage.len += sizeof(rec);
 }
 
-/*
- * Copy whole records, oldest first across CPUs, into @buf.  Returns the
- * number of bytes copied, 0 when there is nothing to read, or -EFAULT
- * when nothing could be copied.  A record is consumed only after it has
- * reached userspace, so a fault loses nothing.
- */
 /*
  * A reader scoped to a network namespace: is this record for it?  Every
  * record about a connection carries the namespace cookie at the same
@@ -170,55 +230,104 @@ static bool tcptrace_for_reader(const struct tcptrace_hdr *hdr, u64 netns)
 	return cookie == netns;
 }
 
-ssize_t tcptrace_ring_read(char __user *buf, size_t count, u64 netns)
+/*
+ * Stage records, oldest first across CPUs, until fewer than @room bytes
+ * are left.  A CPU found drained is not looked at again until the next
+ * read(): one ring operation per record, not one per CPU per record.
+ */
+static void tcptrace_stage_fill(size_t room, u64 netns)
 {
-	size_t done = 0;
-	ssize_t ret = 0;
-
-	mutex_lock(&tcptrace_read_mutex);
-	while (count - done >= TCPTRACE_READ_MIN) {
+	while (tcptrace_stage.len + TCPTRACE_READ_MIN <= room) {
 		const struct tcptrace_hdr *best = NULL, *hdr;
-		struct ring_buffer_event *ev;
 		int cpu, best_cpu = 0;
 
 		for_each_possible_cpu(cpu) {
-			ev = ring_buffer_peek(tcptrace_rb, cpu, NULL, NULL);
-			if (!ev) {
-				ret = tcptrace_put_lost(cpu, buf + done);
-				if (ret < 0)
-					goto out;
-				done += ret;
-				if (count - done < TCPTRACE_READ_MIN)
-					goto out;
+			if (cpumask_test_cpu(cpu, &tcptrace_drained))
+				continue;
+			hdr = tcptrace_head_of(cpu);
+			if (!hdr) {
+				cpumask_set_cpu(cpu, &tcptrace_drained);
+				tcptrace_stage_lost(cpu);
+				if (tcptrace_stage.len + TCPTRACE_READ_MIN > room)
+					return;
 				continue;
 			}
-			hdr = ring_buffer_event_data(ev);
 			if (!best || hdr->ts_ns < best->ts_ns) {
 				best = hdr;
 				best_cpu = cpu;
 			}
 		}
 		if (!best)
-			break;
-		if (!tcptrace_for_reader(best, netns)) {
-			ring_buffer_consume(tcptrace_rb, best_cpu, NULL, NULL);
+			return;
+		if (tcptrace_for_reader(best, netns)) {
+			memcpy(tcptrace_stage.buf + tcptrace_stage.len, best,
+			       best->size);
+			tcptrace_stage.len += best->size;
+			per_cpu_ptr(&tcptrace_cpu, best_cpu)->staged++;
+		} else {
 			per_cpu_ptr(&tcptrace_cpu, best_cpu)->filtered++;
-			continue;
 		}
-		/*
-		 * @best points into the reader page of best_cpu, which only
-		 * the (serialized) reader touches: it stays valid until we
-		 * consume it.
-		 */
-		if (copy_to_user(buf + done, best, best->size)) {
-			ret = -EFAULT;
-			goto out;
-		}
-		done += best->size;
-		ring_buffer_consume(tcptrace_rb, best_cpu, NULL, NULL);
-		per_cpu_ptr(&tcptrace_cpu, best_cpu)->delivered++;
+		WRITE_ONCE(per_cpu_ptr(&tcptrace_head, best_cpu)->len, 0);
 	}
-out:
+}
+
+/*
+ * Hand the first whole records of the stage, at most @count bytes, to
+ * @buf.  Returns the bytes copied, or -EFAULT (the stage is kept).
+ */
+static ssize_t tcptrace_stage_deliver(char __user *buf, size_t count)
+{
+	size_t n = 0;
+	u16 size;
+
+	while (n < tcptrace_stage.len) {
+		size = ((const struct tcptrace_hdr *)(tcptrace_stage.buf + n))->size;
+		if (n + size > count)
+			break;
+		n += size;
+	}
+	if (copy_to_user(buf, tcptrace_stage.buf, n))
+		return -EFAULT;
+	for (size = 0; size < n; size += ((const struct tcptrace_hdr *)
+					  (tcptrace_stage.buf + size))->size) {
+		const struct tcptrace_hdr *h = (const void *)
+					       (tcptrace_stage.buf + size);
+		struct tcptrace_cpu *c = per_cpu_ptr(&tcptrace_cpu, h->cpu);
+
+		if (h->type != TCPTRACE_REC_LOST) {
+			c->staged--;
+			c->delivered++;
+		}
+	}
+	tcptrace_stage.len -= n;
+	memmove(tcptrace_stage.buf, tcptrace_stage.buf + n,
+		tcptrace_stage.len);
+	return n;
+}
+
+/*
+ * Copy whole records, oldest first across CPUs, into @buf.  Returns the
+ * number of bytes copied, 0 when there is nothing to read, or -EFAULT
+ * when nothing could be copied.  A record counts as delivered only once
+ * it has reached userspace, and a fault loses nothing.
+ */
+ssize_t tcptrace_ring_read(char __user *buf, size_t count, u64 netns)
+{
+	size_t done = 0;
+	ssize_t ret = 0;
+
+	mutex_lock(&tcptrace_read_mutex);
+	cpumask_clear(&tcptrace_drained);
+	while (count - done >= TCPTRACE_READ_MIN) {
+		tcptrace_stage_fill(min_t(size_t, count - done,
+					  sizeof(tcptrace_stage.buf)), netns);
+		if (!tcptrace_stage.len)
+			break;
+		ret = tcptrace_stage_deliver(buf + done, count - done);
+		if (ret <= 0)
+			break;
+		done += ret;
+	}
 	mutex_unlock(&tcptrace_read_mutex);
 	return done ? done : min_t(ssize_t, ret, 0);
 }
@@ -244,7 +353,7 @@ int tcptrace_ring_stats(struct tcptrace_stats *st,
 		cs.produced = READ_ONCE(c->produced) - c->base_produced;
 		cs.lost = READ_ONCE(c->lost) - c->base_lost;
 		cs.delivered = c->delivered + c->filtered - c->base_delivered;
-		cs.buffered = ring_buffer_entries_cpu(tcptrace_rb, cpu);
+		cs.buffered = tcptrace_undelivered(cpu);
 		cs.buffer_bytes = ring_buffer_size(tcptrace_rb, cpu);
 
 		st->produced += cs.produced;
@@ -280,7 +389,7 @@ void tcptrace_ring_reset(void)
 		struct tcptrace_cpu *c = per_cpu_ptr(&tcptrace_cpu, cpu);
 
 		c->base_produced = READ_ONCE(c->produced) -
-				   ring_buffer_entries_cpu(tcptrace_rb, cpu);
+				   tcptrace_undelivered(cpu);
 		c->base_lost = READ_ONCE(c->lost);
 		c->base_delivered = c->delivered + c->filtered;
 	}
