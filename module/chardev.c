@@ -23,6 +23,7 @@
 #include "conntable.h"
 #include "compat.h"
 
+u32 tcptrace_types __read_mostly = TCPTRACE_TYPES_ALL;
 static DECLARE_WAIT_QUEUE_HEAD(tcptrace_wq);
 static unsigned long tcptrace_busy;
 /* The reader's network namespace cookie, 0 for the initial namespace. */
@@ -57,11 +58,14 @@ static int tcptrace_open(struct inode *inode, struct file *file)
 		return -EBUSY;
 	tcptrace_reader_netns = net_eq(net, &init_net) ? 0 :
 				tcptrace_net_cookie(net);
+	WRITE_ONCE(tcptrace_types, TCPTRACE_TYPES_ALL);
 	return stream_open(inode, file);
 }
 
 static int tcptrace_release(struct inode *inode, struct file *file)
 {
+	/* records made with no reader are kept for the next: all of them */
+	WRITE_ONCE(tcptrace_types, TCPTRACE_TYPES_ALL);
 	clear_bit_unlock(0, &tcptrace_busy);
 	return 0;
 }
@@ -109,6 +113,18 @@ static long tcptrace_stats_ioctl(void __user *uarg)
 	return 0;
 }
 
+static long tcptrace_set_types(u32 __user *uarg)
+{
+	u32 types;
+
+	if (get_user(types, uarg))
+		return -EFAULT;
+	if (!types || (types & ~TCPTRACE_TYPES_ALL))
+		return -EINVAL;
+	WRITE_ONCE(tcptrace_types, types | 1u << TCPTRACE_REC_LOST);
+	return 0;
+}
+
 static long tcptrace_ioctl(struct file *file, unsigned int cmd,
 			   unsigned long arg)
 {
@@ -124,6 +140,8 @@ static long tcptrace_ioctl(struct file *file, unsigned int cmd,
 			return -EINVAL;
 		tcptrace_ring_reset();
 		return 0;
+	case TCPTRACE_IOC_SET_TYPES:
+		return tcptrace_set_types(uarg);
 	default:
 		return -ENOTTY;
 	}

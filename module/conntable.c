@@ -306,6 +306,21 @@ static bool tcptrace_addr_local(const struct net *net, const u8 *a)
 }
 
 /*
+ * Is the local end of @skb's tuple @k this host's?  A packet leaving with a
+ * socket was made here, one arriving on loopback is for here; anything
+ * else costs a FIB lookup.
+ */
+static bool tcptrace_pkt_local(const struct net *net,
+			       const struct sk_buff *skb,
+			       const struct tcptrace_conn_key *k, bool out)
+{
+	if (out ? skb->sk != NULL :
+		  skb->dev && (skb->dev->flags & IFF_LOOPBACK))
+		return true;
+	return tcptrace_addr_local(net, k->laddr);
+}
+
+/*
  * Did the TCP stack make this RST?  A firewall rule's "reject with tcp
  * reset" forges its source (on a router: another host's address), and on
  * IPv4 sends it with no socket; the stack sends from a local address, on
@@ -424,9 +439,9 @@ void tcptrace_conn_packet(const struct net *net, const struct tcptrace_pkt *pkt,
 		tcptrace_rst_out(net, pkt, skb, &k);
 	/*
 	 * Handshakes of this host's own sockets only: a router forwarding
-	 * a SYN is not a server.  One FIB lookup per SYN or SYN-ACK.
+	 * a SYN is not a server.
 	 */
-	if ((f & TCPTRACE_TH_SYN) && !tcptrace_addr_local(net, k.laddr))
+	if ((f & TCPTRACE_TH_SYN) && !tcptrace_pkt_local(net, skb, &k, out))
 		return;
 
 	spin_lock_irqsave(&b->lock, flags);
@@ -529,6 +544,8 @@ static void tcptrace_conn_totals(const struct sock *sk, int oldstate,
 	const struct tcp_sock *tp = tcp_sk(sk);
 	struct tcptrace_conn_rec r = {};
 
+	if (!tcptrace_wants(TCPTRACE_REC_CONN))
+		return;
 	tcptrace_hdr_init(&r.hdr, TCPTRACE_REC_CONN, sizeof(r),
 			  TCPTRACE_CONN_REC_VERSION);
 	r.sock_cookie = tcptrace_sock_cookie(sk);

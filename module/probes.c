@@ -77,16 +77,36 @@ static void tcptrace_unpark(struct tcptrace_parked *p, const struct sock *sk)
 	tcptrace_ring_emit(&p->rec.hdr);
 }
 
+/*
+ * An active closer "goes to CLOSE" when the kernel hands the connection
+ * to a timewait socket.  Returns the jiffies that socket has left, or -1.
+ */
+static long tcptrace_tw_handover(const struct sock *sk, int oldstate,
+				 int newstate)
+{
+	if (newstate != TCP_CLOSE ||
+	    (oldstate != TCP_FIN_WAIT1 && oldstate != TCP_FIN_WAIT2 &&
+	     oldstate != TCP_CLOSING))
+		return -1;
+	return tcptrace_conn_tw_left(sk);
+}
+
 static void tcptrace_probe_set_state(void *data, const struct sock *sk,
 				     const int oldstate, const int newstate)
 {
 	struct tcptrace_state_rec rec = {};
 	struct tcptrace_parked *parked;
 	const struct net *net;
-	long tw_left = -1;
+	long tw_left;
 
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return;
+	if (!tcptrace_wants(TCPTRACE_REC_STATE)) {
+		/* the reader wants no transitions: only the table's work */
+		tcptrace_conn_state(sk, oldstate, newstate,
+				    tcptrace_tw_handover(sk, oldstate, newstate));
+		return;
+	}
 
 	tcptrace_hdr_init(&rec.hdr, TCPTRACE_REC_STATE, sizeof(rec),
 			  TCPTRACE_STATE_REC_VERSION);
@@ -110,18 +130,11 @@ static void tcptrace_probe_set_state(void *data, const struct sock *sk,
 	}
 	rec.sock_cookie = tcptrace_sock_cookie(sk);
 	tcptrace_fill_endpoints(&rec, sk);
-	/*
-	 * An active closer "goes to CLOSE" when the kernel hands the
-	 * connection to a timewait socket: report the connection's move.
-	 */
-	if (newstate == TCP_CLOSE &&
-	    (oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 ||
-	     oldstate == TCP_CLOSING)) {
-		tw_left = tcptrace_conn_tw_left(sk);
-		if (tw_left >= 0) {
-			rec.new_state = TCP_TIME_WAIT;
-			rec.flags |= TCPTRACE_F_SYNTHETIC;
-		}
+	/* a move to a timewait socket is reported as one to TIME_WAIT */
+	tw_left = tcptrace_tw_handover(sk, oldstate, newstate);
+	if (tw_left >= 0) {
+		rec.new_state = TCP_TIME_WAIT;
+		rec.flags |= TCPTRACE_F_SYNTHETIC;
 	}
 	tcptrace_ring_emit(&rec.hdr);
 	tcptrace_conn_state(sk, oldstate, newstate, tw_left);

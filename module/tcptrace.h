@@ -6,6 +6,7 @@
 #define _TCPTRACE_H
 
 #include <linux/types.h>
+#include <linux/compiler.h>
 #include "uapi/tcptrace.h"
 
 struct tcptrace_stats;
@@ -19,6 +20,14 @@ ssize_t tcptrace_ring_read(char __user *buf, size_t count, u64 netns);
 int tcptrace_ring_stats(struct tcptrace_stats *st,
 			struct tcptrace_cpu_stats __user *cpus);
 void tcptrace_ring_reset(void);
+
+/* The record types the reader wants (TCPTRACE_IOC_SET_TYPES). */
+extern u32 tcptrace_types;
+
+static inline bool tcptrace_wants(unsigned int type)
+{
+	return READ_ONCE(tcptrace_types) & (1u << type);
+}
 
 /* chardev.c: /dev/tcptrace */
 int tcptrace_dev_init(void);

@@ -217,18 +217,32 @@ static void ob_bool(bool b)
 		OB_LIT("false");
 }
 
+/* "00" to "99", for two digits at a time */
+static const char digit_pairs[] =
+	"000102030405060708091011121314151617181920212223242526272829"
+	"303132333435363738394041424344454647484950515253545556575859"
+	"606162636465666768697071727374757677787980818283848586878889"
+	"90919293949596979899";
+
 /* "%llu" into @out (room for 20 digits); returns the length */
 static size_t fmt_u64(char *out, uint64_t v)
 {
 	uint64_t t = v;
-	size_t len = 0, i;
+	size_t len = 1, i;
 
-	do {
-		len++;
-		t /= 10;
-	} while (t);
-	for (i = len; i-- > 0; v /= 10)
-		out[i] = '0' + v % 10;
+	while (t >= 10000) {
+		t /= 10000;
+		len += 4;
+	}
+	len += (t >= 10) + (t >= 100) + (t >= 1000);
+	for (i = len; v >= 100; v /= 100) {
+		i -= 2;
+		memcpy(out + i, digit_pairs + 2 * (v % 100), 2);
+	}
+	if (v >= 10)
+		memcpy(out, digit_pairs + 2 * v, 2);
+	else
+		out[0] = '0' + v;
 	return len;
 }
 
@@ -1569,6 +1583,36 @@ static int open_device(void)
 }
 
 /*
+ * Ask the module for the record types this run prints or needs, so it
+ * does not make the rest; -w keeps everything.  A module older than the
+ * ioctl sends everything, and handle_buffer() skips what it does not show.
+ */
+static void want_types(int fd)
+{
+	uint32_t types = TCPTRACE_TYPES_ALL;
+
+	if (opt.write_path)
+		return;
+	switch (opt.mode) {
+	case MODE_ALL:
+		types = 1u << TCPTRACE_REC_STATE | 1u << TCPTRACE_REC_HANDSHAKE |
+			1u << TCPTRACE_REC_DIAG;
+		break;
+	case MODE_HANDSHAKES:
+		types = 1u << TCPTRACE_REC_HANDSHAKE;
+		break;
+	case MODE_DIAG:
+		types = 1u << TCPTRACE_REC_DIAG;
+		break;
+	case MODE_CONNS:
+		break;
+	}
+	if (ioctl(fd, TCPTRACE_IOC_SET_TYPES, &types) < 0 && errno != ENOTTY)
+		die(EX_RUNTIME, "%s: choosing record types: %s", opt.device,
+		    strerror(errno));
+}
+
+/*
  * tcptrace conns --state time-wait: the TIME_WAIT sockets of this network
  * namespace right now, with the time each has left, from the kernel's
  * sock_diag interface (what ss uses).  Explains "Address already in use".
@@ -2064,6 +2108,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	fd = open_device();
+	want_types(fd);
 	if (opt.write_path)
 		open_capture(opt.write_path);
 	if (isatty(STDOUT_FILENO))

@@ -326,5 +326,17 @@ struct tcptrace_stats {
 #define TCPTRACE_IOC_STATS	_IOWR(TCPTRACE_IOC_MAGIC, 2, struct tcptrace_stats)
 /* Start counting produced/lost/delivered from zero again. */
 #define TCPTRACE_IOC_RESET	_IO(TCPTRACE_IOC_MAGIC, 3)
+/*
+ * The record types this reader wants (__u32, bit 1 << type; loss reports
+ * always come): the module does not make the others, which costs nothing
+ * on the traced path.  Every open() starts with all types.  Unknown bits
+ * or no type at all: -EINVAL.  A module without it answers -ENOTTY.
+ */
+#define TCPTRACE_IOC_SET_TYPES	_IOW(TCPTRACE_IOC_MAGIC, 4, __u32)
+#define TCPTRACE_TYPES_ALL	((1u << TCPTRACE_REC_STATE) |		\
+				 (1u << TCPTRACE_REC_LOST) |		\
+				 (1u << TCPTRACE_REC_HANDSHAKE) |	\
+				 (1u << TCPTRACE_REC_DIAG) |		\
+				 (1u << TCPTRACE_REC_CONN))
 
 #endif /* _UAPI_LINUX_TCPTRACE_H */

@@ -32,6 +32,7 @@ def ioc(direction, nr, size):
 IOC_VERSION = ioc(2, 1, 4)
 IOC_STATS = ioc(3, 2, 88)
 IOC_RESET = ioc(0, 3, 0)
+IOC_SET_TYPES = ioc(1, 4, 4)
 
 _port = [20000]
 

@@ -422,6 +422,48 @@ def overflow_is_counted_and_reported():
     load()
 
 
+def drain(fd):
+    recs = []
+    while True:
+        try:
+            recs += read_records(os.read(fd, 65536))
+        except BlockingIOError:
+            return recs
+
+
+@test
+def reader_chooses_record_types():
+    """TCPTRACE_IOC_SET_TYPES: the module makes only what the reader wants,
+    bad masks are refused, and the next open() starts with every type."""
+    fd = os.open(DEV, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        for bad in (0, 1 << 9, 1 << 0):
+            try:
+                fcntl.ioctl(fd, IOC_SET_TYPES, struct.pack("<I", bad))
+                raise AssertionError("types %#x accepted" % bad)
+            except OSError as e:
+                eq(e.errno, errno.EINVAL, "types %#x errno" % bad)
+        fcntl.ioctl(fd, IOC_SET_TYPES, struct.pack("<I", 1 << 3))
+        drain(fd)
+        fcntl.ioctl(fd, IOC_RESET, 0)
+        refused("127.0.0.1", new_port())
+        recs = drain(fd)
+        eq(sorted(r[0] for r in recs), [3, 3], "handshake records only")
+        s = stats(fd)
+        eq((s["produced"], s["delivered"], s["lost"], s["buffered"]),
+           (2, 2, 0, 0), "counters: the others were never made")
+    finally:
+        os.close(fd)
+    fd = os.open(DEV, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        drain(fd)
+        refused("127.0.0.1", new_port())
+        eq(sorted(r[0] for r in drain(fd)), REFUSED_TYPES,
+           "all types again after reopening")
+    finally:
+        os.close(fd)
+
+
 @test
 def cli_reports_lost_records():
     load("buf_size=8192")
