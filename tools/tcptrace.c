@@ -329,7 +329,7 @@ static void ob_hex16(unsigned int w)
  * words, the first of equals, becomes "::"; ::ffff:a.b.c.d and ::a.b.c.d
  * end in dotted quad), without its sprintf per word.
  */
-static void ob_addr(int family, const uint8_t *a)
+static void ob_addr_fmt(int family, const uint8_t *a)
 {
 	int i, run = 0, base = -1, len = 0;
 	unsigned int w[8];
@@ -362,13 +362,49 @@ static void ob_addr(int family, const uint8_t *a)
 			ob_chr(':');
 		if (i == 6 && base == 0 &&
 		    (len == 6 || (len == 5 && w[5] == 0xffff))) {
-			ob_addr(AF_INET, a + 12);
+			ob_addr_fmt(AF_INET, a + 12);
 			return;
 		}
 		ob_hex16(w[i]);
 	}
 	if (base >= 0 && base + len == 8)
 		ob_chr(':');
+}
+
+/*
+ * A connection's lines repeat its two addresses: the last two formatted
+ * are kept as text.
+ */
+static struct addr_text {
+	int family;
+	uint8_t a[16];
+	char text[INET6_ADDRSTRLEN];
+	size_t len;
+} addr_cache[2];
+static unsigned int addr_cache_next;
+
+static void ob_addr(int family, const uint8_t *a)
+{
+	size_t n = family == AF_INET ? 4 : 16, start;
+	struct addr_text *c;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(addr_cache); i++) {
+		c = &addr_cache[i];
+		if (c->len && c->family == family && !memcmp(c->a, a, n)) {
+			ob_put(c->text, c->len);
+			return;
+		}
+	}
+	start = ob.n;
+	ob_addr_fmt(family, a);
+	if (ob.n < start || ob.n - start > sizeof(c->text))
+		return;		/* a flush came in between: keep nothing */
+	c = &addr_cache[addr_cache_next++ % ARRAY_SIZE(addr_cache)];
+	c->family = family;
+	memcpy(c->a, a, n);
+	c->len = ob.n - start;
+	memcpy(c->text, ob.buf + start, c->len);
 }
 
 /* "%s:%u" for IPv4, "[%s]:%u" for IPv6 */
@@ -423,14 +459,22 @@ static void ob_text_head(uint64_t ts, uint32_t netns_ino, const char *who,
 			 unsigned int sport, const uint8_t *daddr,
 			 unsigned int dport)
 {
+	static char ino_text[24];
+	static uint32_t ino_cached;
+	static size_t ino_len;
 	size_t start;
 
 	ob_when(ts);
 	OB_LIT(" netns:");
-	start = ob.n;
-	ob_u64(netns_ino);
-	ob_pad(start, 10);
-	ob_chr(' ');
+	/* "%-10u ", of a namespace that rarely changes */
+	if (!ino_len || netns_ino != ino_cached) {
+		ino_len = fmt_u64(ino_text, netns_ino);
+		while (ino_len < 10)
+			ino_text[ino_len++] = ' ';
+		ino_text[ino_len++] = ' ';
+		ino_cached = netns_ino;
+	}
+	ob_put(ino_text, ino_len);
 	start = ob.n;
 	ob_put(who, who_len);
 	ob_pad(start, width);
