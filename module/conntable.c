@@ -314,8 +314,9 @@ static bool tcptrace_pkt_local(const struct net *net,
 			       const struct sk_buff *skb,
 			       const struct tcptrace_conn_key *k, bool out)
 {
-	if (out ? skb->sk != NULL :
-		  skb->dev && (skb->dev->flags & IFF_LOOPBACK))
+	if (out && skb->sk)
+		return true;
+	if (!out && skb->dev && (skb->dev->flags & IFF_LOOPBACK))
 		return true;
 	return tcptrace_addr_local(net, k->laddr);
 }

@@ -217,13 +217,6 @@ static void ob_bool(bool b)
 		OB_LIT("false");
 }
 
-/* "00" to "99", for two digits at a time */
-static const char digit_pairs[] =
-	"000102030405060708091011121314151617181920212223242526272829"
-	"303132333435363738394041424344454647484950515253545556575859"
-	"606162636465666768697071727374757677787980818283848586878889"
-	"90919293949596979899";
-
 /* "%llu" into @out (room for 20 digits); returns the length */
 static size_t fmt_u64(char *out, uint64_t v)
 {
@@ -235,14 +228,19 @@ static size_t fmt_u64(char *out, uint64_t v)
 		len += 4;
 	}
 	len += (t >= 10) + (t >= 100) + (t >= 1000);
+	/* two digits per division: the hot part of every line */
 	for (i = len; v >= 100; v /= 100) {
-		i -= 2;
-		memcpy(out + i, digit_pairs + 2 * (v % 100), 2);
+		unsigned int d = v % 100;
+
+		out[--i] = '0' + d % 10;
+		out[--i] = '0' + d / 10;
 	}
-	if (v >= 10)
-		memcpy(out, digit_pairs + 2 * v, 2);
-	else
+	if (v >= 10) {
+		out[1] = '0' + v % 10;
+		out[0] = '0' + v / 10;
+	} else {
 		out[0] = '0' + v;
+	}
 	return len;
 }
 
