@@ -121,11 +121,29 @@ static DECLARE_DELAYED_WORK(tcptrace_scan_work, tcptrace_conn_scan);
 /* The scan against purges: an entry's net pointer outlives a scan pass. */
 static DEFINE_MUTEX(tcptrace_scan_mutex);
 
+static bool tcptrace_key_v4(const struct tcptrace_conn_key *k)
+{
+	return ipv6_addr_v4mapped((const struct in6_addr *)k->laddr);
+}
+
+/*
+ * Keyed by the random seed and the namespace; an IPv4 tuple's mapped
+ * prefixes carry nothing, so it hashes three words, not twelve.
+ */
 static struct tcptrace_bucket *tcptrace_bucket(const struct tcptrace_conn_key *k)
 {
-	u32 h = jhash2((const u32 *)k, sizeof(*k) / sizeof(u32),
-		       tcptrace_hash_seed);
+	u32 seed = tcptrace_hash_seed ^ (u32)k->netns_cookie ^
+		   (u32)(k->netns_cookie >> 32);
+	u32 a, b, h;
 
+	if (tcptrace_key_v4(k) &&
+	    ipv6_addr_v4mapped((const struct in6_addr *)k->raddr)) {
+		memcpy(&a, k->laddr + 12, 4);
+		memcpy(&b, k->raddr + 12, 4);
+		h = jhash_3words(a, b, (u32)k->lport << 16 | k->rport, seed);
+	} else {
+		h = jhash2((const u32 *)k, sizeof(*k) / sizeof(u32), seed);
+	}
 	return &tcptrace_buckets[h & (tcptrace_nbuckets - 1)];
 }
 
@@ -207,11 +225,6 @@ static void tcptrace_hs_fill(struct tcptrace_handshake_rec *r,
 static u64 tcptrace_mib(const struct net *net, int field)
 {
 	return snmp_fold_field(net->mib.net_statistics, field);
-}
-
-static bool tcptrace_key_v4(const struct tcptrace_conn_key *k)
-{
-	return ipv6_addr_v4mapped((const struct in6_addr *)k->laddr);
 }
 
 /*
