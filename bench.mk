@@ -12,7 +12,7 @@
 #   make bench-quick     the regression check: untraced against tcptrace on
 #                        the storm, 3 rounds, plus the burst; TAP output,
 #                        fails if the storm drops more than
-#                        BENCH_QUICK_MAX_DROP percent (10) or loses more
+#                        BENCH_QUICK_MAX_DROP percent (45) or loses more
 #                        than BENCH_QUICK_MAX_LOST records (0)
 #
 # Variables (environment or command line): BENCH_KVER (default: the

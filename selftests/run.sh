@@ -74,6 +74,7 @@ if [ $# -eq 0 ]; then
 	suite fuzz ./fuzz/run.sh --seconds 30
 	suite stress selftests/stress/run.sh --quick
 	suite packaging selftests/packaging/run.sh
+	suite bench-quick selftests/bench/bench.sh --quick
 fi
 
 echo "$passed passed, $failed failed"
