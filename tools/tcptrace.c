@@ -256,8 +256,13 @@ static void ob_pad(size_t start, size_t width)
 {
 	size_t len = ob.n >= start ? ob.n - start : width;
 
-	while (len++ < width)
-		ob_chr(' ');
+	if (len >= width)
+		return;
+	len = width - len;
+	if (sizeof(ob.buf) - ob.n < len)
+		ob_flush();
+	memset(ob.buf + ob.n, ' ', len);
+	ob.n += len;
 }
 
 /* For the rare and the complicated. */
@@ -423,6 +428,7 @@ static void ob_endpoint(int family, const uint8_t *a, unsigned int port)
 static void ob_when(uint64_t mono_ns)
 {
 	static char hms[16];
+	static size_t hms_len;
 	static time_t hms_sec = -1;
 	/* unsigned: a crafted timestamp wraps instead of overflowing */
 	int64_t real = (int64_t)(mono_ns + (uint64_t)mono_to_real_ns);
@@ -438,15 +444,17 @@ static void ob_when(uint64_t mono_ns)
 		struct tm tm = {};
 
 		localtime_r(&sec, &tm);
-		snprintf(hms, sizeof(hms), "%02d:%02d:%02d", tm.tm_hour,
-			 tm.tm_min, tm.tm_sec);
+		hms_len = snprintf(hms, sizeof(hms), "%02d:%02d:%02d.",
+				   tm.tm_hour, tm.tm_min, tm.tm_sec);
+		hms_len = hms_len < sizeof(hms) ? hms_len : sizeof(hms) - 1;
 		hms_sec = sec;
 	}
-	ob_str(hms);
-	ob_chr('.');
+	ob_put(hms, hms_len);
 	us = (real % 1000000000) / 1000;
-	for (i = 5; i >= 0; i--, us /= 10)
+	for (i = 5; i > 0; i -= 2, us /= 100) {
 		t[i] = '0' + us % 10;
+		t[i - 1] = '0' + us / 10 % 10;
+	}
 	ob_put(t, sizeof(t));
 }
 
