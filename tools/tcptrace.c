@@ -217,30 +217,58 @@ static void ob_bool(bool b)
 		OB_LIT("false");
 }
 
+/* Decimal digits of @v. */
+static size_t n_digits(uint64_t v)
+{
+	static const uint64_t pow10[] = {
+		1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull,
+		10000000ull, 100000000ull, 1000000000ull, 10000000000ull,
+		100000000000ull, 1000000000000ull, 10000000000000ull,
+		100000000000000ull, 1000000000000000ull,
+		10000000000000000ull, 100000000000000000ull,
+		1000000000000000000ull, 10000000000000000000ull,
+	};
+	/* bits * log10(2), with log10(2) ~ 1233 / 4096: exact or one short */
+	uint64_t x = v | 1;
+	size_t n = (64 - __builtin_clzll(x)) * 1233 >> 12;
+
+	return n + (x >= pow10[n]);
+}
+
+/* "00" to "99": two digits per division */
+static char digit_pairs[200];
+
+static void fill_digit_pairs(void)
+{
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		digit_pairs[2 * i] = '0' + i / 10;
+		digit_pairs[2 * i + 1] = '0' + i % 10;
+	}
+}
+
 /* "%llu" into @out (room for 20 digits); returns the length */
 static size_t fmt_u64(char *out, uint64_t v)
 {
-	uint64_t t = v;
-	size_t len = 1, i;
+	size_t len = n_digits(v), i = len;
+	uint32_t w;
 
-	while (t >= 10000) {
-		t /= 10000;
-		len += 4;
+	if (__builtin_expect(!digit_pairs[0], 0))
+		fill_digit_pairs();
+	/* in 32 bits once the value fits */
+	for (; v > UINT32_MAX; v /= 100) {
+		i -= 2;
+		memcpy(out + i, digit_pairs + 2 * (v % 100), 2);
 	}
-	len += (t >= 10) + (t >= 100) + (t >= 1000);
-	/* two digits per division: the hot part of every line */
-	for (i = len; v >= 100; v /= 100) {
-		unsigned int d = v % 100;
-
-		out[--i] = '0' + d % 10;
-		out[--i] = '0' + d / 10;
+	for (w = v; w >= 100; w /= 100) {
+		i -= 2;
+		memcpy(out + i, digit_pairs + 2 * (w % 100), 2);
 	}
-	if (v >= 10) {
-		out[1] = '0' + v % 10;
-		out[0] = '0' + v / 10;
-	} else {
-		out[0] = '0' + v;
-	}
+	if (w >= 10)
+		memcpy(out, digit_pairs + 2 * w, 2);
+	else
+		out[0] = '0' + w;
 	return len;
 }
 
