@@ -23,8 +23,8 @@
 #   BENCH_CLIENTS=N       client processes of the concurrent storm (4)
 #   BENCH_BYTES=N         bytes per bulk transfer (default 64 MiB)
 #   BENCH_BURST=N         connections of the overflow burst (default 1000)
-#   BENCH_CONFIGS=...     configurations, of: untraced tcptrace-null
-#                         tcptrace-json bpftrace tcpdump
+#   BENCH_CONFIGS=...     configurations, of: untraced floor tcptrace-null
+#                         tcptrace-json tcptrace-raw bpftrace tcpdump
 #   BENCH_WORKLOADS=...   of: storm-seq storm-conc bulk
 #   BENCH_OUT=FILE        report (default BENCHMARKS.md at the top)
 #   BENCH_PROFILE=0|1     profile a traced storm with perf (full: 1)
@@ -81,6 +81,12 @@ OUT=$BENCH/out/$([ "$QUICK" = 1 ] && echo quick || echo full)-$KVER
 mkdir -p "$OUT"
 gcc -O2 -g -Wall -Wextra -std=gnu11 -o "$BENCH/out/tcpbench" \
 	"$BENCH/tcpbench.c" || die "cannot build tcpbench"
+# the floor module, built out of the tree
+FLOOR_BUILD=$BENCH/out/floor-$KVER
+mkdir -p "$FLOOR_BUILD"
+cp "$BENCH/floor/Kbuild" "$BENCH/floor/floor.c" "$FLOOR_BUILD/"
+make -s -C "/lib/modules/$KVER/build" M="$FLOOR_BUILD" modules >&2 ||
+	die "cannot build the floor module"
 
 # -- the guest run ----------------------------------------------------------
 if [ "$QUICK" = 1 ]; then
@@ -90,7 +96,7 @@ if [ "$QUICK" = 1 ]; then
 	export TCPTRACE_BENCH_PROFILE=${BENCH_PROFILE:-0}
 	timeout=900
 else
-	export TCPTRACE_BENCH_CONFIGS=${BENCH_CONFIGS:-untraced tcptrace-null tcptrace-json bpftrace tcpdump}
+	export TCPTRACE_BENCH_CONFIGS=${BENCH_CONFIGS:-untraced floor tcptrace-null tcptrace-json tcptrace-raw bpftrace tcpdump}
 	export TCPTRACE_BENCH_WORKLOADS=${BENCH_WORKLOADS:-storm-seq storm-conc bulk}
 	export TCPTRACE_BENCH_ROUNDS=${BENCH_ROUNDS:-5}
 	export TCPTRACE_BENCH_PROFILE=${BENCH_PROFILE:-1}
@@ -104,6 +110,7 @@ export TCPTRACE_BENCH_KO=$ROOT/build/$KVER/tcptrace.ko
 export TCPTRACE_BENCH_CLI=$ROOT/tools/tcptrace
 export TCPTRACE_BENCH_TOOL=$BENCH/out/tcpbench
 export TCPTRACE_BENCH_BT=$BENCH/inet_sock_set_state.bt
+export TCPTRACE_BENCH_FLOOR=$FLOOR_BUILD/tcptrace_floor.ko
 
 QEMU_ARGS="-icount shift=0,sleep=off"
 log "booting $KVER with $QEMU_ARGS: ${TCPTRACE_BENCH_CONFIGS} x ${TCPTRACE_BENCH_WORKLOADS}, ${TCPTRACE_BENCH_ROUNDS} rounds"

@@ -9,8 +9,10 @@
 #
 # Everything comes from the environment (TCPTRACE_BENCH_*, set by bench.sh):
 #   _KO _CLI _TOOL _BT    module, CLI, tcpbench binary, bpftrace script
+#   _FLOOR                the floor module (selftests/bench/floor/)
 #   _CONFIGS              configurations to compare, space separated, of
-#                         untraced tcptrace-null tcptrace-json bpftrace tcpdump
+#                         untraced floor tcptrace-null tcptrace-json
+#                         tcptrace-raw bpftrace tcpdump
 #   _WORKLOADS            of storm-seq storm-conc bulk
 #   _ROUNDS               rounds; round r runs the configurations rotated
 #                         by r, each with every workload
@@ -28,6 +30,7 @@ KO=$TCPTRACE_BENCH_KO
 CLI=$TCPTRACE_BENCH_CLI
 TOOL=$TCPTRACE_BENCH_TOOL
 BT=$TCPTRACE_BENCH_BT
+FLOOR=${TCPTRACE_BENCH_FLOOR:-}
 read -r -a CONFIGS <<<"${TCPTRACE_BENCH_CONFIGS:-untraced tcptrace-null tcptrace-json bpftrace tcpdump}"
 read -r -a WORKLOADS <<<"${TCPTRACE_BENCH_WORKLOADS:-storm-seq storm-conc bulk}"
 ROUNDS=${TCPTRACE_BENCH_ROUNDS:-5}
@@ -99,6 +102,9 @@ has_dev_open() {
 for f in "$KO" "$CLI" "$TOOL"; do
 	[ -e "$f" ] || die "$f missing"
 done
+case " ${CONFIGS[*]} " in
+*" floor "*) [ -e "$FLOOR" ] || die "floor module ${FLOOR:-(unset)} missing" ;;
+esac
 lsmod | grep -q '^tcptrace ' && rmmod tcptrace
 
 # Closed connections skip TIME_WAIT (tcp_time_wait() still moves them to
@@ -198,12 +204,17 @@ start_tracer() {	# start_tracer CONFIG WORKLOAD
 	TPID=0
 	case $1 in
 	untraced) ;;
-	tcptrace-null | tcptrace-json)
+	floor)
+		insmod "$FLOOR" || die "insmod $FLOOR"
+		;;
+	tcptrace-null | tcptrace-json | tcptrace-raw)
 		load_module
 		if [ "$1" = tcptrace-null ]; then
 			"$CLI" >/dev/null 2>"$W/tracer.err" &
-		else
+		elif [ "$1" = tcptrace-json ]; then
 			"$CLI" -j >"$W/trace.json" 2>"$W/tracer.err" &
+		else
+			"$CLI" -w "$W/trace.raw" 2>"$W/tracer.err" &
 		fi
 		TPID=$!
 		wait_for has_dev_open "$TPID" || die "tcptrace CLI did not open the device"
@@ -265,6 +276,10 @@ stop_pid() {
 stop_tracer() {
 	local cfg=$1 cpu0=$3 cpu1=$4 tail rss killed=false stats lines lost n
 	EXTRA=
+	if [ "$cfg" = floor ]; then
+		rmmod tcptrace_floor || die "rmmod tcptrace_floor"
+		return 0
+	fi
 	[ "$TPID" -ne 0 ] || return 0
 	# Let the tracer catch up with what the workload left behind.  Idle
 	# time is free under sleep=off; tcpdump's capture buffer hands over
@@ -283,6 +298,9 @@ stop_tracer() {
 			lost=$(awk -F'"count":' '/"type":"lost"/ { split($2, a, /[,}]/); s += a[1] } END { print s + 0 }' "$W/trace.json")
 			EXTRA+=",\"lines\":$lines,\"lost_reported\":$lost,\"file_bytes\":$(stat -c %s "$W/trace.json")"
 			rm -f "$W/trace.json"
+		elif [ "$cfg" = tcptrace-raw ]; then
+			EXTRA+=",\"file_bytes\":$(stat -c %s "$W/trace.raw")"
+			rm -f "$W/trace.raw"
 		fi
 		rmmod tcptrace || die "rmmod tcptrace"
 		;;

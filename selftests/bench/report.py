@@ -16,9 +16,19 @@ import json
 import statistics
 import sys
 
-CONFIGS = ["untraced", "tcptrace-null", "tcptrace-json", "bpftrace", "tcpdump"]
+CONFIGS = ["untraced", "floor", "tcptrace-null", "tcptrace-json", "tcptrace-raw",
+           "bpftrace", "tcpdump"]
+# configurations with no tracer process
+NO_TRACER = ("untraced", "floor")
 WHAT = {
     "untraced": "untraced (module not loaded): the limit",
+    "floor": "not tcptrace: `selftests/bench/floor/`, a module that attaches "
+             "where tcptrace does on a connection's path (the "
+             "`inet_sock_set_state` tracepoint, netfilter PRE_ROUTING and "
+             "POST_ROUTING, IPv4 and IPv6) with handlers that return at once: "
+             "what hooking costs before any work",
+    "tcptrace-raw": "tcptrace loaded, `tools/tcptrace -w file` (raw records, "
+                    "every type, no formatting: the counterpart of `tcpdump -w`)",
     "tcptrace-null": "tcptrace loaded, `tools/tcptrace > /dev/null` (text)",
     "tcptrace-json": "tcptrace loaded, `tools/tcptrace -j > file` (JSON lines, tmpfs)",
     "bpftrace": "`bpftrace` on `tracepoint:sock:inet_sock_set_state`, printing the "
@@ -194,7 +204,7 @@ def md_report(a, env, runs, bursts, done, fatal):
                 conns = x.runs[0]["conns"]
                 extra = (x.ns - base.ns) / conns if base else float("nan")
                 row += f"{extra:,.0f} | " if cfg != "untraced" else "- | "
-            if cfg == "untraced":
+            if cfg in NO_TRACER:
                 row += "- | - | - | - |"
             else:
                 row += (f"{x.tracer_ns / x.ns * 100:.1f}% | "
@@ -228,11 +238,15 @@ def md_report(a, env, runs, bursts, done, fatal):
     # -- where tcptrace's cost goes ---------------------------------------
     base = g.get(("untraced", "storm-seq"))
     rows = []
-    for cfg in ("tcptrace-null", "tcptrace-json"):
+    for cfg in ("floor", "tcptrace-null", "tcptrace-json", "tcptrace-raw"):
         x = g.get((cfg, "storm-seq"))
         if not (x and base):
             continue
         conns = x.runs[0]["conns"]
+        if cfg == "floor":
+            rows.append(f"| floor (empty hooks) | {base.ns / conns:,.0f} | "
+                        f"{(x.ns - base.ns) / conns:,.0f} | - | - | - |")
+            continue
         delivered = med([r["stats"]["delivered"] for r in x.runs])
         produced = med([r["stats"]["produced"] + r["stats"]["lost"] for r in x.runs])
         kern = (x.ns - x.tracer_ns - base.ns) / conns
@@ -308,8 +322,8 @@ def md_report(a, env, runs, bursts, done, fatal):
           f"{med([m['d_vmalloc_kb'] for m in mems]):+,.0f} KiB | "
           f"{med([m['d_percpu_kb'] for m in mems]):+,.0f} KiB |")
         p("")
-        rss = [(cfg, g[(cfg, "storm-seq")].rss) for cfg in CONFIGS[1:]
-               if (cfg, "storm-seq") in g]
+        rss = [(cfg, g[(cfg, "storm-seq")].rss) for cfg in CONFIGS
+               if cfg not in NO_TRACER and (cfg, "storm-seq") in g]
         if rss:
             p("Tracer processes' resident memory after a storm: " +
               ", ".join(f"{c} {v / 1024:.1f} MiB" for c, v in rss) +
@@ -325,6 +339,7 @@ def md_report(a, env, runs, bursts, done, fatal):
     for t in targets(g, bursts):
         p(f"| {t[0]} | {t[1]} | {'met' if t[2] else '**missed**'} |")
     p("")
+    o.extend(floor_note(g))
     p("## Configurations")
     p("")
     for cfg in CONFIGS:
@@ -420,6 +435,30 @@ def overhead(g, cfg, wl):
     if not (b and x):
         return None, None
     return x.ns - b.ns, x.median / b.median
+
+
+def floor_note(g):
+    """What the hooks alone cost, against the storm targets' budgets."""
+    out = []
+    for wl in ("storm-seq", "storm-conc"):
+        b, f = g.get(("untraced", wl)), g.get(("floor", wl))
+        if not (b and f):
+            continue
+        conns = b.runs[0]["conns"]
+        per = (f.ns - b.ns) / conns
+        budget = b.ns / conns * (1 / 0.98 - 1)
+        line = (f"**The floor, {wl}.** Attaching where tcptrace attaches, "
+                f"with handlers that return at once, costs {per:,.0f} "
+                f"instructions per connection ({(1 - f.median / b.median) * 100:.1f}% "
+                f"of the storm's throughput); a 2% drop allows "
+                f"{budget:,.0f} in all.")
+        for other in ("bpftrace", "tcpdump"):
+            o, _ = overhead(g, other, wl)
+            if o is not None and o > 0:
+                line += (f" One fifth of {other}'s overhead is "
+                         f"{o / conns / 5:,.0f} per connection.")
+        out += [line, ""]
+    return out
 
 
 def targets(g, bursts):
