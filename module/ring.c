@@ -164,22 +164,37 @@ bool tcptrace_ring_has_data(void)
 	       tcptrace_any_unreported();
 }
 
+/*
+ * Take @cpu's oldest record off its ring, or NULL when it has none.  The
+ * record stays readable until the next ring operation on @cpu.
+ */
+static const struct tcptrace_hdr *tcptrace_consume(int cpu)
+{
+	const struct tcptrace_hdr *hdr;
+	struct ring_buffer_event *ev;
+
+	for (;;) {
+		ev = ring_buffer_consume(tcptrace_rb, cpu, NULL, NULL);
+		if (!ev)
+			return NULL;
+		hdr = ring_buffer_event_data(ev);
+		/* the probes write whole records, none larger than a read */
+		if (!WARN_ON_ONCE(hdr->size < sizeof(*hdr) ||
+				  hdr->size > TCPTRACE_READ_MIN))
+			return hdr;
+	}
+}
+
 /* @cpu's oldest undelivered record, or NULL when it has none. */
 static const struct tcptrace_hdr *tcptrace_head_of(int cpu)
 {
 	struct tcptrace_head *h = per_cpu_ptr(&tcptrace_head, cpu);
 	const struct tcptrace_hdr *hdr;
-	struct ring_buffer_event *ev;
 
 	if (h->len)
 		return (const void *)h->rec;
-	ev = ring_buffer_consume(tcptrace_rb, cpu, NULL, NULL);
-	if (!ev)
-		return NULL;
-	hdr = ring_buffer_event_data(ev);
-	/* the probes write whole records, none larger than a read */
-	if (WARN_ON_ONCE(hdr->size < sizeof(*hdr) ||
-			 hdr->size > sizeof(h->rec)))
+	hdr = tcptrace_consume(cpu);
+	if (!hdr)
 		return NULL;
 	memcpy(h->rec, hdr, hdr->size);
 	WRITE_ONCE(h->len, hdr->size);
@@ -230,6 +245,35 @@ static bool tcptrace_for_reader(const struct tcptrace_hdr *hdr, u64 netns)
 	return cookie == netns;
 }
 
+/* Stage @cpu's oldest record @hdr, if it is for this reader. */
+static void tcptrace_stage_one(const struct tcptrace_hdr *hdr, int cpu,
+			       u64 netns)
+{
+	if (tcptrace_for_reader(hdr, netns)) {
+		memcpy(tcptrace_stage.buf + tcptrace_stage.len, hdr, hdr->size);
+		tcptrace_stage.len += hdr->size;
+		per_cpu_ptr(&tcptrace_cpu, cpu)->staged++;
+	} else {
+		per_cpu_ptr(&tcptrace_cpu, cpu)->filtered++;
+	}
+}
+
+/*
+ * @cpu is the only one left with records: nothing to merge, so they go
+ * from its ring straight to the stage, not through its head.
+ */
+static void tcptrace_stage_drain(int cpu, size_t room, u64 netns)
+{
+	const struct tcptrace_hdr *hdr;
+
+	while (tcptrace_stage.len + TCPTRACE_READ_MIN <= room) {
+		hdr = tcptrace_consume(cpu);
+		if (!hdr)
+			return;
+		tcptrace_stage_one(hdr, cpu, netns);
+	}
+}
+
 /*
  * Stage records, oldest first across CPUs, until fewer than @room bytes
  * are left.  A CPU found drained is not looked at again until the next
@@ -239,7 +283,7 @@ static void tcptrace_stage_fill(size_t room, u64 netns)
 {
 	while (tcptrace_stage.len + TCPTRACE_READ_MIN <= room) {
 		const struct tcptrace_hdr *best = NULL, *hdr;
-		int cpu, best_cpu = 0;
+		int cpu, best_cpu = 0, live = 0;
 
 		for_each_possible_cpu(cpu) {
 			if (cpumask_test_cpu(cpu, &tcptrace_drained))
@@ -252,6 +296,7 @@ static void tcptrace_stage_fill(size_t room, u64 netns)
 					return;
 				continue;
 			}
+			live++;
 			if (!best || hdr->ts_ns < best->ts_ns) {
 				best = hdr;
 				best_cpu = cpu;
@@ -259,39 +304,48 @@ static void tcptrace_stage_fill(size_t room, u64 netns)
 		}
 		if (!best)
 			return;
-		if (tcptrace_for_reader(best, netns)) {
-			memcpy(tcptrace_stage.buf + tcptrace_stage.len, best,
-			       best->size);
-			tcptrace_stage.len += best->size;
-			per_cpu_ptr(&tcptrace_cpu, best_cpu)->staged++;
-		} else {
-			per_cpu_ptr(&tcptrace_cpu, best_cpu)->filtered++;
-		}
+		tcptrace_stage_one(best, best_cpu, netns);
 		WRITE_ONCE(per_cpu_ptr(&tcptrace_head, best_cpu)->len, 0);
+		if (live == 1)
+			tcptrace_stage_drain(best_cpu, room, netns);
 	}
+}
+
+/* The size of the staged record at @off. */
+static u16 tcptrace_stage_size(size_t off)
+{
+	return ((const struct tcptrace_hdr *)(tcptrace_stage.buf + off))->size;
+}
+
+/* Bytes of the whole staged records that fit in the first @limit. */
+static size_t tcptrace_stage_whole(size_t limit)
+{
+	size_t n = 0;
+
+	while (n < tcptrace_stage.len && n + tcptrace_stage_size(n) <= limit)
+		n += tcptrace_stage_size(n);
+	return n;
 }
 
 /*
  * Hand the first whole records of the stage, at most @count bytes, to
- * @buf.  Returns the bytes copied, or -EFAULT (the stage is kept).
+ * @buf.  Returns the bytes delivered: the whole records copied before a
+ * fault, if one came; -EFAULT if none was (the stage is kept).
  */
 static ssize_t tcptrace_stage_deliver(char __user *buf, size_t count)
 {
-	size_t n = 0;
-	u16 size;
+	size_t n = tcptrace_stage_whole(count), left, off;
 
-	while (n < tcptrace_stage.len) {
-		size = ((const struct tcptrace_hdr *)(tcptrace_stage.buf + n))->size;
-		if (n + size > count)
-			break;
-		n += size;
+	left = copy_to_user(buf, tcptrace_stage.buf, n);
+	if (left) {
+		/* the whole records that made it before the fault */
+		n = tcptrace_stage_whole(n - left);
+		if (!n)
+			return -EFAULT;
 	}
-	if (copy_to_user(buf, tcptrace_stage.buf, n))
-		return -EFAULT;
-	for (size = 0; size < n; size += ((const struct tcptrace_hdr *)
-					  (tcptrace_stage.buf + size))->size) {
+	for (off = 0; off < n; off += tcptrace_stage_size(off)) {
 		const struct tcptrace_hdr *h = (const void *)
-					       (tcptrace_stage.buf + size);
+					       (tcptrace_stage.buf + off);
 		struct tcptrace_cpu *c = per_cpu_ptr(&tcptrace_cpu, h->cpu);
 
 		if (h->type != TCPTRACE_REC_LOST) {

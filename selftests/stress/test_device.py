@@ -24,7 +24,8 @@ from ktap import test, run  # noqa: E402
 
 RNG = random.Random()
 SEED_NOTE = "TCPTRACE_SEED=%d reproduces this run"
-VALID = {IOC_VERSION, IOC_STATS, IOC_RESET}
+VALID = {IOC_VERSION, IOC_STATS, IOC_RESET, IOC_SET_TYPES}
+TYPES_ALL = 0x3e        # record types 1..5
 STATS_SIZE = 88
 CPU_SIZE = 48
 
@@ -164,7 +165,7 @@ def ioctl_fuzz():
             verdict("ioctl %#x" % cmd, e, {errno.ENOTTY})
         # 3. the real commands with random arguments
         for _ in range(size(5000, 100000)):
-            c = RNG.randrange(3)
+            c = RNG.randrange(4)
             if c == 0:
                 addr, r, w = ar.pick()
                 ret, e = raw_ioctl(fd, IOC_VERSION, addr)
@@ -173,14 +174,28 @@ def ioctl_fuzz():
                 verdict("VERSION %#x" % addr, e, want)
             elif c == 1:
                 verdict(*expect_stats(ar, fd, ncpu))
-            else:
+            elif c == 2:
                 arg = RNG.choice([0, 1, RNG.getrandbits(64), 2 ** 63])
                 ret, e = raw_ioctl(fd, IOC_RESET, arg)
                 verdict("RESET %#x" % arg, e,
                         {0} if arg == 0 else {errno.EINVAL})
+            else:
+                addr, r, w = ar.pick()
+                types = RNG.choice([0, TYPES_ALL, 1 << RNG.randrange(32),
+                                    RNG.getrandbits(32),
+                                    RNG.getrandbits(6) & TYPES_ALL])
+                if r is not None and r >= 4:
+                    ar.write(addr, struct.pack("<I", types))
+                ret, e = raw_ioctl(fd, IOC_SET_TYPES, addr)
+                valid = types and not types & ~TYPES_ALL
+                want = ({0, errno.EINVAL, errno.EFAULT} if r is None else
+                        {errno.EFAULT} if r < 4 else
+                        {0} if valid else {errno.EINVAL})
+                verdict("SET_TYPES %#x at %#x" % (types, addr), e, want)
         diag("results: %r" % counts)
         eq(bad[:20], [], "ioctl results")
-        # still a working device
+        # still a working device, every record type again
+        fcntl.ioctl(fd, IOC_SET_TYPES, struct.pack("<I", TYPES_ALL))
         s = stats(fd)
         eq(s["abi"], 1, "abi after the fuzz")
         per = stats_cpus(fd)
