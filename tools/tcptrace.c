@@ -1942,19 +1942,28 @@ static int trace_loop(int fd, bool is_device)
 
 /*
  * A file written by -w starts with this header; -r also takes a bare
- * stream of records (e.g. saved straight from the device).
+ * stream of records (e.g. saved straight from the device).  Records carry
+ * CLOCK_MONOTONIC, which means nothing on another boot: the header keeps
+ * the writer's offset to CLOCK_REALTIME, so -r shows the times of day the
+ * records were made.
  */
 #define CAPTURE_MAGIC "TCPTRACE"
+#define CAPTURE_HDR_FIRST 16	/* the first captures: no len, no offset */
 
 struct capture_hdr {
 	char magic[8];
 	uint32_t abi;
-	uint32_t reserved;
+	uint32_t len;			/* of this header; 0 in the first */
+	int64_t mono_to_real_ns;	/* writer's REALTIME - MONOTONIC */
 };
 
 static void open_capture(const char *path)
 {
-	struct capture_hdr h = { .abi = TCPTRACE_ABI_VERSION };
+	struct capture_hdr h = {
+		.abi = TCPTRACE_ABI_VERSION,
+		.len = sizeof(h),
+		.mono_to_real_ns = mono_to_real_ns,
+	};
 
 	memcpy(h.magic, CAPTURE_MAGIC, sizeof(h.magic));
 	opt.wfile = strcmp(path, "-") ? fopen(path, "wb") : stdout;
@@ -1978,16 +1987,22 @@ static int read_file(const char *path)
 		if (ferror(f))
 			die(EX_RUNTIME, "%s: read error", path);
 		have += n;
-		if (first && have >= sizeof(struct capture_hdr) &&
+		if (first && have >= CAPTURE_HDR_FIRST &&
 		    !memcmp(buf, CAPTURE_MAGIC, 8)) {
 			const struct capture_hdr *h = (const void *)buf;
+			size_t len = h->len ? h->len : CAPTURE_HDR_FIRST;
 
 			if (h->abi != TCPTRACE_ABI_VERSION)
 				die(EX_DATA, "%s: written with record ABI v%u, "
 				    "this tcptrace reads v%u", path, h->abi,
 				    TCPTRACE_ABI_VERSION);
-			have -= sizeof(*h);
-			memmove(buf, (char *)buf + sizeof(*h), have);
+			if (len < CAPTURE_HDR_FIRST || len % 8 || len > have)
+				die(EX_DATA, "%s: bad capture header (%u bytes)",
+				    path, h->len);
+			if (len >= sizeof(*h))
+				mono_to_real_ns = h->mono_to_real_ns;
+			have -= len;
+			memmove(buf, (char *)buf + len, have);
 		}
 		first = false;
 		if (!n) {

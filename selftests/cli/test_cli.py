@@ -165,6 +165,15 @@ def capture_files_stream_and_check_abi():
     r = cli(capture + state() + state()[:50])
     eq(r.returncode, 3, "capture cut inside a record")
     check("truncated record" in r.stderr, r.stderr)
+    # the writer's clock offset: times of day of the capture, not of now
+    hdr = b"TCPTRACE" + struct.pack("<IIq", 1, 24, 1700000000 * 10**9)
+    r = subprocess.run([CLI, "-r", "-"], input=hdr + state(ts=1000),
+                       capture_output=True, env=dict(os.environ, TZ="UTC"))
+    eq(r.returncode, 0, "capture with offset")
+    check(r.stdout.startswith(b"22:13:20.000001 "), "time of day: %r" % r.stdout)
+    for bad in (8, 20, 4096):
+        h = b"TCPTRACE" + struct.pack("<IIq", 1, bad, 0)
+        eq(cli(h + state()).returncode, 3, "header length %d" % bad)
 
 
 @test
