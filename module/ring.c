@@ -160,7 +160,9 @@ static bool tcptrace_any_head(void)
 
 bool tcptrace_ring_has_data(void)
 {
-	return !ring_buffer_empty(tcptrace_rb) || tcptrace_any_head() ||
+	/* the stage: what a faulting read() left */
+	return READ_ONCE(tcptrace_stage.len) ||
+	       !ring_buffer_empty(tcptrace_rb) || tcptrace_any_head() ||
 	       tcptrace_any_unreported();
 }
 
@@ -328,6 +330,33 @@ static size_t tcptrace_stage_whole(size_t limit)
 }
 
 /*
+ * What a faulting read() left was staged for that reader: a reader scoped
+ * to a namespace gets none of it that is another namespace's.
+ */
+static void tcptrace_stage_scope(u64 netns)
+{
+	size_t off = 0, keep = 0;
+	u16 size;
+
+	while (off < tcptrace_stage.len) {
+		const struct tcptrace_hdr *h = (const void *)
+					       (tcptrace_stage.buf + off);
+		struct tcptrace_cpu *c = per_cpu_ptr(&tcptrace_cpu, h->cpu);
+
+		size = h->size;
+		if (tcptrace_for_reader(h, netns)) {
+			memmove(tcptrace_stage.buf + keep, h, size);
+			keep += size;
+		} else {
+			c->staged--;
+			c->filtered++;
+		}
+		off += size;
+	}
+	tcptrace_stage.len = keep;
+}
+
+/*
  * Hand the first whole records of the stage, at most @count bytes, to
  * @buf.  Returns the bytes delivered: the whole records copied before a
  * fault, if one came; -EFAULT if none was (the stage is kept).
@@ -372,6 +401,8 @@ ssize_t tcptrace_ring_read(char __user *buf, size_t count, u64 netns)
 
 	mutex_lock(&tcptrace_read_mutex);
 	cpumask_clear(&tcptrace_drained);
+	if (netns && tcptrace_stage.len)
+		tcptrace_stage_scope(netns);
 	while (count - done >= TCPTRACE_READ_MIN) {
 		tcptrace_stage_fill(min_t(size_t, count - done,
 					  sizeof(tcptrace_stage.buf)), netns);

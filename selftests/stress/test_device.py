@@ -413,6 +413,63 @@ def reset_with_records_buffered():
        "after draining: produced = delivered + buffered")
 
 
+# what a reader in another network namespace gets: raw records on stdout
+NS_READER = """
+import os, sys
+fd = os.open("/dev/tcptrace", os.O_RDONLY | os.O_NONBLOCK)
+try:
+    sys.stdout.buffer.write(os.read(fd, 1 << 20))
+except BlockingIOError:
+    pass
+"""
+
+
+@test
+def fault_leftover_stays_in_its_namespace():
+    """A read() that faults part-way leaves the rest of what it staged for
+    the next read(): a reader scoped to another network namespace must not
+    get any of it (it is counted as filtered out)."""
+    load()
+    mark = LogMark()
+    ns = "ttstage"
+    sh("ip netns add %s" % ns)
+    m = Pages(2)
+    m.protect(1, PROT_NONE)
+    try:
+        fd = open_dev()
+        try:
+            drain(fd, Tally())
+            fcntl.ioctl(fd, IOC_RESET, 0)
+            port = new_port()
+            for _ in range(20):
+                refused("127.0.0.1", port)
+            time.sleep(0.3)
+            # 1000 bytes, then a hole: more than that was staged
+            r, e = raw_read(fd, m.page(1) - 1000, 1000 + PAGE)
+            check(0 < r <= 1000, "partial read: %d %s" % (r, errname(e)))
+            s0 = stats(fd)
+        finally:
+            os.close(fd)
+        check(s0["buffered"] > 0, "records left behind: %r" % s0)
+        out = subprocess.run(["ip", "netns", "exec", ns, sys.executable,
+                              "-c", NS_READER], capture_output=True,
+                             check=True).stdout
+        got = [x for x in walk(out) if x[0] != 2]
+        eq(len(got), 0, "records of the initial namespace the other "
+           "namespace's reader got")
+        fd = open_dev()
+        try:
+            drain(fd, Tally())
+            s = stats(fd)
+        finally:
+            os.close(fd)
+        eq((s["buffered"], s["lost"]), (0, 0), "buffered, lost")
+        eq(s["produced"], s["delivered"], "produced = delivered + filtered")
+    finally:
+        sh("ip netns del %s" % ns, False)
+    check_kernel(mark, "fault leftover")
+
+
 if __name__ == "__main__":
     try:
         sys.exit(run(sys.argv[1:], after_each=kill_tracers))
