@@ -8,6 +8,7 @@ functional tests, selftests/tcptrace/lib.py."""
 import ctypes
 import ctypes.util
 import errno
+import fcntl
 import mmap
 import os
 import re
@@ -320,6 +321,24 @@ def drain(fd, tally, bufsize=1 << 20):
 
 def open_dev(flags=os.O_RDONLY | os.O_NONBLOCK):
     return os.open(DEV, flags)
+
+
+def quiet_refused(n=5):
+    """On a quiet host: drain, reset the counters, make @n refused
+    connects, and read what they made.  Returns (tally, stats)."""
+    fd = open_dev()
+    try:
+        drain(fd, Tally())
+        fcntl.ioctl(fd, IOC_RESET, 0)
+        port = new_port()
+        for _ in range(n):
+            refused("127.0.0.1", port)
+        time.sleep(0.3)
+        t = Tally()
+        drain(fd, t)
+        return t, stats(fd)
+    finally:
+        os.close(fd)
 
 
 def errname(e):

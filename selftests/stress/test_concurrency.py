@@ -122,19 +122,7 @@ def readers_killed_while_blocked():
     # quiet now (the killed readers reset the counters while records were
     # being written, so a few may be off): drain, reset, and the counters
     # count exactly again; then unload works (no reference left behind)
-    fd = open_dev()
-    try:
-        drain(fd, Tally())
-        fcntl.ioctl(fd, IOC_RESET, 0)
-        port = new_port()
-        for _ in range(5):
-            refused("127.0.0.1", port)
-        time.sleep(0.3)
-        t = Tally()
-        drain(fd, t)
-        s = stats(fd)
-    finally:
-        os.close(fd)
+    t, s = quiet_refused(5)
     check(t.records >= 5, "records after the killings")
     eq((s["produced"], s["delivered"], s["buffered"], s["lost"]),
        (t.records, t.records, 0, 0), "counters exact after a quiet reset")

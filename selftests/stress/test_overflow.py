@@ -28,22 +28,10 @@ HOLD = size(10, 180)
 
 def records_per_refused_connect():
     """How many records one refused connect makes on this kernel."""
-    fd = open_dev()
-    try:
-        drain(fd, Tally())
-        fcntl.ioctl(fd, IOC_RESET, 0)
-        port = new_port()
-        for _ in range(5):
-            refused("127.0.0.1", port)
-        time.sleep(0.3)
-        t = Tally()
-        drain(fd, t)
-        s = stats(fd)
-        eq((s["lost"], s["produced"]), (0, t.records), "calibration")
-        check(t.records % 5 == 0, "same records per connect: %d" % t.records)
-        return t.records // 5
-    finally:
-        os.close(fd)
+    t, s = quiet_refused(5)
+    eq((s["lost"], s["produced"]), (0, t.records), "calibration")
+    check(t.records % 5 == 0, "same records per connect: %d" % t.records)
+    return t.records // 5
 
 
 def wait_quiet(path, quiet=3, limit=300):
