@@ -31,18 +31,11 @@
 #include <string.h>
 
 #include "options.h"
+#include "fuzz.h"
 
 #define OPT_KNOWN	0x07ff
 #define MAL_KNOWN	0x1fff
 #define MAL_DOFF	(TCPTRACE_MAL_DOFF_SHORT | TCPTRACE_MAL_DOFF_PAST)
-
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "invariant failed: %s (%s:%d)\n",	\
-			#cond, __FILE__, __LINE__);			\
-		abort();						\
-	}								\
-} while (0)
 
 static int known_kind(unsigned int k)
 {

@@ -26,14 +26,7 @@
 #include <string.h>
 
 #include "record.h"
-
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "invariant failed: %s (%s:%d)\n",	\
-			#cond, __FILE__, __LINE__);			\
-		abort();						\
-	}								\
-} while (0)
+#include "fuzz.h"
 
 static unsigned long min_size(unsigned int type)
 {

@@ -22,13 +22,7 @@
 
 #include "options.h"
 
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "invariant failed: %s (%s:%d)\n",	\
-			#cond, __FILE__, __LINE__);			\
-		abort();						\
-	}								\
-} while (0)
+#include "fuzz.h"
 
 static const char *capture;
 static size_t capture_len;
