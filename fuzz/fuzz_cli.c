@@ -14,8 +14,11 @@
  * the fuzzer: only the prefix of whole records is handed over.
  *
  * Output goes to /dev/null; the CLI's per-socket and per-connection tables
- * are emptied after each input, so each run starts from the CLI's initial
- * state and every crash reproduces alone.
+ * and its cgroup map are emptied after each input, so each run starts from
+ * the CLI's initial state and every crash reproduces alone.  Cgroup ids
+ * are looked up in an empty directory, not the host's cgroup tree: the
+ * same answers (none) on every host, and no walk of a large tree per
+ * input.
  */
 #define main tcptrace_cli_main
 #include "../tools/tcptrace.c"
@@ -43,8 +46,17 @@ static void reset_cli_state(void)
 			free(c);
 		}
 	}
+	cg_clear();
+	cgmap.walked_ns = 0;
 	total_lost = 0;
 	printed = 0;
+}
+
+static char cgroot[] = "/tmp/tcptrace-fuzz-cgroup.XXXXXX";
+
+static void remove_cgroot(void)
+{
+	rmdir(cgroot);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -53,6 +65,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	/* a fixed clock offset: output does not depend on when we run */
 	mono_to_real_ns = 1700000000LL * 1000000000LL;
+	if (!mkdtemp(cgroot))
+		abort();
+	atexit(remove_cgroot);
+	setenv("TCPTRACE_CGROUP_ROOT", cgroot, 1);
 	return 0;
 }
 

@@ -11,9 +11,12 @@
  *  - the walk ends: at most len / 8 + 1 steps, each TT_OK or TT_SKIP
  *    advancing the offset by exactly hdr.size (>= 24, a multiple of 8),
  *    never past the buffer;
- *  - TT_OK only for a known type with version != 0 and at least that
- *    type's size; every byte of the record it returns is readable (they
- *    are all touched, so ASan sees a record claimed past the buffer);
+ *  - TT_OK only for a known type with version != 0 and at least the size
+ *    of that type's layout in that version (state and conn records of
+ *    version 1 end before cgroup_id); every byte of the record it returns
+ *    is readable (they are all touched, so ASan sees a record claimed past
+ *    the buffer), and so is every field the CLI reads: the cgroup
+ *    accessors read cgroup_id only when it is inside the record;
  *  - TT_END only at the end; TT_TRUNCATED / TT_MALFORMED leave the offset
  *    alone; an offset at or past the end is TT_END;
  *  - the naming helpers return a string (or NULL for an unknown state)
@@ -28,10 +31,13 @@
 #include "record.h"
 #include "fuzz.h"
 
-static unsigned long min_size(unsigned int type)
+static unsigned long min_size(unsigned int type, unsigned int version)
 {
 	switch (type) {
 	case TCPTRACE_REC_STATE:
+		/* version 2 added cgroup_id, the last 8 bytes */
+		if (version == 1)
+			return sizeof(struct tcptrace_state_rec) - 8;
 		return sizeof(struct tcptrace_state_rec);
 	case TCPTRACE_REC_LOST:
 		return sizeof(struct tcptrace_lost_rec);
@@ -40,9 +46,27 @@ static unsigned long min_size(unsigned int type)
 	case TCPTRACE_REC_DIAG:
 		return sizeof(struct tcptrace_diag_rec);
 	case TCPTRACE_REC_CONN:
+		if (version == 1)
+			return sizeof(struct tcptrace_conn_rec) - 8;
 		return sizeof(struct tcptrace_conn_rec);
 	}
 	return 0;
+}
+
+/* The cgroup accessors: 0 for version 1, the field itself from 2 on. */
+static void check_cgroup(const struct tcptrace_hdr *h)
+{
+	const struct tcptrace_state_rec *s = (const void *)h;
+	const struct tcptrace_conn_rec *c = (const void *)h;
+	uint64_t id;
+
+	if (h->type == TCPTRACE_REC_STATE) {
+		id = tt_state_cgroup_id(s);
+		CHECK(h->version >= 2 ? id == s->cgroup_id : id == 0);
+	} else if (h->type == TCPTRACE_REC_CONN) {
+		id = tt_conn_cgroup_id(c);
+		CHECK(h->version >= 2 ? id == c->cgroup_id : id == 0);
+	}
 }
 
 static volatile uint8_t sink;
@@ -76,11 +100,12 @@ static void walk(const uint8_t *buf, size_t len)
 		CHECK(h->size >= sizeof(*h) && h->size % 8 == 0);
 		CHECK(off == before + h->size && off <= len);
 		if (d == TT_OK) {
-			CHECK(min_size(h->type) != 0);
-			CHECK(h->size >= min_size(h->type));
+			CHECK(min_size(h->type, h->version) != 0);
+			CHECK(h->size >= min_size(h->type, h->version));
 			CHECK(h->version != 0);
+			check_cgroup(h);
 		} else {
-			CHECK(min_size(h->type) == 0);
+			CHECK(min_size(h->type, 1) == 0);
 		}
 		for (i = 0; i < h->size; i++)
 			x ^= ((const uint8_t *)h)[i];

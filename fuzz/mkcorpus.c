@@ -220,6 +220,7 @@ static struct tcptrace_state_rec *state(uint64_t sock, uint8_t from,
 	v4(r->daddr, 1);
 	memcpy(r->comm, "curl", 5);
 	r->hdr.ctx = TCPTRACE_CTX_TASK;
+	r->cgroup_id = 1;		/* the root cgroup */
 	return r;
 }
 
@@ -307,6 +308,15 @@ static void conn(uint64_t sock, uint8_t from)
 	r->bytes_received = 5;
 	r->segs_out = 4;
 	r->segs_in = 3;
+	r->cgroup_id = 1;
+}
+
+/* What a module before cgroup ids wrote: the record cut at cgroup_id. */
+static void to_v1(struct tcptrace_hdr *h)
+{
+	h->version = 1;
+	h->size -= 8;
+	slen -= 8;
 }
 
 static void lost(uint64_t n)
@@ -427,14 +437,23 @@ static void record_corpus(void)
 	h->syn.mptcp_subtype = 0;
 	flush("handshake-malformed");
 
-	/* a newer module: an unknown type, and a longer state record v2 */
+	/* a newer module: an unknown type, and a longer state record */
 	x = add(48, 99, 1);
 	(void)x;
 	s = state(71, 7, 10, 8080, 0);
-	s->hdr.version = 2;
+	s->hdr.version = TCPTRACE_STATE_REC_VERSION + 1;
 	s->hdr.size = sizeof(*s) + 16;
 	slen += 16;
 	flush("future-types");
+
+	/* an older module: state and conn records of version 1 */
+	to_v1(&state(72, 7, 2, 0, 8080)->hdr);
+	to_v1(&state(72, 2, 1, 41532, 8080)->hdr);
+	conn(72, 1);
+	to_v1((struct tcptrace_hdr *)(stream + slen -
+				      sizeof(struct tcptrace_conn_rec)));
+	lost(1);
+	flush("old-module");
 
 	/* what the walker must refuse */
 	state(81, 7, 2, 0, 80);

@@ -9,6 +9,7 @@
 #define _TCPTRACE_COMPAT_H
 
 #include <linux/kconfig.h>
+#include <linux/cgroup.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
 #include <linux/sock_diag.h>
@@ -49,6 +50,29 @@ static inline u64 tcptrace_sock_cookie(const struct sock *sk)
 
 	sock_diag_save_cookie((struct sock *)sk, c);
 	return (u64)c[1] << 32 | c[0];
+}
+
+/*
+ * The cgroup v2 id of a full socket, as bpf_sk_cgroup_id() reads it: the
+ * cgroup its creator ran in (an accepted socket inherits the listener's),
+ * set when the socket is allocated and fixed for its life, which holds a
+ * reference on it.  Read from the socket, not from current: transitions
+ * in softirq (SYN_RECV -> ESTABLISHED, into TIME_WAIT, ...) interrupt an
+ * unrelated task.  On cgroup2 it is the cgroup directory's inode number.
+ * 0 when the kernel keeps no cgroup in sockets (no
+ * CONFIG_SOCK_CGROUP_DATA: no cgroup BPF, net_prio or net_cls), or for a
+ * socket that never had one.
+ */
+static inline u64 tcptrace_sk_cgroup_id(const struct sock *sk)
+{
+#if IS_ENABLED(CONFIG_SOCK_CGROUP_DATA) && IS_ENABLED(CONFIG_CGROUPS)
+	struct cgroup *cgrp;
+
+	cgrp = sock_cgroup_ptr((struct sock_cgroup_data *)&sk->sk_cgrp_data);
+	return cgrp ? cgroup_id(cgrp) : 0;
+#else
+	return 0;
+#endif
 }
 
 /*

@@ -583,6 +583,7 @@ static void tcptrace_conn_totals(const struct sock *sk, int oldstate,
 			   (sock_flag(sk, SOCK_DONE) ? 1 : 0);
 	r.segs_out = tp->segs_out;
 	r.segs_in = tp->segs_in;
+	r.cgroup_id = tcptrace_sk_cgroup_id(sk);
 	tcptrace_ring_emit(&r.hdr);
 }
 

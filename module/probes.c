@@ -69,8 +69,12 @@ static void tcptrace_unpark(struct tcptrace_parked *p, const struct sock *sk)
 	if (p->sk == sk) {
 		p->rec.sock_cookie = tcptrace_sock_cookie(sk);
 		tcptrace_fill_endpoints(&p->rec, sk);
+		p->rec.cgroup_id = tcptrace_sk_cgroup_id(sk);
 	} else {
-		/* the socket died without another transition: say so */
+		/*
+		 * the socket died without another transition: say so (its
+		 * cgroup, read when parked, is the listener's)
+		 */
 		p->rec.flags |= TCPTRACE_F_UNRESOLVED;
 	}
 	p->sk = NULL;
@@ -116,6 +120,8 @@ static void tcptrace_probe_set_state(void *data, const struct sock *sk,
 	rec.pid = task_tgid_nr(current);
 	rec.tid = task_pid_nr(current);
 	memcpy(rec.comm, current->comm, sizeof(rec.comm));
+	/* the socket's, not current's; a clone's is still the listener's */
+	rec.cgroup_id = tcptrace_sk_cgroup_id(sk);
 	rec.old_state = oldstate;
 	rec.new_state = newstate;
 

@@ -7,12 +7,21 @@
 #ifndef ARRAY_SIZE
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #endif
+#ifndef offsetof
+#define offsetof(type, member) __builtin_offsetof(type, member)
+#endif
 
-/* Smallest valid size of each record type we know. */
-static unsigned long tt_min_size(unsigned int type)
+/*
+ * Smallest valid size of each record type we know, in layout @version
+ * (>= 1): its layout's size.  Newer versions than we know have at least
+ * the newest layout we know.
+ */
+static unsigned long tt_min_size(unsigned int type, unsigned int version)
 {
 	switch (type) {
 	case TCPTRACE_REC_STATE:
+		if (version < TT_CGROUP_VERSION)
+			return offsetof(struct tcptrace_state_rec, cgroup_id);
 		return sizeof(struct tcptrace_state_rec);
 	case TCPTRACE_REC_LOST:
 		return sizeof(struct tcptrace_lost_rec);
@@ -21,6 +30,8 @@ static unsigned long tt_min_size(unsigned int type)
 	case TCPTRACE_REC_DIAG:
 		return sizeof(struct tcptrace_diag_rec);
 	case TCPTRACE_REC_CONN:
+		if (version < TT_CGROUP_VERSION)
+			return offsetof(struct tcptrace_conn_rec, cgroup_id);
 		return sizeof(struct tcptrace_conn_rec);
 	default:
 		return 0;
@@ -43,7 +54,7 @@ enum tt_decode tt_next_record(const void *buf, unsigned long len,
 		return TT_MALFORMED;
 	if (hdr->size > len - *off)
 		return TT_TRUNCATED;
-	min = tt_min_size(hdr->type);
+	min = tt_min_size(hdr->type, hdr->version);
 	*rec = hdr;
 	if (!min) {
 		*off += hdr->size;

@@ -23,13 +23,36 @@ enum tt_decode {
 /*
  * Look at the record at @buf[@*off]; on TT_OK or TT_SKIP advance @*off past
  * it.  A record newer than we know (higher hdr.version, larger size) is
- * decoded by its known prefix: records only grow at their end.
+ * decoded by its known prefix: records only grow at their end.  An older
+ * one (lower hdr.version) must be as long as its version's layout; the
+ * fields it lacks are read through the accessors below.
  */
 enum tt_decode tt_next_record(const void *buf, unsigned long len,
 			      unsigned long *off,
 			      const struct tcptrace_hdr **rec);
 
 const char *tt_decode_strerror(enum tt_decode d);
+
+/*
+ * The layout version of state and conn records that added cgroup_id:
+ * older records end before it.
+ */
+#define TT_CGROUP_VERSION	2
+
+/*
+ * The socket's cgroup v2 id of a record tt_next_record() returned as
+ * TT_OK (which checked that its version's layout fits); 0 when the record
+ * predates the field or the module did not know the cgroup.
+ */
+static inline __u64 tt_state_cgroup_id(const struct tcptrace_state_rec *r)
+{
+	return r->hdr.version >= TT_CGROUP_VERSION ? r->cgroup_id : 0;
+}
+
+static inline __u64 tt_conn_cgroup_id(const struct tcptrace_conn_rec *r)
+{
+	return r->hdr.version >= TT_CGROUP_VERSION ? r->cgroup_id : 0;
+}
 
 /* "ESTABLISHED", "SYN_SENT", ...; NULL if unknown */
 const char *tt_state_name(unsigned int state);

@@ -6,6 +6,7 @@
  * 3 incompatible or corrupt data (ABI mismatch, malformed record).
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -19,11 +20,14 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <limits.h>
 #include <linux/inet_diag.h>
+#include <linux/magic.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 
@@ -627,6 +631,340 @@ static void print_lost(unsigned int cpu, uint64_t ts, uint64_t count)
 	OB_LIT(": buffer full (raise buf_size or read faster) ***\n");
 }
 
+/* --- cgroups: a socket's cgroup v2 id -> its path ------------------- */
+
+/*
+ * State and conn records carry the socket's cgroup v2 id, which is the
+ * inode number of the cgroup's directory on the cgroup2 mount (64-bit
+ * hosts).  Its path is found by walking that tree: at the first id seen,
+ * then again when an id is not in the map (cgroups come and go), at most
+ * once a second.  A hit is a hash look-up: no syscall, no allocation.
+ */
+#define CG_MOUNT	"/sys/fs/cgroup"
+#define CG_BITS		10
+#define CG_MAX_DEPTH	64
+#define CG_REWALK_NS	1000000000ull
+/* a path's JSON form; longer ones stay unnamed: lines stay a few KiB */
+#define CG_JSON_MAX	3072
+
+struct cgent {
+	uint64_t id;
+	struct cgent *next;
+	bool known;		/* false: not found by a walk after it was seen */
+	bool root;		/* the mount itself, "/" */
+	bool match;		/* --cgroup: that cgroup or one below it */
+	size_t tlen, jlen;
+	char *text;		/* the path, control characters as '?' */
+	char *json;		/* the path as a JSON string, quotes included */
+};
+
+static struct {
+	struct cgent *tab[1 << CG_BITS];
+	const char *mount;	/* NULL: not looked for yet; "": none */
+	const char *filter;	/* --cgroup, below the mount: "/a/b" */
+	size_t filter_len;
+	uint64_t walked_ns;	/* CLOCK_MONOTONIC of the last walk, 0: none */
+	uint64_t last_id;	/* the last look-up, for runs of one cgroup */
+	const struct cgent *last;
+	char path[PATH_MAX];
+} cgmap;
+
+/*
+ * The cgroup2 mount: $TCPTRACE_CGROUP_ROOT, else /sys/fs/cgroup (or its
+ * unified/ on a hybrid cgroup v1 host) when it is cgroup2.
+ */
+static const char *cg_mount(void)
+{
+	const char *env = getenv("TCPTRACE_CGROUP_ROOT");
+	struct statfs sf;
+
+	if (cgmap.mount)
+		return cgmap.mount;
+	if (env && *env)
+		cgmap.mount = env;
+	else if (!statfs(CG_MOUNT, &sf) && sf.f_type == CGROUP2_SUPER_MAGIC)
+		cgmap.mount = CG_MOUNT;
+	else if (!statfs(CG_MOUNT "/unified", &sf) &&
+		 sf.f_type == CGROUP2_SUPER_MAGIC)
+		cgmap.mount = CG_MOUNT "/unified";
+	else
+		cgmap.mount = "";
+	return cgmap.mount;
+}
+
+static struct cgent **cg_slot(uint64_t id)
+{
+	uint64_t h = id * 0x9E3779B97F4A7C15ull;
+	struct cgent **p = &cgmap.tab[h >> (64 - CG_BITS)];
+
+	while (*p && (*p)->id != id)
+		p = &(*p)->next;
+	return p;
+}
+
+/*
+ * The JSON string of @len bytes of @s, quotes included, as ob_jstr()
+ * writes it, into @out; returns its length (only that if @out is NULL).
+ */
+static size_t json_escape(char *out, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, n = 2;
+
+	if (!out) {
+		for (i = 0; i < len; i++) {
+			unsigned char c = s[i];
+
+			n += c == '"' || c == '\\' ? 2 :
+			     c < 0x20 || c >= 0x7f ? 6 : 1;
+		}
+		return n;
+	}
+	n = 0;
+	out[n++] = '"';
+	for (i = 0; i < len; i++) {
+		unsigned char c = s[i];
+
+		if (c == '"' || c == '\\') {
+			out[n++] = '\\';
+			out[n++] = c;
+		} else if (c < 0x20 || c >= 0x7f) {
+			memcpy(out + n, "\\u00", 4);
+			out[n + 4] = hex[c >> 4];
+			out[n + 5] = hex[c & 0xf];
+			n += 6;
+		} else {
+			out[n++] = c;
+		}
+	}
+	out[n++] = '"';
+	return n;
+}
+
+/* Map @id to @path (@len bytes); a negative entry when @path is NULL. */
+static void cg_add(uint64_t id, const char *path, size_t len, bool root,
+		   bool match)
+{
+	struct cgent **p = cg_slot(id), *e;
+	size_t i;
+
+	if (*p)
+		return;		/* seen twice (a bind mount): keep the first */
+	e = calloc(1, sizeof(*e) + (path ? len + 1 + 6 * len + 2 : 0));
+	if (!e)
+		die(EX_RUNTIME, "out of memory");
+	e->id = id;
+	if (path) {
+		e->known = true;
+		e->root = root;
+		e->match = match;
+		e->text = (char *)(e + 1);
+		for (i = 0; i < len; i++) {
+			unsigned char c = path[i];
+
+			e->text[i] = c < 0x20 || c == 0x7f ? '?' : c;
+		}
+		e->tlen = len;
+		e->json = e->text + len + 1;
+		e->jlen = json_escape(e->json, path, len);
+	}
+	*p = e;
+}
+
+static void cg_clear(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cgmap.tab); i++) {
+		while (cgmap.tab[i]) {
+			struct cgent *e = cgmap.tab[i];
+
+			cgmap.tab[i] = e->next;
+			free(e);
+		}
+	}
+	cgmap.last_id = 0;
+	cgmap.last = NULL;
+}
+
+/* Is the path of @len bytes in cgmap.path the --cgroup one? */
+static bool cg_is_filter(size_t len)
+{
+	return cgmap.filter && len == cgmap.filter_len &&
+	       !memcmp(cgmap.path, cgmap.filter, len);
+}
+
+/*
+ * Map the directories below @fd, whose path is cgmap.path[0..@len), @jlen
+ * bytes in JSON; @match: --cgroup matches it.
+ */
+static void cg_walk_dir(int fd, dev_t dev, size_t len, size_t jlen,
+			bool match, int depth)
+{
+	DIR *d = fdopendir(fd);
+	struct dirent *de;
+
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		const char *n = de->d_name;
+		size_t nlen = strlen(n), plen = len + 1 + nlen, pjlen;
+		struct stat st;
+		bool m;
+		int cfd;
+
+		if (n[0] == '.' && (!n[1] || (n[1] == '.' && !n[2])))
+			continue;
+		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+			continue;
+		/* too long to name: so are the ones below it */
+		if (plen >= CG_JSON_MAX)
+			continue;
+		pjlen = jlen + 1 + json_escape(NULL, n, nlen) - 2;
+		if (pjlen > CG_JSON_MAX)
+			continue;
+		cfd = openat(dirfd(d), n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			     O_CLOEXEC);
+		if (cfd < 0)
+			continue;
+		/* another file system mounted in it: its inodes are no ids */
+		if (fstat(cfd, &st) || st.st_dev != dev) {
+			close(cfd);
+			continue;
+		}
+		cgmap.path[len] = '/';
+		memcpy(cgmap.path + len + 1, n, nlen + 1);
+		m = match || cg_is_filter(plen);
+		cg_add(st.st_ino, cgmap.path, plen, false, m);
+		if (depth < CG_MAX_DEPTH)
+			cg_walk_dir(cfd, dev, plen, pjlen, m, depth + 1);
+		else
+			close(cfd);
+		cgmap.path[len] = '\0';
+	}
+	closedir(d);
+}
+
+/* Forget the map and build it again from the cgroup2 mount. */
+static void cg_walk(uint64_t now)
+{
+	const char *mount = cg_mount();
+	struct stat st;
+	bool m;
+	int fd;
+
+	cg_clear();
+	cgmap.walked_ns = now;
+	if (!*mount)
+		return;
+	fd = open(mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st)) {
+		close(fd);
+		return;
+	}
+	cgmap.path[0] = '/';
+	m = cg_is_filter(1);
+	cg_add(st.st_ino, cgmap.path, 1, true, m);
+	cgmap.path[0] = '\0';
+	cg_walk_dir(fd, st.st_dev, 0, 2, m, 1);
+}
+
+static uint64_t now_ns(clockid_t c);
+
+/* The cgroup with id @id, NULL when unknown (0, removed, not visible). */
+static const struct cgent *cg_lookup(uint64_t id)
+{
+	struct cgent *e;
+	uint64_t now;
+
+	if (!id)
+		return NULL;
+	if (id == cgmap.last_id)
+		return cgmap.last;
+	e = *cg_slot(id);
+	if (!e) {
+		/* new since the last walk, or gone: walk again, not too often */
+		now = now_ns(CLOCK_MONOTONIC);
+		if (cgmap.walked_ns && now - cgmap.walked_ns < CG_REWALK_NS)
+			return NULL;
+		cg_walk(now);
+		e = *cg_slot(id);
+		if (!e) {
+			/*
+			 * The socket was in it when the record was made, before
+			 * this walk: it is gone, or outside this mount.
+			 */
+			cg_add(id, NULL, 0, false, false);
+			e = *cg_slot(id);
+		}
+	}
+	cgmap.last_id = id;
+	cgmap.last = e->known ? e : NULL;
+	return cgmap.last;
+}
+
+/* Does --cgroup let a record of cgroup @id through? */
+static bool cg_match(uint64_t id)
+{
+	const struct cgent *e;
+
+	if (!cgmap.filter)
+		return true;
+	e = cg_lookup(id);
+	return e && e->match;
+}
+
+/* --cgroup PATH: below the mount ("/a/b", "a/b"), or the full path. */
+static void cg_set_filter(const char *arg)
+{
+	const char *mount = cg_mount(), *s = arg;
+	size_t mlen = strlen(mount);
+	char *f, *o;
+
+	if (!*mount)
+		die(EX_RUNTIME, "--cgroup: no cgroup2 file system at " CG_MOUNT
+		    " (set TCPTRACE_CGROUP_ROOT to its mount point)");
+	while (mlen > 1 && mount[mlen - 1] == '/')
+		mlen--;
+	if (!strncmp(s, mount, mlen) && (s[mlen] == '/' || !s[mlen]))
+		s += mlen;
+	f = malloc(strlen(s) + 2);
+	if (!f)
+		die(EX_RUNTIME, "out of memory");
+	o = f;
+	*o++ = '/';
+	for (; *s; s++)
+		if (*s != '/' || o[-1] != '/')
+			*o++ = *s;
+	if (o - f > 1 && o[-1] == '/')
+		o--;
+	*o = '\0';
+	cgmap.filter = f;
+	cgmap.filter_len = o - f;
+	/* a typo would only show as silence: say so, then trace anyway */
+	if (snprintf(cgmap.path, sizeof(cgmap.path), "%.*s%s", (int)mlen,
+		     mount, f) < (int)sizeof(cgmap.path) &&
+	    access(cgmap.path, F_OK))
+		fprintf(stderr, "tcptrace: --cgroup %s: no such cgroup (yet) in "
+			"%s\n", f, mount);
+}
+
+/* ,"cgroup_id":%llu,"cgroup":"%s" or null */
+static void ob_json_cgroup(uint64_t id, const struct cgent *e)
+{
+	OB_LIT(",\"cgroup_id\":");
+	ob_u64(id);
+	OB_LIT(",\"cgroup\":");
+	if (e)
+		ob_put(e->json, e->jlen);
+	else
+		OB_LIT("null");
+}
+
 /* --- filtering ----------------------------------------------------- */
 
 /* What the filters look at, for any record with endpoints. */
@@ -683,7 +1021,8 @@ static bool state_match(const struct tcptrace_state_rec *r)
 	struct ends e = ENDS_OF(r);
 
 	e.v4mapped = r->flags & TCPTRACE_F_V4MAPPED;
-	return opt.mode == MODE_ALL && ends_match(&e);
+	return opt.mode == MODE_ALL && ends_match(&e) &&
+	       cg_match(tt_state_cgroup_id(r));
 }
 
 /* --- records ------------------------------------------------------- */
@@ -693,6 +1032,8 @@ static void print_state(const struct tcptrace_state_rec *r)
 	bool closed = r->new_state == 7;	/* TCP_CLOSE */
 	int64_t in_old = sock_transition(r->sock_cookie, r->hdr.ts_ns, closed);
 	bool task = r->hdr.ctx == TCPTRACE_CTX_TASK;
+	uint64_t cgid = tt_state_cgroup_id(r);
+	const struct cgent *cg;
 	char who[40];
 	size_t who_len;
 
@@ -730,6 +1071,7 @@ static void print_state(const struct tcptrace_state_rec *r)
 			ob_u64(in_old);
 		else
 			OB_LIT("null");
+		ob_json_cgroup(cgid, cg_lookup(cgid));
 		OB_LIT("}\n");
 		return;
 	}
@@ -759,6 +1101,12 @@ static void print_state(const struct tcptrace_state_rec *r)
 		OB_LIT(" ms in ");
 		ob_state(r->old_state);
 		ob_chr(')');
+	}
+	/* the socket's cgroup, when known and not the root */
+	cg = cgid ? cg_lookup(cgid) : NULL;
+	if (cg && !cg->root) {
+		OB_LIT(" cgroup:");
+		ob_put(cg->text, cg->tlen);
 	}
 	ob_chr('\n');
 }
@@ -1383,7 +1731,7 @@ static void print_conn(const struct tcptrace_conn_rec *r)
 		c = conn_get(r->sock_cookie, r->hdr.ts_ns);
 	if (c->cur && c->cur < NSTATES && r->hdr.ts_ns >= c->since_ns)
 		c->in_state[c->cur] += r->hdr.ts_ns - c->since_ns;
-	if (ends_match(&e)) {
+	if (ends_match(&e) && cg_match(tt_conn_cgroup_id(r))) {
 		const char *end = conn_end(c, r);
 
 		ob_line();
@@ -1467,7 +1815,10 @@ static void print_conn(const struct tcptrace_conn_rec *r)
 				ob_chr('"');
 				first = false;
 			}
-			OB_LIT("]}\n");
+			ob_chr(']');
+			ob_json_cgroup(tt_conn_cgroup_id(r),
+				       cg_lookup(tt_conn_cgroup_id(r)));
+			OB_LIT("}\n");
 		} else {
 			/*
 			 * "%.3f ms, sent %llu B, received %llu B, %u retrans,
@@ -2035,6 +2386,9 @@ static const char help_text[] =
 	"  -p, --port PORT       only sockets with PORT at either end\n"
 	"      --addr ADDR       only sockets with ADDR (v4 or v6) at either end\n"
 	"      --netns ID        only network namespace ID (inode or cookie)\n"
+	"      --cgroup PATH     only sockets of cgroup PATH (below " CG_MOUNT ")\n"
+	"                        and its descendants; diagnoses and handshakes\n"
+	"                        are not filtered by it\n"
 	"  -4, -6                only IPv4 (incl. v4-mapped) / only IPv6\n"
 	"      --diag            only diagnoses: unanswered SYNs, RSTs and why,\n"
 	"                        half-open connections, TIME_WAIT, simultaneous\n"
@@ -2073,12 +2427,13 @@ static long parse_num(const char *s, const char *what, long lo, long hi)
 int main(int argc, char **argv)
 {
 	enum { O_ADDR = 256, O_NETNS, O_STATS, O_RESET, O_HANDSHAKES, O_DIAG,
-	       O_STATE };
+	       O_STATE, O_CGROUP };
 	static const struct option lo[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "addr", required_argument, NULL, O_ADDR },
 		{ "netns", required_argument, NULL, O_NETNS },
+		{ "cgroup", required_argument, NULL, O_CGROUP },
 		{ "count", required_argument, NULL, 'c' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "stats", no_argument, NULL, O_STATS },
@@ -2123,6 +2478,9 @@ int main(int argc, char **argv)
 				die(EX_USAGE, "bad netns '%s' (inode or cookie)",
 				    optarg);
 			opt.f.have_netns = true;
+			break;
+		case O_CGROUP:
+			cg_set_filter(optarg);
 			break;
 		case '4':
 			opt.f.family = 4;
@@ -2187,6 +2545,8 @@ int main(int argc, char **argv)
 	}
 	if (opt.tw_list && opt.mode != MODE_CONNS)
 		die(EX_USAGE, "--state goes with 'tcptrace conns'");
+	if (opt.tw_list && cgmap.filter)
+		die(EX_USAGE, "--cgroup does not apply to --state");
 	if (opt.tw_list)
 		return list_time_wait();
 

@@ -73,6 +73,27 @@ static void *tt_put_state(struct kunit *test, struct tt_buf *b, u8 from,
 	r.daddr[2] = 2;
 	r.daddr[3] = 7;
 	strscpy(r.comm, "curl", sizeof(r.comm));
+	r.cgroup_id = 4026532001ULL;
+	return tt_put(test, b, &r, sizeof(r));
+}
+
+/* The size of layout version 1 of state and conn records. */
+#define TT_STATE_V1_SIZE	offsetof(struct tcptrace_state_rec, cgroup_id)
+#define TT_CONN_V1_SIZE		offsetof(struct tcptrace_conn_rec, cgroup_id)
+
+static void *tt_put_conn(struct kunit *test, struct tt_buf *b, u64 cookie,
+			 u64 cgroup_id)
+{
+	struct tcptrace_conn_rec r = {};
+
+	tt_hdr(&r.hdr, TCPTRACE_REC_CONN, sizeof(r),
+	       TCPTRACE_CONN_REC_VERSION);
+	r.sock_cookie = cookie;
+	r.family = 2;
+	r.sport = 50000;
+	r.dport = 443;
+	r.bytes_sent = 5;
+	r.cgroup_id = cgroup_id;
 	return tt_put(test, b, &r, sizeof(r));
 }
 
@@ -154,7 +175,7 @@ static void rec_abi_layout(struct kunit *test)
 {
 	/* what the CLI and the module agree on; changing it breaks readers */
 	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_hdr), 24);
-	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_state_rec), 112);
+	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_state_rec), 120);
 	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_lost_rec), 32);
 	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_tcpopts), 40);
 	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_handshake_rec), 192);
@@ -165,7 +186,13 @@ static void rec_abi_layout(struct kunit *test)
 	KUNIT_EXPECT_EQ(test,
 			offsetof(struct tcptrace_handshake_rec, synack), 128);
 	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_diag_rec), 136);
-	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_conn_rec), 112);
+	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_conn_rec), 120);
+	/* version 2 added cgroup_id at the end of the version 1 layouts */
+	KUNIT_EXPECT_EQ(test, TT_STATE_V1_SIZE, 112);
+	KUNIT_EXPECT_EQ(test, TT_CONN_V1_SIZE, 112);
+	KUNIT_EXPECT_EQ(test, TT_CGROUP_VERSION, 2);
+	KUNIT_EXPECT_GE(test, TCPTRACE_STATE_REC_VERSION, TT_CGROUP_VERSION);
+	KUNIT_EXPECT_GE(test, TCPTRACE_CONN_REC_VERSION, TT_CGROUP_VERSION);
 	/* a scoped reader finds the namespace cookie at the same place */
 	KUNIT_EXPECT_EQ(test, offsetof(struct tcptrace_state_rec,
 				       netns_cookie), TCPTRACE_NETNS_OFFSET);
@@ -206,11 +233,11 @@ static void rec_roundtrip(struct kunit *test)
 	r2 = tt_put_lost(test, b, 7);
 	r3 = tt_put_handshake(test, b);
 	r4 = tt_put_state(test, b, TCP_ESTABLISHED, TCP_FIN_WAIT1, 0x1234);
-	KUNIT_ASSERT_EQ(test, b->len, 112UL + 32 + 192 + 112);
+	KUNIT_ASSERT_EQ(test, b->len, 120UL + 32 + 192 + 120);
 
-	tt_expect_next(test, b, &off, TT_OK, r1, 112);
-	tt_expect_next(test, b, &off, TT_OK, r2, 112 + 32);
-	tt_expect_next(test, b, &off, TT_OK, r3, 112 + 32 + 192);
+	tt_expect_next(test, b, &off, TT_OK, r1, 120);
+	tt_expect_next(test, b, &off, TT_OK, r2, 120 + 32);
+	tt_expect_next(test, b, &off, TT_OK, r3, 120 + 32 + 192);
 	tt_expect_next(test, b, &off, TT_OK, r4, b->len);
 	tt_expect_next(test, b, &off, TT_END, NULL, b->len);
 	/* and stays at the end */
@@ -224,6 +251,7 @@ static void rec_roundtrip(struct kunit *test)
 	KUNIT_EXPECT_STREQ(test, tt_state_name(st->new_state), "ESTABLISHED");
 	KUNIT_EXPECT_STREQ(test, tt_ctx_name(st->hdr.ctx), "softirq");
 	KUNIT_EXPECT_STREQ(test, st->comm, "curl");
+	KUNIT_EXPECT_EQ(test, tt_state_cgroup_id(st), 4026532001ULL);
 	lost = r2;
 	KUNIT_EXPECT_EQ(test, lost->count, 7ULL);
 	KUNIT_EXPECT_STREQ(test, tt_ctx_name(lost->hdr.ctx), "task");
@@ -276,9 +304,9 @@ static void rec_unknown_type_skipped(struct kunit *test)
 	r2 = tt_put_raw(test, b, TT_UNKNOWN_TYPE, 48, 1);
 	r3 = tt_put_lost(test, b, 3);
 
-	tt_expect_next(test, b, &off, TT_OK, r1, 112);
-	tt_expect_next(test, b, &off, TT_SKIP, r2, 112 + 48);
-	tt_expect_next(test, b, &off, TT_OK, r3, 112 + 48 + 32);
+	tt_expect_next(test, b, &off, TT_OK, r1, 120);
+	tt_expect_next(test, b, &off, TT_SKIP, r2, 120 + 48);
+	tt_expect_next(test, b, &off, TT_OK, r3, 120 + 48 + 32);
 	tt_expect_next(test, b, &off, TT_END, NULL, b->len);
 }
 
@@ -334,6 +362,9 @@ static void rec_truncated_body(struct kunit *test)
 	b->len = 104;
 	tt_expect_next(test, b, &off, TT_TRUNCATED, NULL, 0);
 	b->len = 111;
+	tt_expect_next(test, b, &off, TT_TRUNCATED, NULL, 0);
+	/* a version 2 record cut where version 1 would end */
+	b->len = TT_STATE_V1_SIZE;
 	tt_expect_next(test, b, &off, TT_TRUNCATED, NULL, 0);
 	b->len = sizeof(struct tcptrace_hdr);
 	tt_expect_next(test, b, &off, TT_TRUNCATED, NULL, 0);
@@ -421,6 +452,79 @@ static void rec_size_below_type(struct kunit *test)
 	tt_put_raw(test, b, TCPTRACE_REC_CONN, 104, 1);
 	off = 0;
 	tt_expect_next(test, b, &off, TT_MALFORMED, NULL, 0);
+
+	/* version 2 with version 1's size: cgroup_id would be outside it */
+	b->len = 0;
+	tt_put_raw(test, b, TCPTRACE_REC_STATE, TT_STATE_V1_SIZE, 2);
+	off = 0;
+	tt_expect_next(test, b, &off, TT_MALFORMED, NULL, 0);
+
+	b->len = 0;
+	tt_put_raw(test, b, TCPTRACE_REC_CONN, TT_CONN_V1_SIZE, 2);
+	off = 0;
+	tt_expect_next(test, b, &off, TT_MALFORMED, NULL, 0);
+
+	/* and any later version too */
+	b->len = 0;
+	tt_put_raw(test, b, TCPTRACE_REC_STATE, TT_STATE_V1_SIZE, 3);
+	off = 0;
+	tt_expect_next(test, b, &off, TT_MALFORMED, NULL, 0);
+}
+
+static void rec_old_version_layout(struct kunit *test)
+{
+	const struct tcptrace_state_rec *st;
+	const struct tcptrace_conn_rec *cr;
+	struct tt_buf *b = tt_buf_new(test);
+	struct tcptrace_hdr *h;
+	unsigned long off = 0;
+	void *r1, *r2, *r3, *r4;
+
+	/*
+	 * What an older module writes: version 1 state and conn records,
+	 * which end where cgroup_id would start.  Each is followed by
+	 * another record whose first bytes are where cgroup_id would be.
+	 */
+	r1 = tt_put_state(test, b, TCP_SYN_SENT, TCP_ESTABLISHED, 7);
+	h = r1;
+	h->version = 1;
+	h->size = TT_STATE_V1_SIZE;
+	b->len -= sizeof(struct tcptrace_state_rec) - TT_STATE_V1_SIZE;
+	r2 = tt_put_conn(test, b, 7, 99);
+	h = r2;
+	h->version = 1;
+	h->size = TT_CONN_V1_SIZE;
+	b->len -= sizeof(struct tcptrace_conn_rec) - TT_CONN_V1_SIZE;
+	r3 = tt_put_lost(test, b, 1);
+	/* version 1, but longer: the version says cgroup_id is not there */
+	r4 = tt_put_state(test, b, TCP_ESTABLISHED, TCP_FIN_WAIT1, 7);
+	h = r4;
+	h->version = 1;
+
+	tt_expect_next(test, b, &off, TT_OK, r1, 112);
+	tt_expect_next(test, b, &off, TT_OK, r2, 112 + 112);
+	tt_expect_next(test, b, &off, TT_OK, r3, 112 + 112 + 32);
+	tt_expect_next(test, b, &off, TT_OK, r4, b->len);
+	tt_expect_next(test, b, &off, TT_END, NULL, b->len);
+
+	st = r1;
+	KUNIT_EXPECT_EQ(test, st->sock_cookie, 7ULL);
+	KUNIT_EXPECT_STREQ(test, st->comm, "curl");
+	KUNIT_EXPECT_EQ(test, tt_state_cgroup_id(st), 0ULL);
+	cr = r2;
+	KUNIT_EXPECT_EQ(test, cr->bytes_sent, 5ULL);
+	KUNIT_EXPECT_EQ(test, tt_conn_cgroup_id(cr), 0ULL);
+	st = r4;
+	KUNIT_EXPECT_EQ(test, st->cgroup_id, 4026532001ULL);
+	KUNIT_EXPECT_EQ(test, tt_state_cgroup_id(st), 0ULL);
+
+	/* version 2: there */
+	b->len = 0;
+	off = 0;
+	r1 = tt_put_conn(test, b, 8, 4026532002ULL);
+	tt_expect_next(test, b, &off, TT_OK, r1, 120);
+	cr = r1;
+	KUNIT_EXPECT_EQ(test, tt_conn_cgroup_id(cr), 4026532002ULL);
 }
 
 static void rec_version_zero(struct kunit *test)
@@ -454,15 +558,17 @@ static void rec_newer_version_prefix(struct kunit *test)
 	struct tt_buf *b = tt_buf_new(test);
 	struct tcptrace_state_rec s = {};
 	struct tcptrace_lost_rec l = {};
-	u8 grown[112 + 16];
+	u8 grown[sizeof(struct tcptrace_state_rec) + 16];
 	unsigned long off = 0;
 	void *r1, *r2, *r3;
 
-	/* a state record v2 with 16 more bytes at its end */
-	tt_hdr(&s.hdr, TCPTRACE_REC_STATE, sizeof(grown), 2);
+	/* a state record one version newer, with 16 more bytes at its end */
+	tt_hdr(&s.hdr, TCPTRACE_REC_STATE, sizeof(grown),
+	       TCPTRACE_STATE_REC_VERSION + 1);
 	s.old_state = TCP_SYN_RECV;
 	s.new_state = TCP_ESTABLISHED;
 	s.sport = 80;
+	s.cgroup_id = 12345;
 	memset(grown, 0xcd, sizeof(grown));
 	memcpy(grown, &s, sizeof(s));
 	r1 = tt_put(test, b, grown, sizeof(grown));
@@ -475,15 +581,16 @@ static void rec_newer_version_prefix(struct kunit *test)
 
 	r3 = tt_put_lost(test, b, 6);
 
-	tt_expect_next(test, b, &off, TT_OK, r1, 128);
-	tt_expect_next(test, b, &off, TT_OK, r2, 128 + 48);
-	tt_expect_next(test, b, &off, TT_OK, r3, 128 + 48 + 32);
+	tt_expect_next(test, b, &off, TT_OK, r1, 136);
+	tt_expect_next(test, b, &off, TT_OK, r2, 136 + 48);
+	tt_expect_next(test, b, &off, TT_OK, r3, 136 + 48 + 32);
 	tt_expect_next(test, b, &off, TT_END, NULL, b->len);
 
 	/* the known prefix reads as before */
 	st = r1;
 	KUNIT_EXPECT_EQ(test, st->sport, 80);
 	KUNIT_EXPECT_STREQ(test, tt_state_name(st->new_state), "ESTABLISHED");
+	KUNIT_EXPECT_EQ(test, tt_state_cgroup_id(st), 12345ULL);
 	lost = r2;
 	KUNIT_EXPECT_EQ(test, lost->count, 5ULL);
 }
@@ -694,6 +801,7 @@ static struct kunit_case tcptrace_record_cases[] = {
 	KUNIT_CASE(rec_size_below_header),
 	KUNIT_CASE(rec_size_not_multiple_of_8),
 	KUNIT_CASE(rec_size_below_type),
+	KUNIT_CASE(rec_old_version_layout),
 	KUNIT_CASE(rec_version_zero),
 	KUNIT_CASE(rec_newer_version_prefix),
 	KUNIT_CASE(rec_off_at_or_past_end),

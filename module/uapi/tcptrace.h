@@ -9,7 +9,9 @@
  * struct tcptrace_hdr; hdr.size is the size of the whole record in bytes
  * (a multiple of 8), so a reader can skip record types it does not know.
  * A record type only ever grows at its end; hdr.version says which layout
- * of that type the record has.
+ * of that type the record has.  A record is at least as long as its
+ * version's layout; fields added by later versions are absent (not zero)
+ * in it, so check hdr.version before reading them.
  */
 #ifndef _UAPI_LINUX_TCPTRACE_H
 #define _UAPI_LINUX_TCPTRACE_H
@@ -98,9 +100,17 @@ struct tcptrace_state_rec {
 	__u8	saddr[16];	/* network byte order; v4 in first 4 bytes */
 	__u8	daddr[16];
 	char	comm[16];
+	/*
+	 * Version 2.  The socket's cgroup v2 id: the cgroup of the task that
+	 * created the socket (an accepted socket: the listener's), read from
+	 * the socket, so right in softirq too.  On the cgroup2 mount it is
+	 * the cgroup directory's inode number.  0: unknown.  Version 1
+	 * records end before it.
+	 */
+	__u64	cgroup_id;
 };
 
-#define TCPTRACE_STATE_REC_VERSION	1
+#define TCPTRACE_STATE_REC_VERSION	2
 
 /* Records dropped on one CPU not yet reported via hdr.lost_before. */
 struct tcptrace_lost_rec {
@@ -288,9 +298,11 @@ struct tcptrace_conn_rec {
 	__u64	bytes_received;	/* payload */
 	__u32	segs_out;
 	__u32	segs_in;
+	/* version 2: as in tcptrace_state_rec; version 1 ends before it */
+	__u64	cgroup_id;
 };
 
-#define TCPTRACE_CONN_REC_VERSION	1
+#define TCPTRACE_CONN_REC_VERSION	2
 
 /* Counters of one CPU, since load or the last TCPTRACE_IOC_RESET. */
 struct tcptrace_cpu_stats {

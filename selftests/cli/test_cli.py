@@ -10,6 +10,7 @@ import socket
 import struct
 import subprocess
 import sys
+import shutil
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -29,7 +30,13 @@ def hdr(typ, size, ver=1, ctx=0, cpu=0, lost=0, ts=1000):
 
 
 def state(old=7, new=2, sock=42, ctx=0, lost=0, ts=1000, fam=socket.AF_INET,
-          sport=40000, dport=80, comm=b"curl", extra=b"", ver=1):
+          sport=40000, dport=80, comm=b"curl", extra=b"", ver=None, cg=None):
+    """A state record: version 1 (112 bytes, no cgroup) unless @cg, the
+    socket's cgroup id, makes it version 2 (120 bytes)."""
+    if ver is None:
+        ver = 1 if cg is None else 2
+    if cg is not None:
+        extra = struct.pack("<Q", cg) + extra
     size = HDR.size + STATE.size + len(extra)
     if fam == socket.AF_INET:
         sa = socket.inet_aton("10.0.0.1") + bytes(12)
@@ -60,20 +67,63 @@ def lost_rec(count, cpu=1):
     return hdr(2, HDR.size + 8, cpu=cpu) + struct.pack("<Q", count)
 
 
-def cli(data, *args):
+# sock netns_cookie netns_ino family old_state pad sport dport total_retrans
+# saddr daddr bytes_sent bytes_received segs_out segs_in
+CONN = struct.Struct("<QQIHBxHHI16s16sQQII")
+
+
+def conn_rec(sock=42, old=1, ts=5000, sport=40000, dport=80, cg=None,
+             ver=None):
+    """A conn (totals) record, version 1 unless @cg (version 2)."""
+    if ver is None:
+        ver = 1 if cg is None else 2
+    extra = b"" if cg is None else struct.pack("<Q", cg)
+    return hdr(5, HDR.size + CONN.size + len(extra), ver=ver, ts=ts) + \
+        CONN.pack(sock, 7, 4026531840, socket.AF_INET, old, sport, dport, 0,
+                  socket.inet_aton("10.0.0.1") + bytes(12),
+                  socket.inet_aton("10.0.0.2") + bytes(12), 5, 6, 3, 4) + \
+        extra
+
+
+def cli(data, *args, env=None):
     with tempfile.NamedTemporaryFile(delete=False) as f:
         f.write(data)
     try:
         return subprocess.run([CLI, "-r", f.name, *args], capture_output=True,
-                              text=True)
+                              text=True,
+                              env=None if env is None else
+                              dict(os.environ, **env))
     finally:
         os.unlink(f.name)
+
+
+class FakeCgroups:
+    """A directory tree standing in for the cgroup2 mount: a cgroup's id
+    is its directory's inode number, as on cgroup2."""
+
+    def __init__(self, *paths):
+        self.root = tempfile.mkdtemp(prefix="tt-cgroup-")
+        for p in paths:
+            os.makedirs(os.path.join(self.root, p.strip("/")))
+        self.env = {"TCPTRACE_CGROUP_ROOT": self.root}
+
+    def id(self, path):
+        return os.stat(os.path.join(self.root, path.strip("/"))).st_ino
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.root)
 
 
 @test
 def state_record_sizes_match_abi():
     eq(HDR.size, 24, "header size")
-    eq(HDR.size + STATE.size, 112, "state record size")
+    eq(HDR.size + STATE.size, 112, "state record size, version 1")
+    eq(len(state(cg=1)), 120, "state record size, version 2")
+    eq(HDR.size + CONN.size, 112, "conn record size, version 1")
+    eq(len(conn_rec(cg=1)), 120, "conn record size, version 2")
 
 
 @test
@@ -186,9 +236,136 @@ def unknown_record_type_skipped():
 
 @test
 def newer_state_layout_decoded_by_prefix():
-    r = cli(state(ver=2, extra=bytes(16)) + state(), "-j")
+    r = cli(state(ver=3, cg=0, extra=bytes(16)) + state(), "-j")
     eq(r.returncode, 0, "rc " + r.stderr)
     eq(len(r.stdout.splitlines()), 2, "two records")
+
+
+@test
+def v1_and_v2_records_decode_alike():
+    """An older module's records (version 1, no cgroup) and a newer one's
+    without a known cgroup print the same, but for the new fields."""
+    with FakeCgroups("a/b") as fake:
+        for args in (("-j",), ()):
+            v1 = cli(state() + state(old=2, new=1, ts=3000, ctx=1), *args,
+                     env=fake.env)
+            v2 = cli(state(cg=0) + state(old=2, new=1, ts=3000, ctx=1,
+                                         cg=0), *args, env=fake.env)
+            eq((v1.returncode, v2.returncode), (0, 0), "rc " + v1.stderr +
+               v2.stderr)
+            eq(v1.stdout, v2.stdout, "same output %r" % (args,))
+        lines = v1.stdout.splitlines()
+        check(all("cgroup" not in x for x in lines), "text: no cgroup")
+        r = cli(state(), "-j", env=fake.env)
+        check(r.stdout.endswith(',"in_old_ns":null,"cgroup_id":0,'
+                                '"cgroup":null}\n'), r.stdout)
+        # a known cgroup: its path, in JSON and at the end of text lines
+        ab = fake.id("a/b")
+        r = cli(state(cg=ab) + state(cg=fake.id("/")), "-j", env=fake.env)
+        a, b = [json.loads(x) for x in r.stdout.splitlines()]
+        eq((a["cgroup_id"], a["cgroup"]), (ab, "/a/b"), "v2 cgroup")
+        eq((b["cgroup_id"], b["cgroup"]), (fake.id("/"), "/"), "root cgroup")
+        r = cli(state(cg=ab) + state(sock=43, cg=fake.id("/")),
+                env=fake.env)
+        l1, l2 = r.stdout.splitlines()
+        check(l1.endswith("CLOSE -> SYN_SENT cgroup:/a/b"), l1)
+        check(l2.endswith("CLOSE -> SYN_SENT"), "root not shown: " + l2)
+        eq(l2 + " cgroup:/a/b", l1, "otherwise the same line")
+        # an id no walk finds (a removed cgroup): null, and no suffix
+        r = cli(state(cg=ab + 1000000) + state(cg=ab + 1000000), "-j",
+                env=fake.env)
+        eq([json.loads(x)["cgroup"] for x in r.stdout.splitlines()],
+           [None, None], "unknown id")
+
+
+@test
+def cgroup_paths_escaped_and_bounded():
+    """Odd names come out as valid JSON and printable text; paths too long
+    for a line (JSON over 3 KiB) are not named."""
+    odd = 'we"ird\\na\x01me \u00e9'
+    deep = "/".join(["d" * 250] * 14)
+    with FakeCgroups(odd, deep) as fake:
+        ids = [fake.id(odd)] + [fake.id("/".join(["d" * 250] * n))
+                                for n in range(1, 15)]
+        data = b"".join(state(sock=i + 1, cg=cg) for i, cg in enumerate(ids))
+        r = cli(data, "-j", env=fake.env)
+        eq(r.returncode, 0, "rc " + r.stderr)
+        got = [json.loads(x)["cgroup"] for x in r.stdout.splitlines()]
+        # bytes >= 0x7f are escaped one by one, as for comm
+        eq(got[0], "/" + odd.encode().decode("latin-1"), "odd name")
+        named = [g for g in got[1:] if g is not None]
+        eq(named, ["/" + "/".join(["d" * 250] * n) for n in range(1, 13)],
+           "up to 3 KiB of path")
+        r = cli(data[:120], env=fake.env)
+        check(r.stdout.endswith(" cgroup:/%s\n" % odd.replace("\x01", "?")),
+              "control characters as '?': %r" % r.stdout)
+
+
+@test
+def conn_records_v1_and_v2():
+    with FakeCgroups("svc") as fake:
+        svc = fake.id("svc")
+        r = cli(state(sock=1) + conn_rec(sock=1) + state(sock=2) +
+                conn_rec(sock=2, cg=svc), "conns", "-j", env=fake.env)
+        eq(r.returncode, 0, "rc " + r.stderr)
+        a, b = [json.loads(x) for x in r.stdout.splitlines()]
+        eq((a["type"], a["sock"], a["cgroup_id"], a["cgroup"]),
+           ("conn", 1, 0, None), "version 1 conn")
+        eq((b["sock"], b["bytes_sent"], b["cgroup_id"], b["cgroup"]),
+           (2, 5, svc, "/svc"), "version 2 conn")
+        check(r.stdout.splitlines()[0].endswith(
+            ',"diags":[],"cgroup_id":0,"cgroup":null}'), r.stdout)
+        r = cli(state(sock=1) + conn_rec(sock=1, cg=svc), "conns",
+                env=fake.env)
+        check("cgroup" not in r.stdout, "conns text unchanged: " + r.stdout)
+
+
+@test
+def cgroup_filter():
+    """--cgroup PATH: that cgroup and the ones below it; records without a
+    known cgroup do not match; diagnoses and handshakes are kept."""
+    with FakeCgroups("a/b/c", "a2", "x") as fake:
+        ids = {p: fake.id(p) for p in ("/", "a", "a/b", "a/b/c", "a2", "x")}
+        data = b"".join(state(sock=i + 1, cg=cg) for i, cg in
+                        enumerate(ids.values()))
+        data += state(sock=7) + state(sock=8, cg=0) + \
+            state(sock=9, cg=ids["x"] + 1000000) + \
+            diag_rec(4, state=1, sport=81, dport=9999)
+
+        def socks(*args):
+            r = cli(data, "-j", *args, env=fake.env)
+            eq(r.returncode, 0, "rc %r: %s" % (args, r.stderr))
+            return [json.loads(x)["sock"] for x in r.stdout.splitlines()]
+
+        for arg in ("/a", "a", "a/", "//a//", fake.root + "/a",
+                    fake.root + "//a/"):
+            eq(socks("--cgroup", arg), [2, 3, 4, 7], "--cgroup " + arg)
+        eq(socks("--cgroup", "/a/b"), [3, 4, 7], "a/b and below")
+        eq(socks("--cgroup", "/a/b/c"), [4, 7], "a leaf")
+        eq(socks("--cgroup", "/a2"), [5, 7], "not a prefix match")
+        eq(socks("--cgroup", "/"), [1, 2, 3, 4, 5, 6, 7], "the root: all "
+           "known")
+        eq(socks("--cgroup", fake.root), [1, 2, 3, 4, 5, 6, 7],
+           "the mount itself")
+        eq(socks("--cgroup", "/a", "-p", "40000"), [2, 3, 4],
+           "with other filters")
+        eq(socks("--cgroup", "/a", "-p", "81"), [7], "with other filters, "
+           "the diagnosis")
+        r = cli(data, "-j", "--cgroup", "/nope", env=fake.env)
+        eq([json.loads(x)["type"] for x in r.stdout.splitlines()], ["diag"],
+           "no such cgroup: diagnoses only")
+        check("no such cgroup" in r.stderr, "warned: " + r.stderr)
+        # conns: the totals records are filtered the same way
+        conns = state(sock=1) + conn_rec(sock=1, cg=ids["a/b"]) + \
+            state(sock=2) + conn_rec(sock=2, cg=ids["x"]) + \
+            state(sock=3) + conn_rec(sock=3)
+        r = cli(conns, "conns", "-j", "--cgroup", "/a", env=fake.env)
+        eq([json.loads(x)["sock"] for x in r.stdout.splitlines()], [1],
+           "conns --cgroup")
+        r = subprocess.run([CLI, "conns", "--state", "time-wait",
+                            "--cgroup", "/a"], capture_output=True, text=True,
+                           env=dict(os.environ, **fake.env))
+        eq(r.returncode, 2, "--cgroup with --state")
 
 
 @test
@@ -204,7 +381,9 @@ def malformed_record_is_an_error():
     bad = [hdr(1, 12) + bytes(100),          # size smaller than a header
            hdr(1, 27) + bytes(100),          # not a multiple of 8
            hdr(1, 32) + bytes(8),            # state record too small
-           state(ver=0)]                     # version 0 does not exist
+           state(ver=0),                     # version 0 does not exist
+           state(ver=2),                     # version 2 without cgroup_id
+           conn_rec(ver=2) + bytes(8)]       # the same for totals
     for data in bad:
         r = cli(data)
         eq(r.returncode, 3, "exit code for %r" % data[:8])

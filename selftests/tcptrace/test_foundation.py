@@ -230,6 +230,108 @@ def two_namespaces_over_veth():
         sh("ip netns del ttb", False)
 
 
+CG_MOUNT = "/sys/fs/cgroup"
+
+# A client that moves itself into a cgroup first, then connects, sends,
+# closes first (shutdown: FIN out, then waits for the server's FIN, so its
+# socket goes FIN_WAIT2 -> TIME_WAIT while it still holds it), and exits.
+CG_CLIENT = r"""
+import os, socket, struct, sys
+with open(sys.argv[1] + "/cgroup.procs", "w") as f:
+    f.write(str(os.getpid()))
+c = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
+print(struct.unpack("<Q", c.getsockopt(socket.SOL_SOCKET, 57, 8))[0], flush=True)
+c.sendall(b"hello")
+c.shutdown(socket.SHUT_WR)
+while c.recv(100):
+    pass
+c.close()
+"""
+
+
+def own_cgroup():
+    """The path of this process's cgroup v2, and its id."""
+    with open("/proc/self/cgroup") as f:
+        path = [x for x in f.read().splitlines() if x.startswith("0::")][0][3:]
+    return path, os.stat(CG_MOUNT + path).st_ino
+
+
+def cg_conversation(cg_dir, port):
+    """A server in our cgroup, a client in @cg_dir's; returns the cookies
+    of (client, server's socket)."""
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", port))
+    ls.listen(4)
+    cl = subprocess.Popen(["python3", "-c", CG_CLIENT, cg_dir, str(port)],
+                          stdout=subprocess.PIPE, text=True)
+    a, _ = ls.accept()
+    cid = int(cl.stdout.readline())
+    data = b""
+    while True:
+        b = a.recv(100)
+        if not b:
+            break
+        data += b
+    eq(data, b"hello", "payload")
+    sid = cookie(a)
+    a.close()           # after the client's FIN: the client ends in TIME_WAIT
+    ls.close()
+    eq(cl.wait(TIMEOUT), 0, "client rc")
+    return cid, sid
+
+
+@test
+def cgroup_of_the_socket_not_of_current():
+    """Every record of a socket carries the cgroup of the socket, also in
+    softirq, where current is whatever task was interrupted (on loopback,
+    often the other end's process); --cgroup keeps only that cgroup's."""
+    cg_dir = CG_MOUNT + "/tt-cg"
+    if os.path.isdir(cg_dir):
+        os.rmdir(cg_dir)
+    os.mkdir(cg_dir)
+    try:
+        cg_id = os.stat(cg_dir).st_ino
+        my_path, my_id = own_cgroup()
+        check(my_id != cg_id, "the test runs outside tt-cg")
+
+        t = Tracer()
+        cid, sid = cg_conversation(cg_dir, new_port())
+        recs = [r for r in t.stop() if r["type"] == "state"]
+        cl = [r for r in recs if r["sock"] == cid]
+        sv = [r for r in recs if r["sock"] == sid]
+        eq([(r["old"], r["new"]) for r in cl], CLIENT, "client transitions")
+        eq([(r["old"], r["new"]) for r in sv], SERVER, "server transitions")
+        check(any(r["ctx"] == "softirq" for r in cl),
+              "client records in softirq: %r" % [r["ctx"] for r in cl])
+        check(any(r["ctx"] == "softirq" for r in sv),
+              "server records in softirq: %r" % [r["ctx"] for r in sv])
+        for r in cl:
+            eq((r["cgroup_id"], r["cgroup"]), (cg_id, "/tt-cg"),
+               "client %s -> %s (%s)" % (r["old"], r["new"], r["ctx"]))
+        for r in sv:
+            eq((r["cgroup_id"], r["cgroup"]), (my_id, my_path),
+               "server %s -> %s (%s)" % (r["old"], r["new"], r["ctx"]))
+
+        # only the client's, under every name of its cgroup
+        for arg in ("/tt-cg", cg_dir):
+            t = Tracer("--cgroup", arg)
+            cid, sid = cg_conversation(cg_dir, new_port())
+            recs = [r for r in t.stop() if r["type"] in ("state", "conn")]
+            eq({r["sock"] for r in recs}, {cid}, "--cgroup %s: sockets" % arg)
+            eq(len(recs), len(CLIENT), "--cgroup %s: records" % arg)
+
+        # totals records carry it too
+        t = Tracer("conns")
+        cid, sid = cg_conversation(cg_dir, new_port())
+        conns = {r["sock"]: r for r in t.stop() if r["type"] == "conn"}
+        eq((conns[cid]["cgroup_id"], conns[cid]["cgroup"]), (cg_id, "/tt-cg"),
+           "client's totals")
+        eq(conns[sid]["cgroup_id"], my_id, "server's totals")
+    finally:
+        os.rmdir(cg_dir)
+
+
 def _two_conns(fam, host, p1, p2):
     return conversation(fam, host, p1), conversation(fam, host, p2)
 
