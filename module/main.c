@@ -63,23 +63,27 @@ static int __init tcptrace_init(void)
 	ret = tcptrace_conn_init(conn_table_size, hs_timeout, syn_timeout_ms);
 	if (ret)
 		goto err_ring;
-	ret = tcptrace_dev_init();
-	if (ret)
-		goto err_conn;
 	ret = tcptrace_probes_init();
 	if (ret)
-		goto err_dev;
+		goto err_conn;
 	ret = tcptrace_nf_init();
 	if (ret)
 		goto err_probes;
+	/*
+	 * The device last: once it exists a reader can open it and pin the
+	 * module, so nothing after it may fail.
+	 */
+	ret = tcptrace_dev_init();
+	if (ret)
+		goto err_nf;
 	pr_info("loaded, ABI %u, %lu bytes per CPU\n", TCPTRACE_ABI_VERSION,
 		buf_size);
 	return 0;
 
+err_nf:
+	tcptrace_nf_exit();
 err_probes:
 	tcptrace_probes_exit();
-err_dev:
-	tcptrace_dev_exit();
 err_conn:
 	tcptrace_conn_exit();
 err_ring:
@@ -91,13 +95,15 @@ static void __exit tcptrace_exit(void)
 {
 	/*
 	 * An open /dev/tcptrace holds a module reference, so no reader
-	 * exists here.  Hooks and probes first, then the device's wakeup
-	 * work, then the table and the buffer they write to.
+	 * exists here.  Probes first, so no new table entry can appear while
+	 * the hooks' pernet exits purge each namespace's; then the table's
+	 * scan, the last thing that emits records; then the device, whose
+	 * exit waits for the wakeup those records queued; then the buffer.
 	 */
-	tcptrace_nf_exit();
 	tcptrace_probes_exit();
-	tcptrace_dev_exit();
+	tcptrace_nf_exit();
 	tcptrace_conn_exit();
+	tcptrace_dev_exit();
 	tcptrace_ring_exit();
 }
 
