@@ -89,4 +89,21 @@ static inline u64 tcptrace_sk_cgroup_id(const struct sock *sk)
 	enum skb_drop_reason reason
 #endif
 
+/*
+ * How old the last timestamp of a connection may be before PAWS stops
+ * trusting it: 24 days, named TCP_PAWS_24DAYS until 6.10 renamed it.
+ */
+#ifdef TCP_PAWS_WRAP
+#define TCPTRACE_PAWS_WRAP	TCP_PAWS_WRAP
+#else
+#define TCPTRACE_PAWS_WRAP	TCP_PAWS_24DAYS
+#endif
+
+/* The receiving socket kfree_skb passes from 6.11 on, else none. */
+#ifdef TCPTRACE_HAVE_KFREE_SKB_RX_SK
+#define TCPTRACE_KFREE_SKB_RX_SK	rx_sk
+#else
+#define TCPTRACE_KFREE_SKB_RX_SK	NULL
+#endif
+
 #endif /* _TCPTRACE_COMPAT_H */

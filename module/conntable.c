@@ -33,6 +33,7 @@
 #include <linux/string.h>
 #include <linux/rcupdate.h>
 #include <linux/mutex.h>
+#include <linux/percpu.h>
 #include <net/tcp.h>
 #include <net/ip.h>
 #include <net/inet_sock.h>
@@ -52,6 +53,8 @@
 #define TCPTRACE_WAYS	4
 #define TCPTRACE_SCAN	(HZ / 4)
 #define TCPTRACE_SCAN_NS (NSEC_PER_SEC / 4)
+/* A SYN from the peer of our own SYN_SENT socket: a simultaneous open. */
+#define TCPTRACE_SYN_SIM_OPEN	0xff
 
 enum tcptrace_phase {
 	TCPTRACE_HANDSHAKE,
@@ -77,12 +80,13 @@ struct tcptrace_conn {
 	const struct net *net;
 	u64	born_ns;
 	u64	sock_cookie;	/* EST, TW */
+	u64	tw_sk_cookie;	/* TW: the timewait socket's */
 	u64	mib_listen;	/* namespace's listen overflows at SYN */
-	u64	mib_paws;	/* ... and PAWS rejections */
 	u64	rst_ns;		/* EST: when an RST arrived */
 	u64	tw_end_ns;	/* TW: when the kernel's timer expires */
 	u32	netns_ino;
 	u32	drop_reason;	/* kernel drop reason of the SYN, 0: none */
+	int	bound_dev_if;	/* TW: the socket's device (VRF, scope) */
 	u8	used;
 	u8	phase;		/* enum tcptrace_phase */
 	u8	role;
@@ -92,6 +96,11 @@ struct tcptrace_conn {
 	u8	peer_ttl;	/* EST: the peer's handshake TTL */
 	u8	rst_ttl;	/* EST: the RST's */
 	u8	tw_old;		/* TW: state it came from */
+	u8	tw_fw2;		/* TW: still an orphaned FIN_WAIT2 */
+	u8	tw_taken;	/* TW: its socket let a new SYN take over */
+	u8	pre_in;		/* server: SYNs seen only dropped, before LOCAL_IN */
+	u8	syn_cause;	/* server: a SYN the kernel will not answer */
+	u8	syn_state;	/* ... because of a socket in this state */
 	u16	syn_retrans;
 	u16	synack_retrans;
 	struct tcptrace_tcpopts syn;
@@ -117,6 +126,7 @@ static atomic64_t tcptrace_evicted = ATOMIC64_INIT(0);
 static atomic64_t tcptrace_timeouts = ATOMIC64_INIT(0);
 
 static void tcptrace_conn_scan(struct work_struct *work);
+static void tcptrace_sk_key(const struct sock *sk, struct tcptrace_conn_key *k);
 static DECLARE_DELAYED_WORK(tcptrace_scan_work, tcptrace_conn_scan);
 /* The scan against purges: an entry's net pointer outlives a scan pass. */
 static DEFINE_MUTEX(tcptrace_scan_mutex);
@@ -147,13 +157,19 @@ static struct tcptrace_bucket *tcptrace_bucket(const struct tcptrace_conn_key *k
 	return &tcptrace_buckets[h & (tcptrace_nbuckets - 1)];
 }
 
+/*
+ * The entry of @k's tuple in @phase.  A tuple can have two: its TIME_WAIT
+ * and a new handshake that the kernel may or may not let take it over.
+ */
 static struct tcptrace_conn *tcptrace_find(struct tcptrace_bucket *b,
-					   const struct tcptrace_conn_key *k)
+					   const struct tcptrace_conn_key *k,
+					   u8 phase)
 {
 	int i;
 
 	for (i = 0; i < TCPTRACE_WAYS; i++)
-		if (b->e[i].used && !memcmp(&b->e[i].key, k, sizeof(*k)))
+		if (b->e[i].used && b->e[i].phase == phase &&
+		    !memcmp(&b->e[i].key, k, sizeof(*k)))
 			return &b->e[i];
 	return NULL;
 }
@@ -228,11 +244,14 @@ static u64 tcptrace_mib(const struct net *net, int field)
 }
 
 /*
- * The socket, full or timewait, that owns @k's tuple in @net, with a
- * reference (release with sock_gen_put()), or NULL.
+ * The socket, full, request or timewait, that owns @k's tuple in @net,
+ * with a reference (release with sock_gen_put()), or NULL.  @dif and
+ * @sdif as in the kernel's own receive path: a socket bound to a device
+ * or a VRF matches only through them.
  */
 static struct sock *tcptrace_lookup(const struct net *net,
-				    const struct tcptrace_conn_key *k)
+				    const struct tcptrace_conn_key *k,
+				    int dif, int sdif)
 {
 	struct inet_hashinfo *h = net->ipv4.tcp_death_row.hashinfo;
 	struct net *n = (struct net *)net;
@@ -244,7 +263,7 @@ static struct sock *tcptrace_lookup(const struct net *net,
 		memcpy(&l4, k->laddr + 12, 4);
 		memcpy(&r4, k->raddr + 12, 4);
 		sk = __inet_lookup_established(n, h, r4, htons(k->rport), l4,
-					       k->lport, 0, 0);
+					       k->lport, dif, sdif);
 	}
 #if IS_ENABLED(CONFIG_IPV6)
 	else
@@ -252,7 +271,7 @@ static struct sock *tcptrace_lookup(const struct net *net,
 						(const struct in6_addr *)k->raddr,
 						htons(k->rport),
 						(const struct in6_addr *)k->laddr,
-						k->lport, 0, 0);
+						k->lport, dif, sdif);
 #endif
 	rcu_read_unlock();
 	return sk;
@@ -301,6 +320,18 @@ static void tcptrace_synth_state(struct tcptrace_state_rec *r,
 	memcpy(r->comm, current->comm, sizeof(r->comm));
 }
 
+/*
+ * May an entry of @net be made?  Not once the namespace is dying: its
+ * pernet exit purges its entries after an RCU grace period, which waits
+ * for every probe and hook that saw it alive, and none sees it alive
+ * after (its count stays 0).  Sockets of a dying namespace still change
+ * state; they make records, not entries.
+ */
+static bool tcptrace_net_live(const struct net *net)
+{
+	return check_net(net);
+}
+
 /* Is @a (v4-mapped form) an address of this namespace? */
 static bool tcptrace_addr_local(const struct net *net, const u8 *a)
 {
@@ -318,20 +349,128 @@ static bool tcptrace_addr_local(const struct net *net, const u8 *a)
 #endif
 }
 
-/*
- * Is the local end of @skb's tuple @k this host's?  A packet leaving with a
- * socket was made here, one arriving on loopback is for here; anything
- * else costs a FIB lookup.
- */
-static bool tcptrace_pkt_local(const struct net *net,
-			       const struct sk_buff *skb,
-			       const struct tcptrace_conn_key *k, bool out)
+/* The interface indexes a socket lookup for a packet through @dev needs. */
+static void tcptrace_dev_ifs(const struct net_device *dev, int *dif, int *sdif)
 {
-	if (out && skb->sk)
-		return true;
-	if (!out && skb->dev && (skb->dev->flags & IFF_LOOPBACK))
-		return true;
-	return tcptrace_addr_local(net, k->laddr);
+	*dif = dev ? dev->ifindex : 0;
+	*sdif = dev ? l3mdev_master_ifindex_rcu(dev) : 0;
+}
+
+/*
+ * The kernel's reasons for its RSTs (tracepoint tcp_send_reset, 6.10+).
+ * An answer to a segment: the tracepoint comes first, its reason is noted
+ * here for the RST when it passes LOCAL_OUT right after, on the same CPU
+ * in the same context; matched by ports, so a note whose RST never left is
+ * not given to another.  A socket's own abort: the tracepoint comes after
+ * sending, so the record is held here from LOCAL_OUT (an RST an OUTPUT
+ * rule dropped never gets there) until it, or else the next RST on this
+ * CPU and context, whichever first.
+ */
+struct tcptrace_rst_note {
+	u16	lport;
+	u16	rport;
+	u32	reason;
+	bool	valid;
+	bool	held;
+	struct tcptrace_diag_rec d;	/* held: an abort's */
+};
+
+static DEFINE_PER_CPU(struct tcptrace_rst_note[2], tcptrace_rst_notes);
+
+/* Emit the abort record held in @n, if any, with @reason if it has one. */
+static void tcptrace_rst_release(struct tcptrace_rst_note *n, bool reason,
+				 u32 code)
+{
+	if (!n->held)
+		return;
+	n->held = false;
+	if (reason) {
+		n->d.flags |= TCPTRACE_DF_RST_REASON;
+		n->d.reason_code = code;
+		tcptrace_rst_reason_name(code, n->d.reason,
+					 sizeof(n->d.reason));
+	}
+	tcptrace_ring_emit(&n->d.hdr);
+}
+
+void tcptrace_conn_rst_reason(u16 lport, u16 rport, u32 reason)
+{
+	struct tcptrace_rst_note *n = get_cpu_ptr(&tcptrace_rst_notes[0]);
+
+	n += !in_task();
+	tcptrace_rst_release(n, false, 0);
+	n->lport = lport;
+	n->rport = rport;
+	n->reason = reason;
+	n->valid = true;
+	put_cpu_ptr(&tcptrace_rst_notes[0]);
+}
+
+void tcptrace_conn_rst_active(const struct sock *sk, u32 reason)
+{
+	struct tcptrace_rst_note *n = get_cpu_ptr(&tcptrace_rst_notes[0]);
+
+	n += !in_task();
+	tcptrace_rst_release(n, n->held && n->d.sport == sk->sk_num &&
+			     n->d.dport == ntohs(sk->sk_dport), reason);
+	put_cpu_ptr(&tcptrace_rst_notes[0]);
+}
+
+/* Hold @d, a socket's abort, for its reason. */
+static void tcptrace_rst_hold(const struct tcptrace_diag_rec *d)
+{
+	struct tcptrace_rst_note *n = get_cpu_ptr(&tcptrace_rst_notes[0]);
+
+	n += !in_task();
+	tcptrace_rst_release(n, false, 0);
+	n->d = *d;
+	n->held = true;
+	put_cpu_ptr(&tcptrace_rst_notes[0]);
+}
+
+/* Fill in the kernel's reason for @d's RST, or say there is none. */
+static void tcptrace_rst_reason_take(struct tcptrace_diag_rec *d)
+{
+	struct tcptrace_rst_note *n;
+	u32 reason = 0;
+	bool found = false;
+
+	if (!tcptrace_rst_reason_name(0, d->reason, sizeof(d->reason))) {
+		d->flags |= TCPTRACE_DF_NO_RST_REASON;
+		return;
+	}
+	memset(d->reason, 0, sizeof(d->reason));
+	n = get_cpu_ptr(&tcptrace_rst_notes[0]);
+	n += !in_task();
+	tcptrace_rst_release(n, false, 0);
+	if (n->valid && n->lport == d->sport && n->rport == d->dport) {
+		reason = n->reason;
+		found = true;
+	}
+	n->valid = false;
+	put_cpu_ptr(&tcptrace_rst_notes[0]);
+	if (!found)
+		return;
+	d->flags |= TCPTRACE_DF_RST_REASON;
+	d->reason_code = reason;
+	tcptrace_rst_reason_name(reason, d->reason, sizeof(d->reason));
+}
+
+/* Is @sk a TCP socket of an application (not a raw or control socket)? */
+static bool tcptrace_tcp_sock(const struct sock *sk)
+{
+	return sk && sk_fullsock(sk) && sk->sk_type == SOCK_STREAM &&
+	       sk->sk_protocol == IPPROTO_TCP;
+}
+
+/* An RST a socket sent itself: why it aborted. */
+static void tcptrace_rst_abort(struct tcptrace_diag_rec *d,
+			       const struct sock *sk)
+{
+	d->sock_cookie = tcptrace_sock_cookie(sk);
+	d->state = sk->sk_state;
+	d->cause = sock_flag(sk, SOCK_LINGER) && !sk->sk_lingertime ?
+		   TCPTRACE_CAUSE_LINGER : TCPTRACE_CAUSE_ABORT;
 }
 
 /*
@@ -353,6 +492,7 @@ static bool tcptrace_rst_forged(const struct net *net,
 static void tcptrace_rst_out(const struct net *net,
 			     const struct tcptrace_pkt *pkt,
 			     const struct sk_buff *skb,
+			     const struct net_device *dev,
 			     const struct tcptrace_conn_key *k)
 {
 	const struct sock *sk = skb->sk;
@@ -366,19 +506,36 @@ static void tcptrace_rst_out(const struct net *net,
 
 	if (tcptrace_rst_forged(net, pkt, skb)) {
 		d.cause = TCPTRACE_CAUSE_REJECT;
-	} else if (sk && sk_fullsock(sk) && sk->sk_type == SOCK_STREAM &&
-		   sk->sk_protocol == IPPROTO_TCP) {
-		/* sent by the socket itself: an abort */
-		d.sock_cookie = tcptrace_sock_cookie(sk);
-		d.state = sk->sk_state;
-		d.cause = sock_flag(sk, SOCK_LINGER) && !sk->sk_lingertime ?
-			  TCPTRACE_CAUSE_LINGER : TCPTRACE_CAUSE_ABORT;
-	} else if (pkt->flags & TCPTRACE_TH_ACK) {
+		tcptrace_ring_emit(&d.hdr);
+		return;
+	}
+	if (tcptrace_tcp_sock(sk)) {
+		/*
+		 * Sent by the socket itself: an abort.  Where the kernel
+		 * gives reasons, it does so only after sending: held until
+		 * then (tcptrace_conn_rst_active()).
+		 */
+		tcptrace_rst_abort(&d, sk);
+		if (tcptrace_rst_reason_name(0, d.reason, sizeof(d.reason))) {
+			memset(d.reason, 0, sizeof(d.reason));
+			tcptrace_rst_hold(&d);
+			return;
+		}
+		d.flags |= TCPTRACE_DF_NO_RST_REASON;
+		tcptrace_ring_emit(&d.hdr);
+		return;
+	}
+	tcptrace_rst_reason_take(&d);
+	if (pkt->flags & TCPTRACE_TH_ACK) {
 		/* answers a segment without ACK, a SYN: nobody listens */
 		d.cause = TCPTRACE_CAUSE_NO_SOCKET;
 	} else {
 		/* answers a segment with ACK: whose connection is it? */
-		struct sock *owner = tcptrace_lookup(net, k);
+		struct sock *owner;
+		int dif, sdif;
+
+		tcptrace_dev_ifs(dev, &dif, &sdif);
+		owner = tcptrace_lookup(net, k, dif, sdif);
 
 		if (owner) {
 			d.state = owner->sk_state;
@@ -398,6 +555,13 @@ static void tcptrace_tw_end(struct tcptrace_conn *c, u8 cause, u64 now)
 	struct tcptrace_state_rec st;
 	struct tcptrace_diag_rec d;
 
+	if (c->tw_fw2) {
+		/* the peer never closed its side: no TIME_WAIT at all */
+		tcptrace_synth_state(&st, c, TCP_FIN_WAIT2, TCP_CLOSE);
+		st.flags |= TCPTRACE_F_TW_ORPHAN;
+		tcptrace_ring_emit(&st.hdr);
+		return;
+	}
 	tcptrace_synth_state(&st, c, TCP_TIME_WAIT, TCP_CLOSE);
 	tcptrace_diag_fill(&d, c, TCPTRACE_DIAG_TIME_WAIT_END, cause);
 	d.state = TCP_TIME_WAIT;
@@ -422,25 +586,232 @@ static void tcptrace_conn_start(struct tcptrace_conn *c,
 	c->role = out ? TCPTRACE_ROLE_CLIENT : TCPTRACE_ROLE_SERVER;
 	c->syn = pkt->opts;
 	c->syn.seen_ns = c->born_ns;
-	if (c->role == TCPTRACE_ROLE_SERVER) {
+	if (c->role == TCPTRACE_ROLE_SERVER)
 		c->mib_listen = tcptrace_mib(net, LINUX_MIB_LISTENOVERFLOWS);
-		c->mib_paws = tcptrace_mib(net, LINUX_MIB_PAWSESTABREJECTED) +
-			      tcptrace_mib(net, LINUX_MIB_PAWSACTIVEREJECTED);
+}
+
+/*
+ * Would the kernel's PAWS check (RFC 7323) reject a segment with
+ * timestamp @tsval, against the last one @ts_recent (taken at second
+ * @stamp) of the connection, allowing @win of disorder?  As
+ * tcp_paws_check(): no recent timestamp, or one too old, never rejects.
+ */
+static bool tcptrace_paws_rejects(u32 ts_recent, s32 stamp, u32 tsval,
+				  int win)
+{
+	if (!ts_recent || (s32)(ts_recent - tsval) <= win)
+		return false;
+	return time_before32(ktime_get_seconds(), stamp + TCPTRACE_PAWS_WRAP);
+}
+
+/*
+ * A SYN arrived for a tuple some socket of this namespace already owns.
+ * The kernel will answer it with an ACK, never a SYN-ACK, when the owner
+ * is a timewait socket that PAWS or the sequence check refuses it to, or
+ * a connection.  Returns the cause (0: a handshake may follow) and sets
+ * *@state to the owner's state.
+ */
+static u8 tcptrace_syn_owner(const struct sock *owner,
+			     const struct tcptrace_pkt *pkt, u8 *state)
+{
+	bool ts = pkt->opts.present & TCPTRACE_OPT_TS;
+
+	*state = owner->sk_state;
+	if (owner->sk_state == TCP_TIME_WAIT) {
+		const struct tcp_timewait_sock *tw = tcp_twsk(owner);
+		u32 rcv_nxt = READ_ONCE(tw->tw_rcv_nxt);
+		u32 recent = READ_ONCE(tw->tw_ts_recent);
+		s32 stamp = READ_ONCE(tw->tw_ts_recent_stamp);
+
+		if (inet_twsk(owner)->tw_substate != TCP_TIME_WAIT) {
+			*state = inet_twsk(owner)->tw_substate;
+			return TCPTRACE_CAUSE_TW_REFUSED;
+		}
+		if (ts && stamp &&
+		    tcptrace_paws_rejects(recent, stamp, pkt->opts.ts_val, 0))
+			return TCPTRACE_CAUSE_PAWS;
+		if (after(pkt->seq, rcv_nxt) ||
+		    (ts && stamp && (s32)(recent - pkt->opts.ts_val) < 0))
+			return 0;
+		return TCPTRACE_CAUSE_TW_REFUSED;
+	}
+	if (owner->sk_state == TCP_NEW_SYN_RECV || !sk_fullsock(owner))
+		return 0;	/* a handshake under way: a retransmission */
+	if (owner->sk_state == TCP_SYN_SENT)
+		return TCPTRACE_SYN_SIM_OPEN;
+	if (ts && tcp_sk(owner)->rx_opt.tstamp_ok &&
+	    tcptrace_paws_rejects(READ_ONCE(tcp_sk(owner)->rx_opt.ts_recent),
+				  READ_ONCE(tcp_sk(owner)->rx_opt.ts_recent_stamp),
+				  pkt->opts.ts_val, TCP_PAWS_WINDOW))
+		return TCPTRACE_CAUSE_PAWS;
+	return TCPTRACE_CAUSE_CHALLENGE_ACK;
+}
+
+/* A SYN for an existing connection: say so, once per SYN. */
+static void tcptrace_syn_on_conn(const struct net *net,
+				 const struct tcptrace_pkt *pkt,
+				 const struct tcptrace_conn_key *k,
+				 const struct sock *owner, u8 cause)
+{
+	struct tcptrace_diag_rec d;
+	struct tcptrace_conn c = {};
+
+	c.key = *k;
+	c.netns_ino = net->ns.inum;
+	c.family = pkt->family;
+	c.sock_cookie = tcptrace_sock_cookie(owner);
+	tcptrace_diag_fill(&d, &c, TCPTRACE_DIAG_SYN_ON_CONN, cause);
+	d.state = owner->sk_state;
+	d.count = 1;
+	tcptrace_ring_emit(&d.hdr);
+}
+
+/*
+ * A SYN arriving: a new handshake's server end, or one more try of one.
+ * What owns the tuple decides: nothing or a request socket (a handshake
+ * under way), a connection (no handshake: a duplicate, stale or forged
+ * SYN, answered with an ACK), the local end's own SYN_SENT socket (a
+ * simultaneous open: the peer's SYN is not a retransmission of ours), or
+ * a timewait socket (that the SYN may take over, or be refused by).
+ */
+static void tcptrace_syn_in(const struct net *net,
+			    const struct tcptrace_pkt *pkt,
+			    const struct net_device *dev,
+			    const struct tcptrace_conn_key *k,
+			    struct tcptrace_bucket *b)
+{
+	struct tcptrace_conn *c;
+	struct sock *owner;
+	unsigned long flags;
+	u8 cause = 0, state = 0;
+	int dif, sdif;
+
+	tcptrace_dev_ifs(dev, &dif, &sdif);
+	owner = tcptrace_lookup(net, k, dif, sdif);
+	if (owner) {
+		bool conn = sk_fullsock(owner);
+
+		cause = tcptrace_syn_owner(owner, pkt, &state);
+		if (conn && cause != TCPTRACE_SYN_SIM_OPEN)
+			tcptrace_syn_on_conn(net, pkt, k, owner, cause);
+		sock_gen_put(owner);
+		if (conn)
+			return;
+	}
+
+	spin_lock_irqsave(&b->lock, flags);
+	if (owner && !cause) {
+		/* the timewait socket gives the tuple to the new connection */
+		c = tcptrace_find(b, k, TCPTRACE_TW);
+		if (c)
+			c->tw_taken = 1;
+	}
+	c = tcptrace_find(b, k, TCPTRACE_HANDSHAKE);
+	if (c && c->role == TCPTRACE_ROLE_SERVER) {
+		c->syn_retrans++;
+		c->pre_in = 0;
+	} else if (!c) {
+		c = tcptrace_slot(b);
+		tcptrace_conn_start(c, k, net, pkt, false);
+	} else {
+		c = NULL;	/* our own SYN_SENT's entry */
+	}
+	if (c) {
+		c->syn_cause = cause;
+		c->syn_state = state;
+	}
+	spin_unlock_irqrestore(&b->lock, flags);
+}
+
+/* Our SYN: a connect(), or one more try of it.  Under the bucket's lock. */
+static void tcptrace_syn_out(struct tcptrace_bucket *b,
+			     const struct tcptrace_conn_key *k,
+			     const struct net *net,
+			     const struct tcptrace_pkt *pkt)
+{
+	struct tcptrace_conn *c = tcptrace_find(b, k, TCPTRACE_TW);
+
+	if (c)
+		c->tw_taken = 1;	/* tcp_tw_reuse let it */
+	c = tcptrace_find(b, k, TCPTRACE_HANDSHAKE);
+	if (c && c->role == TCPTRACE_ROLE_CLIENT) {
+		c->syn_retrans++;
+		return;
+	}
+	if (!c)
+		c = tcptrace_slot(b);
+	tcptrace_conn_start(c, k, net, pkt, true);
+}
+
+/* A SYN-ACK, from the server's end to the client's.  Under the lock. */
+static void tcptrace_synack(struct tcptrace_bucket *b,
+			    const struct tcptrace_conn_key *k,
+			    const struct tcptrace_pkt *pkt, bool out)
+{
+	struct tcptrace_conn *c = tcptrace_find(b, k, TCPTRACE_HANDSHAKE);
+	bool server = c && c->role == TCPTRACE_ROLE_SERVER;
+
+	if (!c || out != server)
+		return;
+	if (c->synack.seen_ns) {
+		c->synack_retrans++;
+	} else {
+		c->synack = pkt->opts;
+		c->synack.seen_ns = ktime_get_ns();
 	}
 }
 
+/*
+ * An RST, under the bucket's lock.  Returns true if it ended a server's
+ * handshake: @rec is to be emitted.
+ */
+static bool tcptrace_rst_pkt(struct tcptrace_bucket *b,
+			     const struct tcptrace_conn_key *k,
+			     const struct tcptrace_pkt *pkt, bool out,
+			     struct tcptrace_handshake_rec *rec)
+{
+	struct tcptrace_conn *c = out ? NULL :
+				  tcptrace_find(b, k, TCPTRACE_EST);
+
+	if (c) {
+		/* for tcptrace_conn_rst_in(), when the socket accepts it */
+		c->rst_ttl = pkt->opts.ttl;
+		c->rst_ns = ktime_get_ns();
+		return false;
+	}
+	c = tcptrace_find(b, k, TCPTRACE_HANDSHAKE);
+	if (!c || c->rst_seen)
+		return false;
+	/*
+	 * RST during a handshake.  A server's end has no socket yet (RST to
+	 * a closed port, or the client aborting): emit now.  A client's
+	 * socket will go SYN_SENT -> CLOSE: remember the RST for that.
+	 */
+	if (c->role == TCPTRACE_ROLE_SERVER) {
+		memset(rec, 0, sizeof(*rec));
+		tcptrace_hs_fill(rec, c, TCPTRACE_HS_RESET);
+		tcptrace_release(c);
+		return true;
+	}
+	if (!out)
+		c->rst_seen = 1;
+	return false;
+}
+
 void tcptrace_conn_packet(const struct net *net, const struct tcptrace_pkt *pkt,
-			  const struct sk_buff *skb, bool out)
+			  const struct sk_buff *skb,
+			  const struct net_device *dev, bool out)
 {
 	struct tcptrace_handshake_rec rec;
 	struct tcptrace_conn_key k = {};
 	struct tcptrace_bucket *b;
-	struct tcptrace_conn *c;
 	unsigned long flags;
 	bool emit = false;
 	u8 f = pkt->flags;
+	bool syn = (f & (TCPTRACE_TH_SYN | TCPTRACE_TH_ACK | TCPTRACE_TH_RST)) ==
+		   TCPTRACE_TH_SYN;
 
-	if (!(f & (TCPTRACE_TH_SYN | TCPTRACE_TH_RST)))
+	if (!(f & (TCPTRACE_TH_SYN | TCPTRACE_TH_RST)) || !tcptrace_net_live(net))
 		return;
 	k.netns_cookie = tcptrace_net_cookie(net);
 	memcpy(k.laddr, out ? pkt->saddr : pkt->daddr, 16);
@@ -450,58 +821,21 @@ void tcptrace_conn_packet(const struct net *net, const struct tcptrace_pkt *pkt,
 	b = tcptrace_bucket(&k);
 
 	if ((f & TCPTRACE_TH_RST) && out)
-		tcptrace_rst_out(net, pkt, skb, &k);
-	/*
-	 * Handshakes of this host's own sockets only: a router forwarding
-	 * a SYN is not a server.
-	 */
-	if ((f & TCPTRACE_TH_SYN) && !tcptrace_pkt_local(net, skb, &k, out))
+		tcptrace_rst_out(net, pkt, skb, dev, &k);
+	if (syn && !out) {
+		tcptrace_syn_in(net, pkt, dev, &k, b);
 		return;
-
-	spin_lock_irqsave(&b->lock, flags);
-	c = tcptrace_find(b, &k);
-	if ((f & (TCPTRACE_TH_SYN | TCPTRACE_TH_ACK)) == TCPTRACE_TH_SYN) {
-		if (c && c->phase == TCPTRACE_HANDSHAKE) {
-			c->syn_retrans++;
-		} else {
-			if (c && c->phase == TCPTRACE_TW) {
-				/* a new connection takes the tuple over */
-				tcptrace_tw_end(c, TCPTRACE_CAUSE_REUSED,
-						ktime_get_ns());
-			} else if (!c) {
-				c = tcptrace_slot(b);
-			}
-			tcptrace_conn_start(c, &k, net, pkt, out);
-		}
-	} else if (f & TCPTRACE_TH_SYN) {
-		if (c && c->phase == TCPTRACE_HANDSHAKE) {
-			if (c->synack.seen_ns) {
-				c->synack_retrans++;
-			} else {
-				c->synack = pkt->opts;
-				c->synack.seen_ns = ktime_get_ns();
-			}
-		}
-	} else if (c && c->phase == TCPTRACE_EST && !out) {
-		/* for tcptrace_conn_rst_in(), when the socket accepts it */
-		c->rst_ttl = pkt->opts.ttl;
-		c->rst_ns = ktime_get_ns();
-	} else if (c && c->phase == TCPTRACE_HANDSHAKE && !c->rst_seen) {
-		/*
-		 * RST during a handshake.  A server's end has no socket yet
-		 * (RST to a closed port, or the client aborting): emit now.  A
-		 * client's socket will go SYN_SENT -> CLOSE: remember the RST
-		 * for that.
-		 */
-		if (c->role == TCPTRACE_ROLE_SERVER) {
-			memset(&rec, 0, sizeof(rec));
-			tcptrace_hs_fill(&rec, c, TCPTRACE_HS_RESET);
-			tcptrace_release(c);
-			emit = true;
-		} else if (!out) {
-			c->rst_seen = 1;
-		}
 	}
+	if (syn && !tcptrace_tcp_sock(skb->sk))
+		return;	/* crafted on a raw socket (a scanner): no connect() */
+	spin_lock_irqsave(&b->lock, flags);
+	if (syn)
+		tcptrace_syn_out(b, &k, net, pkt);
+	else if ((f & (TCPTRACE_TH_SYN | TCPTRACE_TH_ACK | TCPTRACE_TH_RST)) ==
+		 (TCPTRACE_TH_SYN | TCPTRACE_TH_ACK))
+		tcptrace_synack(b, &k, pkt, out);
+	else
+		emit = tcptrace_rst_pkt(b, &k, pkt, out, &rec);
 	spin_unlock_irqrestore(&b->lock, flags);
 	if (emit)
 		tcptrace_ring_emit(&rec.hdr);
@@ -589,28 +923,40 @@ static void tcptrace_conn_totals(const struct sock *sk, int oldstate,
 
 /*
  * An active closer's socket goes to CLOSE when the kernel hands the
- * connection to a timewait socket.  Does one own the tuple now?  Returns
- * the jiffies it has left, or -1.
+ * connection to a timewait socket.  Does one own the tuple now?  Fills
+ * @tw and returns true if so.  The kernel also uses timewait sockets for
+ * an orphaned FIN_WAIT2 (tw_substate), which is not TIME_WAIT.
  */
-long tcptrace_conn_tw_left(const struct sock *sk)
+bool tcptrace_conn_tw(const struct sock *sk, struct tcptrace_tw *tw)
 {
 	struct tcptrace_conn_key k;
-	struct sock *tw;
-	long left = -1;
+	struct sock *t;
+	int bound = READ_ONCE(sk->sk_bound_dev_if);
 
 	tcptrace_sk_key(sk, &k);
-	tw = tcptrace_lookup(sock_net(sk), &k);
-	if (!tw)
-		return -1;
-	if (tw->sk_state == TCP_TIME_WAIT)
-		left = max((long)inet_twsk(tw)->tw_timer.expires - (long)jiffies,
-			   0L);
-	sock_gen_put(tw);
-	return left;
+	t = tcptrace_lookup(sock_net(sk), &k, bound, bound);
+	if (!t)
+		return false;
+	if (t->sk_state != TCP_TIME_WAIT) {
+		sock_gen_put(t);
+		return false;
+	}
+	tw->substate = inet_twsk(t)->tw_substate;
+	tw->left = max((long)inet_twsk(t)->tw_timer.expires - (long)jiffies,
+		       0L);
+	tw->bound_dev_if = bound;
+	/*
+	 * The timewait socket copied the cookie when it was made; if none
+	 * was generated by then, it gets its own now, as ss -e would give it.
+	 */
+	tw->cookie = tcptrace_sock_cookie(t);
+	sock_gen_put(t);
+	return true;
 }
 
 /* The connection went into TIME_WAIT: watch it, and say so. */
-static void tcptrace_enter_tw(const struct sock *sk, int oldstate, long left,
+static void tcptrace_enter_tw(const struct sock *sk, int oldstate,
+			      const struct tcptrace_tw *tw,
 			      struct tcptrace_bucket *b, struct tcptrace_conn *c,
 			      const struct tcptrace_conn_key *k)
 {
@@ -618,8 +964,11 @@ static void tcptrace_enter_tw(const struct sock *sk, int oldstate, long left,
 	struct tcptrace_diag_rec d;
 	unsigned long flags;
 
+	if (!tcptrace_net_live(net))
+		return;
 	spin_lock_irqsave(&b->lock, flags);
-	if (!c || !c->used || memcmp(&c->key, k, sizeof(*k))) {
+	if (!c || !c->used || c->phase != TCPTRACE_EST ||
+	    memcmp(&c->key, k, sizeof(*k))) {
 		c = tcptrace_slot(b);
 		memset(c, 0, sizeof(*c));
 		c->key = *k;
@@ -632,11 +981,36 @@ static void tcptrace_enter_tw(const struct sock *sk, int oldstate, long left,
 	c->tw_old = oldstate;
 	c->sock_cookie = tcptrace_sock_cookie(sk);
 	c->born_ns = ktime_get_ns();
-	c->tw_end_ns = c->born_ns + jiffies_to_nsecs(left);
+	c->tw_sk_cookie = tw->cookie;
+	c->bound_dev_if = tw->bound_dev_if;
+	c->tw_end_ns = c->born_ns + jiffies_to_nsecs(tw->left);
+	c->tw_fw2 = tw->substate != TCP_TIME_WAIT;
 	tcptrace_diag_fill(&d, c, TCPTRACE_DIAG_TIME_WAIT, TCPTRACE_CAUSE_NONE);
 	d.state = oldstate;
 	d.duration_ns = c->tw_end_ns - c->born_ns;
 	spin_unlock_irqrestore(&b->lock, flags);
+	/* an orphaned FIN_WAIT2 enters TIME_WAIT when the peer's FIN comes */
+	if (tw->substate == TCP_TIME_WAIT)
+		tcptrace_ring_emit(&d.hdr);
+}
+
+/*
+ * The peer's FIN came to an orphaned FIN_WAIT2's timewait socket: now it
+ * is in TIME_WAIT, for @left jiffies.  Under the bucket's lock.
+ */
+static void tcptrace_fw2_to_tw(struct tcptrace_conn *c, long left, u64 now)
+{
+	struct tcptrace_state_rec st;
+	struct tcptrace_diag_rec d;
+
+	tcptrace_synth_state(&st, c, TCP_FIN_WAIT2, TCP_TIME_WAIT);
+	c->tw_fw2 = 0;
+	c->born_ns = now;
+	c->tw_end_ns = now + jiffies_to_nsecs(left);
+	tcptrace_diag_fill(&d, c, TCPTRACE_DIAG_TIME_WAIT, TCPTRACE_CAUSE_NONE);
+	d.state = TCP_FIN_WAIT2;
+	d.duration_ns = c->tw_end_ns - now;
+	tcptrace_ring_emit(&st.hdr);
 	tcptrace_ring_emit(&d.hdr);
 }
 
@@ -666,9 +1040,7 @@ static void tcptrace_handshake_done(const struct sock *sk, int oldstate,
 	unsigned long flags;
 
 	spin_lock_irqsave(&b->lock, flags);
-	c = tcptrace_find(b, k);
-	if (c && c->phase != TCPTRACE_HANDSHAKE)
-		c = NULL;	/* a stale entry of an earlier connection */
+	c = tcptrace_find(b, k, TCPTRACE_HANDSHAKE);
 	if (!c) {
 		/* handshake began before load, or its entry was evicted */
 		none.key = *k;
@@ -683,7 +1055,7 @@ static void tcptrace_handshake_done(const struct sock *sk, int oldstate,
 	tcptrace_hs_fill(&rec, c, outcome);
 	rec.sock_cookie = tcptrace_sock_cookie(sk);
 	if (outcome == TCPTRACE_HS_FAILED && c != &none &&
-	    !c->synack.seen_ns) {
+	    c->role == TCPTRACE_ROLE_CLIENT && !c->synack.seen_ns) {
 		/* the client gave up: nothing ever came back */
 		no_synack = true;
 		c->sock_cookie = rec.sock_cookie;
@@ -713,6 +1085,19 @@ static void tcptrace_handshake_done(const struct sock *sk, int oldstate,
 		tcptrace_ring_emit(&d.hdr);
 }
 
+/* Is a handshake of @k's tuple still open (no RST ended it)? */
+static bool tcptrace_has_handshake(struct tcptrace_bucket *b,
+				   const struct tcptrace_conn_key *k)
+{
+	unsigned long flags;
+	bool ret;
+
+	spin_lock_irqsave(&b->lock, flags);
+	ret = tcptrace_find(b, k, TCPTRACE_HANDSHAKE);
+	spin_unlock_irqrestore(&b->lock, flags);
+	return ret;
+}
+
 /*
  * The transitions the table acts on.  The others (half of a connection's:
  * FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK, a server's new socket) cost
@@ -727,6 +1112,8 @@ static bool tcptrace_conn_cares(int oldstate, int newstate)
 		return oldstate == TCP_SYN_SENT;	/* simultaneous open */
 	case TCP_CLOSING:
 		return oldstate == TCP_FIN_WAIT1;	/* simultaneous close */
+	case TCP_FIN_WAIT1:
+		return oldstate == TCP_SYN_RECV;	/* Fast Open, closed */
 	case TCP_CLOSE:
 		return oldstate != TCP_LISTEN;
 	}
@@ -734,7 +1121,7 @@ static bool tcptrace_conn_cares(int oldstate, int newstate)
 }
 
 void tcptrace_conn_state(const struct sock *sk, int oldstate, int newstate,
-			 long tw_left)
+			 const struct tcptrace_tw *tw)
 {
 	struct tcptrace_conn_key k;
 	struct tcptrace_bucket *b;
@@ -752,6 +1139,19 @@ void tcptrace_conn_state(const struct sock *sk, int oldstate, int newstate,
 					b, &k);
 		return;
 	}
+	/*
+	 * A Fast Open server socket, in use since the SYN, that its
+	 * application closes before the client's ACK: its handshake went
+	 * through.  A server socket dying in SYN_RECV: it did not.
+	 */
+	if (oldstate == TCP_SYN_RECV && newstate == TCP_FIN_WAIT1) {
+		tcptrace_handshake_done(sk, oldstate, TCPTRACE_HS_ESTABLISHED,
+					b, &k);
+		return;
+	}
+	if (oldstate == TCP_SYN_RECV && newstate == TCP_CLOSE &&
+	    tcptrace_has_handshake(b, &k))
+		tcptrace_handshake_done(sk, oldstate, TCPTRACE_HS_FAILED, b, &k);
 	if (newstate == TCP_SYN_RECV && oldstate == TCP_SYN_SENT) {
 		tcptrace_simple_diag(sk, &k, TCPTRACE_DIAG_SIM_OPEN);
 		return;
@@ -768,12 +1168,10 @@ void tcptrace_conn_state(const struct sock *sk, int oldstate, int newstate,
 	}
 	tcptrace_conn_totals(sk, oldstate, &k);
 	spin_lock_irqsave(&b->lock, flags);
-	c = tcptrace_find(b, &k);
-	if (c && c->phase != TCPTRACE_EST)
-		c = NULL;
+	c = tcptrace_find(b, &k, TCPTRACE_EST);
 	spin_unlock_irqrestore(&b->lock, flags);
-	if (tw_left >= 0) {
-		tcptrace_enter_tw(sk, oldstate, tw_left, b, c, &k);
+	if (tw) {
+		tcptrace_enter_tw(sk, oldstate, tw, b, c, &k);
 		return;
 	}
 	if (c) {
@@ -803,7 +1201,8 @@ void tcptrace_conn_rst_in(const struct sock *sk)
 	none.sock_cookie = tcptrace_sock_cookie(sk);
 
 	spin_lock_irqsave(&b->lock, flags);
-	c = tcptrace_find(b, &k);
+	c = tcptrace_find(b, &k, TCPTRACE_EST) ?:
+	    tcptrace_find(b, &k, TCPTRACE_HANDSHAKE);
 	tcptrace_diag_fill(&d, c ? c : &none, TCPTRACE_DIAG_RST_IN,
 			   TCPTRACE_CAUSE_NONE);
 	d.sock_cookie = none.sock_cookie;
@@ -823,17 +1222,36 @@ void tcptrace_conn_rst_in(const struct sock *sk)
 	tcptrace_ring_emit(&d.hdr);
 }
 
-void tcptrace_conn_dropped(const struct sk_buff *skb, unsigned int reason)
+/*
+ * The namespace a dropped packet was in: its device's; inside TCP, where
+ * the device is gone, the receiving socket's (6.11+ passes it) or the
+ * route's.
+ */
+static const struct net *tcptrace_drop_net(const struct sk_buff *skb,
+					   const struct sock *rx_sk)
+{
+	const struct dst_entry *dst;
+
+	if (skb->dev)
+		return dev_net(skb->dev);
+	if (rx_sk)
+		return sock_net(rx_sk);
+	dst = skb_dst(skb);
+	return dst && dst->dev ? dev_net(dst->dev) : NULL;
+}
+
+void tcptrace_conn_dropped(const struct sk_buff *skb, const struct sock *rx_sk,
+			   unsigned int reason)
 {
 	struct tcptrace_conn_key k = {};
 	struct tcptrace_bucket *b;
 	struct tcptrace_conn *c;
 	struct tcptrace_pkt pkt;
+	const struct net *net;
 	unsigned long flags;
+	bool known;
 	u8 family;
 
-	if (!skb->dev)
-		return;
 	if (skb->protocol == htons(ETH_P_IP))
 		family = AF_INET;
 	else if (skb->protocol == htons(ETH_P_IPV6))
@@ -843,34 +1261,71 @@ void tcptrace_conn_dropped(const struct sk_buff *skb, unsigned int reason)
 	if (!tcptrace_parse_skb(skb, family, &pkt) ||
 	    (pkt.flags & (TCPTRACE_TH_SYN | TCPTRACE_TH_ACK)) != TCPTRACE_TH_SYN)
 		return;
+	net = tcptrace_drop_net(skb, rx_sk);
+	if (!net || !tcptrace_net_live(net))
+		return;
 	/* an incoming SYN: the server's entry */
-	k.netns_cookie = tcptrace_net_cookie(dev_net(skb->dev));
+	tcptrace_pkt_socket_view(skb, &pkt, false);
+	k.netns_cookie = tcptrace_net_cookie(net);
 	memcpy(k.laddr, pkt.daddr, 16);
 	memcpy(k.raddr, pkt.saddr, 16);
 	k.lport = pkt.dport;
 	k.rport = pkt.sport;
 	b = tcptrace_bucket(&k);
 	spin_lock_irqsave(&b->lock, flags);
-	c = tcptrace_find(b, &k);
-	if (c && c->phase == TCPTRACE_HANDSHAKE &&
-	    c->role == TCPTRACE_ROLE_SERVER && !c->drop_reason)
+	c = tcptrace_find(b, &k, TCPTRACE_HANDSHAKE);
+	known = c;
+	if (c && c->role == TCPTRACE_ROLE_SERVER) {
+		/* one more SYN that never reached LOCAL_IN */
+		if (c->pre_in) {
+			c->syn_retrans++;
+			if (pkt.opts.malformed)
+				tcptrace_nf_malformed();
+		}
+		if (!c->drop_reason)
+			c->drop_reason = reason;
+	}
+	spin_unlock_irqrestore(&b->lock, flags);
+	/*
+	 * Dropped on its way in before LOCAL_IN (a PREROUTING rule, the
+	 * reverse-path filter, no route): the hooks never saw it.  Until the
+	 * stack delivers it to TCP past LOCAL_IN, a packet's data starts at
+	 * its IP header.  Only a received SYN for an address of this
+	 * namespace makes a server end; one being forwarded, or leaving, or
+	 * refused by TCP itself, does not.
+	 */
+	if (known || !skb->dev || !skb->skb_iif || skb->sk ||
+	    skb_network_offset(skb) != 0 ||
+	    !tcptrace_addr_local(net, k.laddr))
+		return;
+	spin_lock_irqsave(&b->lock, flags);
+	if (!tcptrace_find(b, &k, TCPTRACE_HANDSHAKE)) {
+		c = tcptrace_slot(b);
+		tcptrace_conn_start(c, &k, net, &pkt, false);
+		c->pre_in = 1;
 		c->drop_reason = reason;
+		if (pkt.opts.malformed)
+			tcptrace_nf_malformed();
+	}
 	spin_unlock_irqrestore(&b->lock, flags);
 }
 
-/* Why did this server end send nothing back?  Best reason we have. */
+/*
+ * Why did this server end send nothing back?  Best reason we have: what
+ * the tuple's owner made the kernel answer instead (matched on this very
+ * SYN), then the kernel's drop reason for it, then the listener's queue.
+ */
 static void tcptrace_syn_unanswered(struct tcptrace_diag_rec *d,
 				    const struct tcptrace_conn *c, u64 now)
 {
-	u64 paws;
-
 	tcptrace_diag_fill(d, c, TCPTRACE_DIAG_SYN_UNANSWERED,
 			   TCPTRACE_CAUSE_UNANSWERED);
 	d->duration_ns = now - c->born_ns;
 	d->count = c->syn_retrans + 1;
-	paws = tcptrace_mib(c->net, LINUX_MIB_PAWSESTABREJECTED) +
-	       tcptrace_mib(c->net, LINUX_MIB_PAWSACTIVEREJECTED);
-	if (c->drop_reason) {
+	if (c->syn_cause) {
+		d->cause = c->syn_cause;
+		d->state = c->syn_state;
+	} else if (c->drop_reason) {
 		d->cause = TCPTRACE_CAUSE_DROP_REASON;
 		d->reason_code = c->drop_reason;
 		tcptrace_drop_reason_name(c->drop_reason, d->reason,
@@ -878,23 +1333,31 @@ static void tcptrace_syn_unanswered(struct tcptrace_diag_rec *d,
 	} else if (tcptrace_mib(c->net, LINUX_MIB_LISTENOVERFLOWS) !=
 		   c->mib_listen) {
 		d->cause = TCPTRACE_CAUSE_LISTEN_OVERFLOW;
-	} else if (paws != c->mib_paws) {
-		d->cause = TCPTRACE_CAUSE_PAWS;
 	}
 }
 
 /* How did the TIME_WAIT of @c end, if it did?  0: it goes on. */
-static u8 tcptrace_tw_check(const struct tcptrace_conn *c, u64 now)
+/*
+ * How did the TIME_WAIT of @c end, if it did?  0: it goes on; then, for
+ * an orphaned FIN_WAIT2, *@left is -1 until its timewait socket moves on
+ * to TIME_WAIT, and the jiffies that has left after.
+ */
+static u8 tcptrace_tw_check(const struct tcptrace_conn *c, u64 now, long *left)
 {
-	struct sock *sk = tcptrace_lookup(c->net, &c->key);
+	struct sock *sk = tcptrace_lookup(c->net, &c->key, c->bound_dev_if,
+					  c->bound_dev_if);
 	u8 cause = 0;
 
+	*left = -1;
 	if (!sk)
 		return now + TCPTRACE_SCAN_NS >= c->tw_end_ns ?
 		       TCPTRACE_CAUSE_EXPIRED : TCPTRACE_CAUSE_KILLED;
 	if (sk->sk_state != TCP_TIME_WAIT ||
-	    atomic64_read(&sk->sk_cookie) != c->sock_cookie)
+	    atomic64_read(&sk->sk_cookie) != c->tw_sk_cookie)
 		cause = TCPTRACE_CAUSE_REUSED;
+	else if (c->tw_fw2 && inet_twsk(sk)->tw_substate == TCP_TIME_WAIT)
+		*left = max((long)inet_twsk(sk)->tw_timer.expires -
+			    (long)jiffies, 0L);
 	sock_gen_put(sk);
 	return cause;
 }
@@ -909,6 +1372,7 @@ static void tcptrace_scan_tw(struct tcptrace_bucket *b, struct tcptrace_conn *c,
 {
 	struct tcptrace_conn copy;
 	unsigned long flags;
+	long left;
 	u8 cause;
 
 	spin_lock_irqsave(&b->lock, flags);
@@ -919,12 +1383,20 @@ static void tcptrace_scan_tw(struct tcptrace_bucket *b, struct tcptrace_conn *c,
 	copy = *c;
 	spin_unlock_irqrestore(&b->lock, flags);
 
-	cause = tcptrace_tw_check(&copy, now);
-	if (!cause)
+	cause = tcptrace_tw_check(&copy, now, &left);
+	if (!cause && left < 0)
 		return;
 	spin_lock_irqsave(&b->lock, flags);
-	if (c->used && c->phase == TCPTRACE_TW && c->born_ns == copy.born_ns &&
+	if (!cause && c->used && c->phase == TCPTRACE_TW &&
+	    c->born_ns == copy.born_ns && c->tw_fw2 &&
 	    !memcmp(&c->key, &copy.key, sizeof(copy.key))) {
+		tcptrace_fw2_to_tw(c, left, now);
+	} else if (cause && c->used && c->phase == TCPTRACE_TW &&
+		   c->born_ns == copy.born_ns &&
+		   !memcmp(&c->key, &copy.key, sizeof(copy.key))) {
+		/* gone early, after it let a new SYN take the tuple over */
+		if (cause == TCPTRACE_CAUSE_KILLED && c->tw_taken)
+			cause = TCPTRACE_CAUSE_REUSED;
 		tcptrace_tw_end(c, cause, now);
 		tcptrace_release(c);
 	}
@@ -1045,7 +1517,14 @@ int tcptrace_conn_init(unsigned int entries, unsigned int hs_timeout_s,
 /* Called once nothing can reach the table any more (hooks and probes gone). */
 void tcptrace_conn_exit(void)
 {
+	int cpu, i;
+
 	cancel_delayed_work_sync(&tcptrace_scan_work);
+	/* no probe runs any more: aborts still held go out without reason */
+	for_each_possible_cpu(cpu)
+		for (i = 0; i < 2; i++)
+			tcptrace_rst_release(&per_cpu(tcptrace_rst_notes, cpu)[i],
+					     false, 0);
 	kvfree(tcptrace_buckets);
 	tcptrace_buckets = NULL;
 }

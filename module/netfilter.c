@@ -2,9 +2,17 @@
 /*
  * tcptrace: netfilter hooks, in every network namespace.
  *
- * Incoming packets are seen first on PRE_ROUTING (NF_IP_PRI_FIRST), before
- * any filter rule can drop them; outgoing ones last on POST_ROUTING
- * (NF_IP_PRI_LAST), as they leave, after every rule that could drop them.
+ * Only the packets of this namespace's own sockets: incoming ones on
+ * LOCAL_IN, first (NF_IP_PRI_FIRST), before any INPUT rule can drop them;
+ * outgoing ones on LOCAL_OUT, last (NF_IP_PRI_LAST), after every OUTPUT
+ * rule.  Forwarded and bridged packets never pass either hook, so a router
+ * or a container host is never taken for a party to the connections it
+ * only carries.  A SYN dropped before LOCAL_IN (a PREROUTING rule, the
+ * reverse-path filter) is found by the kfree_skb probe instead.
+ *
+ * Addresses are taken as the socket sees them: where conntrack has NATed
+ * the packet (a published port's DNAT, a sidecar's REDIRECT, a local
+ * connection to a DNATed address), the tuple is read back from conntrack.
  * Only SYN, RST and FIN segments do more than read one byte of the TCP
  * header.  The hooks never change or drop a packet.
  */
@@ -16,13 +24,21 @@
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 #include <linux/ktime.h>
+#include <net/sock.h>
 
 #include "tcptrace.h"
 #include "compat.h"
 #include "conntable.h"
 #include "packet.h"
+#include "options.h"
 
 static atomic64_t tcptrace_malformed = ATOMIC64_INIT(0);
+
+/* A SYN with malformed options, seen by the hooks or dropped before them. */
+void tcptrace_nf_malformed(void)
+{
+	atomic64_inc(&tcptrace_malformed);
+}
 
 static void tcptrace_nf_packet(struct sk_buff *skb,
 			       const struct nf_hook_state *state, bool out)
@@ -33,8 +49,14 @@ static void tcptrace_nf_packet(struct sk_buff *skb,
 				AF_INET6, &pkt))
 		return;
 	if (unlikely(pkt.opts.malformed))
-		atomic64_inc(&tcptrace_malformed);
-	tcptrace_conn_packet(state->net, &pkt, skb, out);
+		tcptrace_nf_malformed();
+	if (out && (pkt.flags & (TCPTRACE_TH_SYN | TCPTRACE_TH_ACK)) ==
+	    (TCPTRACE_TH_SYN | TCPTRACE_TH_ACK) && skb->sk &&
+	    sk_fullsock(skb->sk))
+		tcptrace_parked_synack(skb->sk);	/* TCP Fast Open */
+	tcptrace_pkt_socket_view(skb, &pkt, out);
+	tcptrace_conn_packet(state->net, &pkt, skb, out ? state->out : state->in,
+			     out);
 }
 
 static unsigned int tcptrace_nf_in(void *priv, struct sk_buff *skb,
@@ -55,24 +77,24 @@ static const struct nf_hook_ops tcptrace_nf_ops[] = {
 	{
 		.hook		= tcptrace_nf_in,
 		.pf		= NFPROTO_IPV4,
-		.hooknum	= NF_INET_PRE_ROUTING,
+		.hooknum	= NF_INET_LOCAL_IN,
 		.priority	= NF_IP_PRI_FIRST,
 	}, {
 		.hook		= tcptrace_nf_out,
 		.pf		= NFPROTO_IPV4,
-		.hooknum	= NF_INET_POST_ROUTING,
+		.hooknum	= NF_INET_LOCAL_OUT,
 		.priority	= NF_IP_PRI_LAST,
 	},
 #if IS_ENABLED(CONFIG_IPV6)
 	{
 		.hook		= tcptrace_nf_in,
 		.pf		= NFPROTO_IPV6,
-		.hooknum	= NF_INET_PRE_ROUTING,
+		.hooknum	= NF_INET_LOCAL_IN,
 		.priority	= NF_IP6_PRI_FIRST,
 	}, {
 		.hook		= tcptrace_nf_out,
 		.pf		= NFPROTO_IPV6,
-		.hooknum	= NF_INET_POST_ROUTING,
+		.hooknum	= NF_INET_LOCAL_OUT,
 		.priority	= NF_IP6_PRI_LAST,
 	},
 #endif

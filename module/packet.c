@@ -12,6 +12,9 @@
 #include <linux/string.h>
 #include <net/ip.h>
 #include <net/ipv6.h>
+#if IS_ENABLED(CONFIG_NF_CONNTRACK)
+#include <net/netfilter/nf_conntrack.h>
+#endif
 
 #include "compat.h"
 #include "packet.h"
@@ -118,10 +121,60 @@ bool tcptrace_parse_skb(const struct sk_buff *skb, u8 family,
 	pkt->sport = get_unaligned_be16(th);
 	pkt->dport = get_unaligned_be16(th + 2);
 	if (*fl & TCPTRACE_TH_SYN) {
+		pkt->seq = get_unaligned_be32(th + 4);
 		pkt->flags = tcptrace_parse_tcphdr(th, avail, &pkt->opts);
 	} else {
 		pkt->flags = th[13];
 		pkt->opts.window = get_unaligned_be16(th + 14);
 	}
 	return true;
+}
+
+#if IS_ENABLED(CONFIG_NF_CONNTRACK)
+static void tcptrace_put_tuple_addr(u8 *dst, const union nf_inet_addr *a,
+				    u8 family)
+{
+	if (family == AF_INET)
+		tcptrace_map_v4(dst, a->ip);
+	else
+		memcpy(dst, &a->in6, 16);
+}
+#endif
+
+/*
+ * Undo NAT: the tuple as the local socket sees it.  Leaving (LOCAL_OUT,
+ * last), that is the packet's own direction's tuple as conntrack first
+ * saw it; arriving (LOCAL_IN, first), the other direction's tuple,
+ * reversed, which already holds the destination the stack will deliver
+ * to.  Only read from the skb's conntrack entry (no reference is taken, no
+ * conntrack function is called, so loading tcptrace never loads
+ * nf_conntrack); nothing to do unless conntrack has NATed the connection.
+ */
+void tcptrace_pkt_socket_view(const struct sk_buff *skb,
+			      struct tcptrace_pkt *pkt, bool out)
+{
+#if IS_ENABLED(CONFIG_NF_CONNTRACK)
+	const struct nf_conntrack_tuple *t;
+	enum ip_conntrack_info ctinfo;
+	const struct nf_conn *ct;
+	int dir;
+
+	ct = nf_ct_get(skb, &ctinfo);
+	if (!ct || !(READ_ONCE(ct->status) & IPS_NAT_MASK))
+		return;
+	dir = CTINFO2DIR(ctinfo);
+	if (out) {
+		t = &ct->tuplehash[dir].tuple;
+		tcptrace_put_tuple_addr(pkt->saddr, &t->src.u3, pkt->family);
+		tcptrace_put_tuple_addr(pkt->daddr, &t->dst.u3, pkt->family);
+		pkt->sport = ntohs(t->src.u.tcp.port);
+		pkt->dport = ntohs(t->dst.u.tcp.port);
+	} else {
+		t = &ct->tuplehash[!dir].tuple;
+		tcptrace_put_tuple_addr(pkt->saddr, &t->dst.u3, pkt->family);
+		tcptrace_put_tuple_addr(pkt->daddr, &t->src.u3, pkt->family);
+		pkt->sport = ntohs(t->dst.u.tcp.port);
+		pkt->dport = ntohs(t->src.u.tcp.port);
+	}
+#endif
 }

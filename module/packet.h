@@ -16,6 +16,7 @@ struct tcptrace_pkt {
 	u8	flags;		/* TCP flags byte */
 	u16	sport;
 	u16	dport;
+	u32	seq;		/* SYNs: the sequence number */
 	u8	saddr[16];
 	u8	daddr[16];
 	struct tcptrace_tcpopts opts;	/* for SYNs: options, ttl, ip_id */
@@ -28,5 +29,13 @@ struct tcptrace_pkt {
  */
 bool tcptrace_parse_skb(const struct sk_buff *skb, u8 family,
 			struct tcptrace_pkt *pkt);
+
+/*
+ * Where conntrack has NATed @skb's connection, rewrite @pkt's addresses
+ * and ports to the tuple as the local socket sees it (@out: @skb is
+ * leaving, on LOCAL_OUT; else arriving, on LOCAL_IN or before).
+ */
+void tcptrace_pkt_socket_view(const struct sk_buff *skb,
+			      struct tcptrace_pkt *pkt, bool out);
 
 #endif /* _TCPTRACE_PACKET_H */

@@ -12,10 +12,10 @@
 #include <linux/tracepoint.h>
 #include <linux/sched.h>
 #include <linux/string.h>
-#include <linux/percpu.h>
 #include <net/sock.h>
 #include <net/inet_sock.h>
 #include <net/ipv6.h>
+#include <linux/tcp.h>
 #include <trace/events/sock.h>
 #include <trace/events/tcp.h>
 #include <trace/events/skb.h>
@@ -24,91 +24,36 @@
 #include "compat.h"
 #include "conntable.h"
 
-static void tcptrace_fill_endpoints(struct tcptrace_state_rec *rec,
-				    const struct sock *sk)
-{
-	const struct inet_sock *inet = inet_sk(sk);
-
-	rec->family = sk->sk_family;
-	rec->sport = ntohs(inet->inet_sport);
-	rec->dport = ntohs(inet->inet_dport);
-	if (sk->sk_family == AF_INET) {
-		memcpy(rec->saddr, &inet->inet_saddr, 4);
-		memcpy(rec->daddr, &inet->inet_daddr, 4);
-	}
-#if IS_ENABLED(CONFIG_IPV6)
-	else if (sk->sk_family == AF_INET6) {
-		memcpy(rec->saddr, &sk->sk_v6_rcv_saddr, 16);
-		memcpy(rec->daddr, &sk->sk_v6_daddr, 16);
-		if (ipv6_addr_v4mapped(&sk->sk_v6_daddr))
-			rec->flags |= TCPTRACE_F_V4MAPPED;
-	}
-#endif
-}
-
-/*
- * A server's new socket makes its first transition, LISTEN -> SYN_RECV,
- * inside inet_csk_clone_lock() while it is still a byte copy of the
- * listener: the listener's cookie and ports.  Its own identity is written
- * right after.  So that record is parked here and completed at the
- * socket's next transition (SYN_RECV -> ESTABLISHED or -> CLOSE), which
- * follows on the same CPU in the same context: softirq, or the task
- * processing the listener's backlog.  One slot per context, so a softirq
- * interrupting a task cannot clobber the task's slot.
- */
-struct tcptrace_parked {
-	const struct sock		*sk;	/* compared, never dereferenced */
-	struct tcptrace_state_rec	rec;
-};
-
-static DEFINE_PER_CPU(struct tcptrace_parked[TCPTRACE_CTX_KTHREAD + 1],
-		      tcptrace_parked);
-
-static void tcptrace_unpark(struct tcptrace_parked *p, const struct sock *sk)
-{
-	if (p->sk == sk) {
-		p->rec.sock_cookie = tcptrace_sock_cookie(sk);
-		tcptrace_fill_endpoints(&p->rec, sk);
-		p->rec.cgroup_id = tcptrace_sk_cgroup_id(sk);
-	} else {
-		/*
-		 * the socket died without another transition: say so (its
-		 * cgroup, read when parked, is the listener's)
-		 */
-		p->rec.flags |= TCPTRACE_F_UNRESOLVED;
-	}
-	p->sk = NULL;
-	tcptrace_ring_emit(&p->rec.hdr);
-}
-
 /*
  * An active closer "goes to CLOSE" when the kernel hands the connection
- * to a timewait socket.  Returns the jiffies that socket has left, or -1.
+ * to a timewait socket.  Fills @tw and returns it if so, else NULL.
  */
-static long tcptrace_tw_handover(const struct sock *sk, int oldstate,
-				 int newstate)
+static const struct tcptrace_tw *
+tcptrace_tw_handover(const struct sock *sk, int oldstate, int newstate,
+		     struct tcptrace_tw *tw)
 {
 	if (newstate != TCP_CLOSE ||
 	    (oldstate != TCP_FIN_WAIT1 && oldstate != TCP_FIN_WAIT2 &&
 	     oldstate != TCP_CLOSING))
-		return -1;
-	return tcptrace_conn_tw_left(sk);
+		return NULL;
+	return tcptrace_conn_tw(sk, tw) ? tw : NULL;
 }
 
 static void tcptrace_probe_set_state(void *data, const struct sock *sk,
 				     const int oldstate, const int newstate)
 {
 	struct tcptrace_state_rec rec = {};
-	struct tcptrace_parked *parked;
+	const struct tcptrace_tw *tw;
+	struct tcptrace_tw twbuf;
 	const struct net *net;
-	long tw_left;
 
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return;
 	if (!tcptrace_wants(TCPTRACE_REC_STATE)) {
 		/* the reader wants no transitions: only the table's work */
 		tcptrace_conn_state(sk, oldstate, newstate,
-				    tcptrace_tw_handover(sk, oldstate, newstate));
+				    tcptrace_tw_handover(sk, oldstate, newstate,
+							 &twbuf));
 		return;
 	}
 
@@ -125,25 +70,27 @@ static void tcptrace_probe_set_state(void *data, const struct sock *sk,
 	rec.old_state = oldstate;
 	rec.new_state = newstate;
 
-	/* tracepoint probes run with preemption disabled */
-	parked = this_cpu_ptr(&tcptrace_parked[rec.hdr.ctx]);
-	if (unlikely(parked->sk))
-		tcptrace_unpark(parked, sk);
-	if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV) {
-		parked->rec = rec;
-		parked->sk = sk;
+	if (tcptrace_park(sk, &rec))
+		return;
+	rec.sock_cookie = tcptrace_sock_cookie(sk);
+	tcptrace_state_ends(&rec, sk);
+	/*
+	 * A move to a timewait socket is reported as one to TIME_WAIT.  An
+	 * orphaned FIN_WAIT2 goes on in one (ss still shows FIN-WAIT-2): the
+	 * table reports it when the peer's FIN moves it to TIME_WAIT, or
+	 * when it ends without.
+	 */
+	tw = tcptrace_tw_handover(sk, oldstate, newstate, &twbuf);
+	if (tw && tw->substate != TCP_TIME_WAIT) {
+		tcptrace_conn_state(sk, oldstate, newstate, tw);
 		return;
 	}
-	rec.sock_cookie = tcptrace_sock_cookie(sk);
-	tcptrace_fill_endpoints(&rec, sk);
-	/* a move to a timewait socket is reported as one to TIME_WAIT */
-	tw_left = tcptrace_tw_handover(sk, oldstate, newstate);
-	if (tw_left >= 0) {
+	if (tw) {
 		rec.new_state = TCP_TIME_WAIT;
 		rec.flags |= TCPTRACE_F_SYNTHETIC;
 	}
 	tcptrace_ring_emit(&rec.hdr);
-	tcptrace_conn_state(sk, oldstate, newstate, tw_left);
+	tcptrace_conn_state(sk, oldstate, newstate, tw);
 }
 
 /* A socket accepted an RST. */
@@ -153,10 +100,32 @@ static void tcptrace_probe_receive_reset(void *data, struct sock *sk)
 		tcptrace_conn_rst_in(sk);
 }
 
+#ifdef TCPTRACE_HAVE_RST_REASON
+/*
+ * The kernel sends an RST.  An answer to @skb: about to, so note why, for
+ * the RST's record when it passes LOCAL_OUT.  An abort (no @skb): the
+ * socket has just sent it, so report it now.
+ */
+static void tcptrace_probe_send_reset(void *data, const struct sock *sk,
+				      const struct sk_buff *skb,
+				      const enum sk_rst_reason reason)
+{
+	const struct tcphdr *th;
+
+	if (skb) {
+		th = tcp_hdr(skb);
+		tcptrace_conn_rst_reason(ntohs(th->dest), ntohs(th->source),
+					 reason);
+	} else if (sk && sk_fullsock(sk) && sk->sk_protocol == IPPROTO_TCP) {
+		tcptrace_conn_rst_active(sk, reason);
+	}
+}
+#endif
+
 /* The kernel dropped a packet: was it a SYN waiting for an answer? */
 static void tcptrace_probe_kfree_skb(TCPTRACE_KFREE_SKB_PROTO)
 {
-	tcptrace_conn_dropped(skb, reason);
+	tcptrace_conn_dropped(skb, TCPTRACE_KFREE_SKB_RX_SK, reason);
 }
 
 /* Never called: fails the build if a tracepoint prototype changes. */
@@ -165,6 +134,9 @@ static inline void __maybe_unused tcptrace_check_prototypes(void)
 	check_trace_callback_type_inet_sock_set_state(tcptrace_probe_set_state);
 	check_trace_callback_type_tcp_receive_reset(tcptrace_probe_receive_reset);
 	check_trace_callback_type_kfree_skb(tcptrace_probe_kfree_skb);
+#ifdef TCPTRACE_HAVE_RST_REASON
+	check_trace_callback_type_tcp_send_reset(tcptrace_probe_send_reset);
+#endif
 }
 
 struct tcptrace_tp {
@@ -178,6 +150,9 @@ static struct tcptrace_tp tcptrace_tps[] = {
 	{ .name = "inet_sock_set_state", .probe = tcptrace_probe_set_state },
 	{ .name = "tcp_receive_reset", .probe = tcptrace_probe_receive_reset },
 	{ .name = "kfree_skb", .probe = tcptrace_probe_kfree_skb },
+#ifdef TCPTRACE_HAVE_RST_REASON
+	{ .name = "tcp_send_reset", .probe = tcptrace_probe_send_reset },
+#endif
 };
 
 static void tcptrace_find_tp(struct tracepoint *tp, void *priv)

@@ -7,6 +7,9 @@
 #include <linux/kernel.h>
 #include <linux/string.h>
 #include <net/dropreason.h>
+#ifdef TCPTRACE_HAVE_RST_REASON
+#include <net/rstreason.h>
+#endif
 
 #include "reasons.h"
 
@@ -21,16 +24,42 @@ static const struct tcptrace_name tcptrace_drop_names[] = {
 	DEFINE_DROP_REASON(TCPTRACE_DROP_NAME, TCPTRACE_DROP_NAME)
 };
 
-/* Called only when a diagnosis is made: a scan of ~100 entries is fine. */
-void tcptrace_drop_reason_name(unsigned int reason, char *buf, size_t len)
-{
-	int i;
+#ifdef TCPTRACE_HAVE_RST_REASON
+#define TCPTRACE_RST_NAME(r)	{ SK_RST_REASON_##r, #r },
 
-	for (i = 0; i < ARRAY_SIZE(tcptrace_drop_names); i++) {
-		if (tcptrace_drop_names[i].code == reason) {
-			strscpy(buf, tcptrace_drop_names[i].name, len);
+static const struct tcptrace_name tcptrace_rst_names[] = {
+	DEFINE_RST_REASON(TCPTRACE_RST_NAME, TCPTRACE_RST_NAME)
+};
+#endif
+
+static void tcptrace_name(const struct tcptrace_name *tab, unsigned int n,
+			  unsigned int code, char *buf, size_t len)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (tab[i].code == code) {
+			strscpy(buf, tab[i].name, len);
 			return;
 		}
 	}
-	snprintf(buf, len, "REASON_%u", reason);
+	snprintf(buf, len, "REASON_%u", code);
+}
+
+/* Called only when a diagnosis is made: a scan of ~100 entries is fine. */
+void tcptrace_drop_reason_name(unsigned int reason, char *buf, size_t len)
+{
+	tcptrace_name(tcptrace_drop_names, ARRAY_SIZE(tcptrace_drop_names),
+		      reason, buf, len);
+}
+
+bool tcptrace_rst_reason_name(unsigned int reason, char *buf, size_t len)
+{
+#ifdef TCPTRACE_HAVE_RST_REASON
+	tcptrace_name(tcptrace_rst_names, ARRAY_SIZE(tcptrace_rst_names),
+		      reason, buf, len);
+	return true;
+#else
+	return false;
+#endif
 }

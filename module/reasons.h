@@ -14,4 +14,11 @@
  */
 void tcptrace_drop_reason_name(unsigned int reason, char *buf, size_t len);
 
+/*
+ * The same for reset reason @reason (enum sk_rst_reason, 6.10+), e.g.
+ * "TCP_ABORT_ON_LINGER".  False, and nothing written, on a kernel that
+ * gives no reset reasons.
+ */
+bool tcptrace_rst_reason_name(unsigned int reason, char *buf, size_t len);
+
 #endif /* _TCPTRACE_REASONS_H */

@@ -80,21 +80,25 @@ void tcptrace_ring_exit(void)
 	tcptrace_rb = NULL;
 }
 
+u8 tcptrace_ctx(void)
+{
+	if (in_task())
+		return current->flags & PF_KTHREAD ? TCPTRACE_CTX_KTHREAD :
+						     TCPTRACE_CTX_TASK;
+	if (in_nmi())
+		return TCPTRACE_CTX_NMI;
+	if (in_hardirq())
+		return TCPTRACE_CTX_HARDIRQ;
+	return TCPTRACE_CTX_SOFTIRQ;
+}
+
 void tcptrace_hdr_init(struct tcptrace_hdr *hdr, u16 type, u16 size,
 		       u8 version)
 {
 	hdr->type = type;
 	hdr->size = size;
 	hdr->version = version;
-	if (in_task())
-		hdr->ctx = current->flags & PF_KTHREAD ? TCPTRACE_CTX_KTHREAD :
-							 TCPTRACE_CTX_TASK;
-	else if (in_nmi())
-		hdr->ctx = TCPTRACE_CTX_NMI;
-	else if (in_hardirq())
-		hdr->ctx = TCPTRACE_CTX_HARDIRQ;
-	else
-		hdr->ctx = TCPTRACE_CTX_SOFTIRQ;
+	hdr->ctx = tcptrace_ctx();
 	hdr->ts_ns = ktime_get_ns();
 }
 

@@ -10,6 +10,7 @@
 #include "uapi/tcptrace.h"
 
 struct tcptrace_stats;
+struct sock;
 
 /* ring.c: per-CPU record buffer */
 int tcptrace_ring_init(unsigned long bytes_per_cpu);
@@ -38,11 +39,24 @@ void tcptrace_dev_wake(void);
 int tcptrace_nf_init(void);
 void tcptrace_nf_exit(void);
 void tcptrace_nf_stats(struct tcptrace_stats *st);
+void tcptrace_nf_malformed(void);
 
 /* probes.c: tracepoint probes */
 int tcptrace_probes_init(void);
 void tcptrace_probes_exit(void);
 
+/* parked.c: a socket's state records */
+void tcptrace_state_ends(struct tcptrace_state_rec *rec, const struct sock *sk);
+/*
+ * Park @rec, @sk's transition, if it is a server socket's first (then
+ * true: do not emit it); complete a record parked earlier on this CPU.
+ */
+bool tcptrace_park(const struct sock *sk, struct tcptrace_state_rec *rec);
+/* A SYN-ACK leaves from full socket @sk (TCP Fast Open): complete it. */
+void tcptrace_parked_synack(const struct sock *sk);
+
+/* The context the caller runs in: enum tcptrace_ctx. */
+u8 tcptrace_ctx(void);
 /* Fill the common header fields of a record about to be emitted. */
 void tcptrace_hdr_init(struct tcptrace_hdr *hdr, u16 type, u16 size,
 		       u8 version);

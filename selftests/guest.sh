@@ -7,7 +7,8 @@ set -uo pipefail
 cd "$(dirname "$0")/tcptrace"
 echo "# guest kernel $(uname -r)"
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(test_foundation test_handshake test_diag)
+[ ${#suites[@]} -gt 0 ] ||
+	suites=(test_foundation test_handshake test_diag test_topology test_edges)
 rc=0
 for s in "${suites[@]}"; do
 	echo "# suite $s"

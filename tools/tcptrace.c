@@ -1047,6 +1047,8 @@ static void print_state(const struct tcptrace_state_rec *r)
 		ob_bool(r->flags & TCPTRACE_F_UNRESOLVED);
 		OB_LIT(",\"synthetic\":");
 		ob_bool(r->flags & TCPTRACE_F_SYNTHETIC);
+		OB_LIT(",\"orphan_fin_wait2\":");
+		ob_bool(r->flags & TCPTRACE_F_TW_ORPHAN);
 		ob_json_ends(r->family, r->saddr, r->sport, r->daddr,
 			     r->dport);
 		OB_LIT(",\"old\":\"");
@@ -1102,6 +1104,9 @@ static void print_state(const struct tcptrace_state_rec *r)
 		ob_state(r->old_state);
 		ob_chr(')');
 	}
+	if (r->flags & TCPTRACE_F_TW_ORPHAN)
+		OB_LIT("  (orphaned FIN_WAIT2: the peer never closed its side "
+		       "within tcp_fin_timeout)");
 	/* the socket's cgroup, when known and not the root */
 	cg = cgid ? cg_lookup(cgid) : NULL;
 	if (cg && !cg->root) {
@@ -1433,6 +1438,7 @@ static const char *const diag_names[] = {
 	[TCPTRACE_DIAG_SIM_CLOSE] = "simultaneous_close",
 	[TCPTRACE_DIAG_TIME_WAIT] = "time_wait",
 	[TCPTRACE_DIAG_TIME_WAIT_END] = "time_wait_end",
+	[TCPTRACE_DIAG_SYN_ON_CONN] = "syn_on_connection",
 };
 
 static const char *const cause_names[] = {
@@ -1450,6 +1456,8 @@ static const char *const cause_names[] = {
 	[TCPTRACE_CAUSE_REUSED] = "reused",
 	[TCPTRACE_CAUSE_KILLED] = "killed",
 	[TCPTRACE_CAUSE_REJECT] = "firewall_reject",
+	[TCPTRACE_CAUSE_TW_REFUSED] = "time_wait_refused",
+	[TCPTRACE_CAUSE_CHALLENGE_ACK] = "challenge_ack",
 };
 
 #define NAME_OR(tab, i, dflt) \
@@ -1465,9 +1473,9 @@ static const char *cause_name(unsigned int c)
 	return NAME_OR(cause_names, c, "unknown");
 }
 
-/* The one-line plain explanation of a diagnosis. */
-static void diag_explain(const struct tcptrace_diag_rec *d, char *out,
-			 size_t len)
+/* The one-line plain explanation of a diagnosis, without its suffixes. */
+static void diag_explain_base(const struct tcptrace_diag_rec *d, char *out,
+			      size_t len)
 {
 	char st[24];
 	double secs = d->duration_ns / 1e9;
@@ -1490,9 +1498,32 @@ static void diag_explain(const struct tcptrace_diag_rec *d, char *out,
 				 "not calling accept() fast enough", secs);
 			return;
 		case TCPTRACE_CAUSE_PAWS:
-			snprintf(out, len, "SYN arrived, no SYN-ACK left "
-				 "(%.1fs): rejected by the timestamp (PAWS) "
-				 "check", secs);
+			snprintf(out, len, "SYN on a tuple still in %s here, "
+				 "with an older timestamp than that "
+				 "connection's last (PAWS): the server answered "
+				 "with an ACK, not a SYN-ACK (%u SYN%s, %.1fs). "
+				 "Typical of several clients behind one NAT; "
+				 "turning off tcp_timestamps hides it", st,
+				 d->count, d->count == 1 ? "" : "s", secs);
+			return;
+		case TCPTRACE_CAUSE_TW_REFUSED:
+			if (d->state != 6)	/* TCP_TIME_WAIT */
+				snprintf(out, len, "SYN on a tuple whose old "
+					 "connection is still closing here "
+					 "(orphaned %s): answered with an ACK "
+					 "or RST, not a SYN-ACK (%u SYN%s, "
+					 "%.1fs)", st, d->count,
+					 d->count == 1 ? "" : "s", secs);
+			else
+				snprintf(out, len, "SYN on a tuple still in "
+					 "TIME_WAIT here, its sequence number "
+					 "not above that connection's and no "
+					 "newer timestamp: taken for an old "
+					 "duplicate, answered with an ACK, not "
+					 "a SYN-ACK (%u SYN%s, %.1fs). The "
+					 "client reuses ports faster than "
+					 "TIME_WAIT ends", d->count,
+					 d->count == 1 ? "" : "s", secs);
 			return;
 		default:
 			snprintf(out, len, "SYN arrived, no SYN-ACK left "
@@ -1573,8 +1604,45 @@ static void diag_explain(const struct tcptrace_diag_rec *d, char *out,
 			 d->cause == TCPTRACE_CAUSE_REUSED ?
 			 "reused by a new connection" : "killed early");
 		return;
+	case TCPTRACE_DIAG_SYN_ON_CONN:
+		if (d->cause == TCPTRACE_CAUSE_PAWS)
+			snprintf(out, len, "SYN for a connection still %s "
+				 "here, with an older timestamp than its last "
+				 "(PAWS): dropped, answered with an ACK, not a "
+				 "SYN-ACK. Another client behind the same NAT, "
+				 "or the peer reconnecting from a port this "
+				 "host still has open", st);
+		else
+			snprintf(out, len, "SYN for a connection still %s "
+				 "here: answered with a challenge ACK, not a "
+				 "SYN-ACK (RFC 5961). A duplicate or forged "
+				 "SYN, or the peer lost the connection and "
+				 "reconnects from the same port (half-open)",
+				 st);
+		return;
 	}
 	snprintf(out, len, "diagnosis %u", d->kind);
+}
+
+/*
+ * The one-line plain explanation of a diagnosis; for an RST this host
+ * sent, the kernel's own reset reason, or that the kernel gives none.
+ */
+static void diag_explain(const struct tcptrace_diag_rec *d, char *out,
+			 size_t len)
+{
+	size_t n;
+
+	diag_explain_base(d, out, len);
+	if (d->kind != TCPTRACE_DIAG_RST_OUT)
+		return;
+	n = strlen(out);
+	if (d->flags & TCPTRACE_DF_RST_REASON)
+		snprintf(out + n, len - n, " [kernel reset reason: %.32s]",
+			 d->reason);
+	else if (d->flags & TCPTRACE_DF_NO_RST_REASON)
+		snprintf(out + n, len - n, " [no kernel reset reason before "
+			 "Linux 6.10]");
 }
 
 static void print_diag(const struct tcptrace_diag_rec *d)

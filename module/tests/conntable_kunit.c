@@ -372,19 +372,37 @@ static struct tcptrace_pkt *tt_s2c(struct tcptrace_pkt *p, u8 flags, u16 cport)
 	return tt_pkt(p, flags, TT_SERVER, TT_SPORT, TT_CLIENT, cport);
 }
 
-/* @p leaves this host (POST_ROUTING), or arrives (PRE_ROUTING). */
-static void tt_out(struct kunit *test, const struct tcptrace_pkt *p)
+static struct sock *tt_kern_sock(struct kunit *test, int type, int proto);
+
+/*
+ * @p leaves this host (LOCAL_OUT), or arrives (LOCAL_IN).  A SYN leaving
+ * comes from a TCP socket's connect(), unless a test says otherwise.
+ */
+static void tt_out_net(struct kunit *test, struct net *net,
+		       const struct tcptrace_pkt *p)
 {
 	struct tt_ctx *ctx = test->priv;
+	bool syn = (p->flags & (TT_SYN | TT_ACK)) == TT_SYN;
 
-	tcptrace_conn_packet(&init_net, p, ctx->skb, true);
+	if (syn && !ctx->skb->sk)
+		ctx->skb->sk = tt_kern_sock(test, SOCK_STREAM, IPPROTO_TCP);
+	else
+		syn = false;
+	tcptrace_conn_packet(net, p, ctx->skb, NULL, true);
+	if (syn)
+		ctx->skb->sk = NULL;
+}
+
+static void tt_out(struct kunit *test, const struct tcptrace_pkt *p)
+{
+	tt_out_net(test, &init_net, p);
 }
 
 static void tt_in(struct kunit *test, const struct tcptrace_pkt *p)
 {
 	struct tt_ctx *ctx = test->priv;
 
-	tcptrace_conn_packet(&init_net, p, ctx->skb, false);
+	tcptrace_conn_packet(&init_net, p, ctx->skb, NULL, false);
 }
 
 /* ---- sockets -------------------------------------------------------------- */
@@ -766,41 +784,6 @@ static void conn_rst_out_causes(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, memcmp(d->saddr, &in6addr_loopback, 16), 0);
 }
 
-/* A router forwarding a handshake: not this namespace's, no entries. */
-static void conn_not_local(struct kunit *test)
-{
-	struct tcptrace_pkt p;
-
-	tt_pkt(&p, TT_SYN, TT_REMOTE, TT_CPORT, TT_REMOTE + 1, TT_SPORT);
-	tt_in(test, &p);
-	tt_out(test, &p);
-	tt_pkt(&p, TT_SYN | TT_ACK, TT_REMOTE + 1, TT_SPORT, TT_REMOTE,
-	       TT_CPORT);
-	tt_in(test, &p);
-	tt_out(test, &p);
-	tt_in(test, tt_pkt6(&p, TT_SYN, &tt_remote6, TT_CPORT, &tt_remote6,
-			    TT_SPORT));
-	tt_out(test, &p);
-	KUNIT_EXPECT_EQ(test, tt_in_use(test), 0);
-
-	/* this host at one end only: that end's entry only */
-	tt_pkt(&p, TT_SYN, TT_REMOTE, TT_CPORT, TT_SERVER, TT_SPORT);
-	tt_in(test, &p);
-	tt_out(test, &p);
-	KUNIT_EXPECT_EQ(test, tt_in_use(test), 1);
-	tt_pkt6(&p, TT_SYN, &in6addr_loopback, TT_CPORT, &tt_remote6,
-		TT_SPORT);
-	tt_in(test, &p);
-	tt_out(test, &p);
-	KUNIT_EXPECT_EQ(test, tt_in_use(test), 2);
-
-	/* a forwarded RST is still looked at, but makes no entry */
-	tt_out(test, tt_pkt(&p, TT_RST, TT_REMOTE + 1, TT_SPORT, TT_REMOTE,
-			    TT_CPORT));
-	KUNIT_EXPECT_EQ(test, tt_in_use(test), 2);
-	KUNIT_EXPECT_EQ(test, tt_stats(test).produced, 1);
-}
-
 static void conn_not_control(struct kunit *test)
 {
 	struct tcptrace_pkt p;
@@ -981,8 +964,8 @@ static void conn_purge(struct kunit *test)
 		tt_out(test, tt_c2s(&p, TT_SYN, TT_CPORT + i));
 		tt_in(test, &p);
 		/* the very same tuples, in the other namespace */
-		tcptrace_conn_packet(other, &p, ctx->skb, true);
-		tcptrace_conn_packet(other, &p, ctx->skb, false);
+		tt_out_net(test, other, &p);
+		tcptrace_conn_packet(other, &p, ctx->skb, NULL, false);
 	}
 	KUNIT_ASSERT_EQ(test, tt_in_use(test), 40);
 	KUNIT_ASSERT_EQ(test, tt_stats(test).evicted, 0);
@@ -999,7 +982,7 @@ static void conn_purge(struct kunit *test)
 
 	/* purged entries are gone: their RSTs find nothing */
 	tt_in(test, tt_c2s(&p, TT_RST, TT_CPORT));
-	tcptrace_conn_packet(other, &p, ctx->skb, false);
+	tcptrace_conn_packet(other, &p, ctx->skb, NULL, false);
 	KUNIT_EXPECT_EQ(test, tt_stats(test).produced, 0);
 
 	/* and their ways are free again */
@@ -1024,7 +1007,7 @@ static void conn_scoped_reader(struct kunit *test)
 	/* one RST leaving each namespace */
 	tt_out(test, tt_s2c(&p, TT_RST, TT_CPORT));
 	tt_s2c(&p, TT_RST, TT_CPORT + 1);
-	tcptrace_conn_packet(other, &p, ctx->skb, true);
+	tcptrace_conn_packet(other, &p, ctx->skb, NULL, true);
 	KUNIT_ASSERT_EQ(test, tt_stats(test).produced, 2);
 
 	/* a reader in the other namespace gets its own only */
@@ -1063,8 +1046,8 @@ static void conn_established(struct kunit *test)
 	tt_in(test, &p);
 	KUNIT_EXPECT_EQ(test, tt_in_use(test), 2);
 
-	tcptrace_conn_state(ssk, TCP_SYN_RECV, TCP_ESTABLISHED, -1);
-	tcptrace_conn_state(csk, TCP_SYN_SENT, TCP_ESTABLISHED, -1);
+	tcptrace_conn_state(ssk, TCP_SYN_RECV, TCP_ESTABLISHED, NULL);
+	tcptrace_conn_state(csk, TCP_SYN_SENT, TCP_ESTABLISHED, NULL);
 	/* the entries stay, for RSTs to come */
 	KUNIT_EXPECT_EQ(test, tt_in_use(test), 2);
 
@@ -1114,7 +1097,7 @@ static void conn_established_rst(struct kunit *test)
 	tt_s2c(&p, TT_SYN | TT_ACK, TT_CPORT);
 	p.opts.ttl = 52;
 	tt_in(test, &p);
-	tcptrace_conn_state(sk, TCP_SYN_SENT, TCP_ESTABLISHED, -1);
+	tcptrace_conn_state(sk, TCP_SYN_SENT, TCP_ESTABLISHED, NULL);
 
 	/* an RST with another TTL than the SYN-ACK's: a middlebox */
 	tt_s2c(&p, TT_RST, TT_CPORT);
@@ -1168,7 +1151,7 @@ static void conn_close_totals(struct kunit *test)
 	sk = tt_sock(test, TT_CLIENT, TT_CPORT, TT_SERVER, TT_SPORT);
 	tt_out(test, tt_c2s(&p, TT_SYN, TT_CPORT));
 	tt_in(test, tt_s2c(&p, TT_SYN | TT_ACK, TT_CPORT));
-	tcptrace_conn_state(sk, TCP_SYN_SENT, TCP_ESTABLISHED, -1);
+	tcptrace_conn_state(sk, TCP_SYN_SENT, TCP_ESTABLISHED, NULL);
 	KUNIT_EXPECT_EQ(test, tt_in_use(test), 1);
 
 	tp = tcp_sk(sk);
@@ -1179,7 +1162,7 @@ static void conn_close_totals(struct kunit *test)
 	tp->total_retrans = 2;
 	tp->segs_out = 12;
 	tp->segs_in = 9;
-	tcptrace_conn_state(sk, TCP_CLOSE_WAIT, TCP_CLOSE, -1);
+	tcptrace_conn_state(sk, TCP_CLOSE_WAIT, TCP_CLOSE, NULL);
 	KUNIT_EXPECT_EQ(test, tt_in_use(test), 0);
 
 	recs = tt_read(test, 0);
@@ -1215,7 +1198,7 @@ static void conn_client_gave_up(struct kunit *test)
 	tt_out(test, &p);
 	tt_out(test, &p);
 	tt_out(test, &p);
-	tcptrace_conn_state(sk, TCP_SYN_SENT, TCP_CLOSE, -1);
+	tcptrace_conn_state(sk, TCP_SYN_SENT, TCP_CLOSE, NULL);
 	KUNIT_EXPECT_EQ(test, tt_in_use(test), 0);
 	recs = tt_read(test, 0);
 	KUNIT_ASSERT_EQ(test, recs->n, 3);
@@ -1233,7 +1216,7 @@ static void conn_client_gave_up(struct kunit *test)
 	/* an RST came back: reset, not failed, and no diagnosis */
 	tt_out(test, tt_c2s(&p, TT_SYN, TT_CPORT));
 	tt_in(test, tt_s2c(&p, TT_RST | TT_ACK, TT_CPORT));
-	tcptrace_conn_state(sk, TCP_SYN_SENT, TCP_CLOSE, -1);
+	tcptrace_conn_state(sk, TCP_SYN_SENT, TCP_CLOSE, NULL);
 	KUNIT_EXPECT_EQ(test, tt_in_use(test), 0);
 	recs = tt_read(test, 0);
 	KUNIT_ASSERT_EQ(test, recs->n, 2);
@@ -1257,14 +1240,14 @@ static void conn_evicts_established_first(struct kunit *test)
 	sk = tt_sock(test, TT_CLIENT, TT_CPORT, TT_SERVER, TT_SPORT);
 	tt_out(test, tt_c2s(&p, TT_SYN, TT_CPORT));
 	tt_in(test, tt_s2c(&p, TT_SYN | TT_ACK, TT_CPORT));
-	tcptrace_conn_state(sk, TCP_SYN_SENT, TCP_ESTABLISHED, -1);
+	tcptrace_conn_state(sk, TCP_SYN_SENT, TCP_ESTABLISHED, NULL);
 	KUNIT_EXPECT_EQ(test, tt_in_use(test), TT_WAYS);
 
 	tt_in(test, tt_c2s(&p, TT_SYN, TT_CPORT + TT_WAYS));
 	KUNIT_EXPECT_EQ(test, tt_stats(test).evicted, 1);
 	KUNIT_EXPECT_EQ(test, tt_in_use(test), TT_WAYS);
 	/* the established one went: closing it releases nothing */
-	tcptrace_conn_state(sk, TCP_ESTABLISHED, TCP_CLOSE, -1);
+	tcptrace_conn_state(sk, TCP_ESTABLISHED, TCP_CLOSE, NULL);
 	KUNIT_EXPECT_EQ(test, tt_in_use(test), TT_WAYS);
 	/* every handshake is still there */
 	for (i = 1; i <= TT_WAYS; i++)
@@ -1291,8 +1274,18 @@ static bool tt_wait_in_use(struct kunit *test, u64 want)
 	return false;
 }
 
+/* A timewait socket in TIME_WAIT with @left jiffies to go. */
+static const struct tcptrace_tw *tt_tw(struct tcptrace_tw *tw, long left)
+{
+	memset(tw, 0, sizeof(*tw));
+	tw->left = left;
+	tw->substate = TCP_TIME_WAIT;
+	return tw;
+}
+
 static void conn_time_wait(struct kunit *test)
 {
+	struct tcptrace_tw tw;
 	const struct tcptrace_state_rec *st;
 	const struct tcptrace_diag_rec *d;
 	struct tcptrace_pkt p;
@@ -1302,9 +1295,9 @@ static void conn_time_wait(struct kunit *test)
 	sk = tt_sock(test, TT_CLIENT, TT_CPORT, TT_SERVER, TT_SPORT);
 	tt_out(test, tt_c2s(&p, TT_SYN, TT_CPORT));
 	tt_in(test, tt_s2c(&p, TT_SYN | TT_ACK, TT_CPORT));
-	tcptrace_conn_state(sk, TCP_SYN_SENT, TCP_ESTABLISHED, -1);
+	tcptrace_conn_state(sk, TCP_SYN_SENT, TCP_ESTABLISHED, NULL);
 	/* the kernel's timewait socket has 1 jiffy left */
-	tcptrace_conn_state(sk, TCP_FIN_WAIT2, TCP_CLOSE, 1);
+	tcptrace_conn_state(sk, TCP_FIN_WAIT2, TCP_CLOSE, tt_tw(&tw, 1));
 	/* the scan finds no timewait socket: it expired */
 	KUNIT_ASSERT_TRUE(test, tt_wait_in_use(test, 0));
 
@@ -1328,7 +1321,7 @@ static void conn_time_wait(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, d->cause, TCPTRACE_CAUSE_EXPIRED);
 
 	/* a minute left, and no timewait socket: it was killed early */
-	tcptrace_conn_state(sk, TCP_FIN_WAIT2, TCP_CLOSE, 60 * HZ);
+	tcptrace_conn_state(sk, TCP_FIN_WAIT2, TCP_CLOSE, tt_tw(&tw, 60 * HZ));
 	KUNIT_ASSERT_TRUE(test, tt_wait_in_use(test, 0));
 	recs = tt_read(test, 0);
 	KUNIT_ASSERT_EQ(test, recs->n, 4);
@@ -1371,6 +1364,63 @@ static struct sk_buff *tt_syn_skb(struct kunit *test, u16 cport)
 	return skb;
 }
 
+/*
+ * The hooks see only this namespace's own packets (LOCAL_IN, LOCAL_OUT).
+ * A SYN dropped before LOCAL_IN makes a server end only if it was
+ * received for an address of this namespace, and not yet given to TCP.
+ */
+static void conn_dropped_before_local_in(struct kunit *test)
+{
+	const struct tcptrace_diag_rec *d;
+	struct tt_recs *recs;
+	struct sk_buff *skb;
+	unsigned int i, ndiag = 0;
+
+	tt_table(test, TT_ENTRIES, 2, 100);
+	/* being forwarded: not this host's address */
+	skb = tt_syn_skb(test, TT_CPORT);
+	ip_hdr(skb)->daddr = htonl(TT_REMOTE);
+	skb->skb_iif = skb->dev->ifindex;
+	tcptrace_conn_dropped(skb, NULL, SKB_DROP_REASON_NETFILTER_DROP);
+	kfree_skb(skb);
+	/* leaving, not received */
+	skb = tt_syn_skb(test, TT_CPORT);
+	tcptrace_conn_dropped(skb, NULL, SKB_DROP_REASON_NETFILTER_DROP);
+	kfree_skb(skb);
+	/* past LOCAL_IN: TCP's own drop of a SYN the hooks saw */
+	skb = tt_syn_skb(test, TT_CPORT);
+	skb->skb_iif = skb->dev->ifindex;
+	skb_pull(skb, sizeof(struct iphdr));
+	tcptrace_conn_dropped(skb, NULL, SKB_DROP_REASON_NO_SOCKET);
+	kfree_skb(skb);
+	KUNIT_EXPECT_EQ(test, tt_in_use(test), 0);
+
+	/* dropped in PREROUTING, twice: one server end, two tries */
+	for (i = 0; i < 2; i++) {
+		skb = tt_syn_skb(test, TT_CPORT + 1);
+		skb->skb_iif = skb->dev->ifindex;
+		tcptrace_conn_dropped(skb, NULL,
+				      SKB_DROP_REASON_NETFILTER_DROP);
+		kfree_skb(skb);
+	}
+	KUNIT_EXPECT_EQ(test, tt_in_use(test), 1);
+	KUNIT_ASSERT_TRUE(test, tt_wait_in_use(test, 0));
+	recs = tt_read(test, 0);
+	for (i = 0; i < recs->n; i++) {
+		if (recs->r[i]->type != TCPTRACE_REC_DIAG)
+			continue;
+		d = TT_DIAG(test, recs, i);
+		KUNIT_EXPECT_EQ(test, d->kind, TCPTRACE_DIAG_SYN_UNANSWERED);
+		KUNIT_EXPECT_EQ(test, d->dport, TT_CPORT + 1);
+		KUNIT_EXPECT_EQ(test, d->sport, TT_SPORT);
+		KUNIT_EXPECT_EQ(test, d->count, 2);
+		KUNIT_EXPECT_EQ(test, d->cause, TCPTRACE_CAUSE_DROP_REASON);
+		KUNIT_EXPECT_STREQ(test, d->reason, "NETFILTER_DROP");
+		ndiag++;
+	}
+	KUNIT_EXPECT_EQ(test, ndiag, 1);
+}
+
 /* The scan: SYNs nobody answered, handshakes that never completed. */
 static void conn_scan_timeouts(struct kunit *test)
 {
@@ -1392,12 +1442,12 @@ static void conn_scan_timeouts(struct kunit *test)
 	tt_out(test, tt_c2s(&p, TT_SYN, TT_CPORT + 2));
 	/* the kernel dropped the second SYN: that is why */
 	skb = tt_syn_skb(test, TT_CPORT + 1);
-	tcptrace_conn_dropped(skb, SKB_DROP_REASON_NETFILTER_DROP);
+	tcptrace_conn_dropped(skb, NULL, SKB_DROP_REASON_NETFILTER_DROP);
 	kfree_skb(skb);
 	/* an skb without a device has no namespace: not the first's reason */
 	skb = tt_syn_skb(test, TT_CPORT);
 	skb->dev = NULL;
-	tcptrace_conn_dropped(skb, SKB_DROP_REASON_NO_SOCKET);
+	tcptrace_conn_dropped(skb, NULL, SKB_DROP_REASON_NO_SOCKET);
 	kfree_skb(skb);
 	KUNIT_EXPECT_EQ(test, tt_in_use(test), 3);
 
@@ -1456,7 +1506,7 @@ static struct kunit_case tcptrace_conntable_cases[] = {
 	KUNIT_CASE(conn_rst_keeps_client_entry),
 	KUNIT_CASE(conn_rst_out_without_socket),
 	KUNIT_CASE(conn_rst_out_causes),
-	KUNIT_CASE(conn_not_local),
+	KUNIT_CASE(conn_dropped_before_local_in),
 	KUNIT_CASE(conn_not_control),
 	KUNIT_CASE(conn_ipv6),
 	KUNIT_CASE(conn_bucket_evicts_oldest),

@@ -81,6 +81,13 @@ struct tcptrace_hdr {
  * TIME_WAIT (no tracepoint at all).
  */
 #define TCPTRACE_F_SYNTHETIC	0x04
+/*
+ * FIN_WAIT2 -> CLOSE of an orphaned socket (closed by its application),
+ * whose FIN_WAIT2 the kernel went on with in a timewait socket: the peer
+ * never closed its side within tcp_fin_timeout (or reset).  Synthetic.
+ * Had its FIN come, FIN_WAIT2 -> TIME_WAIT would have been reported.
+ */
+#define TCPTRACE_F_TW_ORPHAN	0x08
 
 /* One TCP state transition (tracepoint sock:inet_sock_set_state). */
 struct tcptrace_state_rec {
@@ -230,6 +237,8 @@ enum tcptrace_diag_kind {
 	TCPTRACE_DIAG_SIM_CLOSE		= 6,	/* FIN_WAIT1 -> CLOSING */
 	TCPTRACE_DIAG_TIME_WAIT		= 7,	/* entered TIME_WAIT */
 	TCPTRACE_DIAG_TIME_WAIT_END	= 8,	/* left TIME_WAIT */
+	/* a SYN for a connection of this host: no handshake, an ACK back */
+	TCPTRACE_DIAG_SYN_ON_CONN	= 9,
 };
 
 enum tcptrace_diag_cause {
@@ -247,11 +256,19 @@ enum tcptrace_diag_cause {
 	TCPTRACE_CAUSE_REUSED		= 11,	/* TIME_WAIT taken by a new conn */
 	TCPTRACE_CAUSE_KILLED		= 12,	/* TIME_WAIT ended early */
 	TCPTRACE_CAUSE_REJECT		= 13,	/* RST: made by a firewall rule */
+	/* SYN: the tuple's timewait socket took it for an old duplicate */
+	TCPTRACE_CAUSE_TW_REFUSED	= 14,
+	/* SYN on a connection: RFC 5961 challenge ACK */
+	TCPTRACE_CAUSE_CHALLENGE_ACK	= 15,
 };
 
 /* tcptrace_diag_rec.flags */
 #define TCPTRACE_DF_MIDDLEBOX	0x01	/* RST in: TTL/hop limit differs */
 #define TCPTRACE_DF_IPID	0x02	/* RST in: IPv4 ID out of pattern */
+/* RST out: reason[] and reason_code are the kernel's reset reason */
+#define TCPTRACE_DF_RST_REASON	0x04
+/* RST out: this kernel gives no reset reasons (before 6.10) */
+#define TCPTRACE_DF_NO_RST_REASON 0x08
 
 #define TCPTRACE_REASON_LEN	32
 

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """Helpers shared by the guest tests: module loading, the CLI as a
-background tracer, the device's ioctls."""
+background tracer, the device's ioctls, network namespaces joined by veth
+pairs, nftables and Python in them, diagnosis lookups."""
 import fcntl
 import json
 import os
@@ -11,7 +12,7 @@ import subprocess
 import tempfile
 import time
 
-from ktap import check, eq
+from ktap import check, eq, diag
 
 KO = os.environ["TCPTRACE_KO"]
 CLI = os.environ["TCPTRACE_CLI"]
@@ -198,3 +199,124 @@ def stats(fd):
                 conn_timeouts=conn_timeouts, malformed=malformed)
 
 
+def ns_py(ns, code, timeout=TIMEOUT, check_rc=True):
+    r = subprocess.run(["ip", "netns", "exec", ns, "python3", "-c", code],
+                       capture_output=True, text=True, timeout=timeout)
+    if check_rc:
+        eq(r.returncode, 0, "python in %s: %s" % (ns, r.stderr))
+    return r
+
+
+def ns_bg(ns, code, procs=None):
+    """Python in @ns in the background, once it has printed "ready"; in
+    @procs (to be killed) before it is waited for."""
+    p = subprocess.Popen(["ip", "netns", "exec", ns, "python3", "-u", "-c",
+                          code], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    if procs is not None:
+        procs.append(p)
+    eq(p.stdout.readline().strip(), "ready", "background python in %s" % ns)
+    return p
+
+
+def nft(ns, ruleset):
+    r = subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"],
+                       input=ruleset, capture_output=True, text=True)
+    eq(r.returncode, 0, "nft in %s: %s" % (ns, r.stderr))
+
+
+class Netns:
+    """Network namespaces made fresh on entry; on exit the processes bg()
+    started in them are killed and the namespaces (their links, routes and
+    nftables with them) deleted."""
+
+    def __init__(self, *names):
+        self.names, self.procs = names, []
+
+    def __enter__(self):
+        for ns in self.names:
+            sh("ip netns del %s" % ns, False)
+            sh("ip netns add %s && ip -n %s link set lo up" % (ns, ns))
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        for ns in self.names:
+            sh("ip netns del %s" % ns, False)
+
+    def bg(self, ns, code):
+        return ns_bg(ns, code, self.procs)
+
+    @staticmethod
+    def ino(ns):
+        return netns_ino("/run/netns/" + ns)
+
+    @staticmethod
+    def link(ns1, d1, a1, ns2, d2, a2):
+        """veth d1 in ns1 (address a1/24) to d2 in ns2 (a2/24); an address
+        None: none."""
+        sh("ip link add %s netns %s type veth peer name %s netns %s"
+           % (d1, ns1, d2, ns2))
+        for ns, d, a in ((ns1, d1, a1), (ns2, d2, a2)):
+            if a:
+                sh("ip -n %s addr add %s/24 dev %s" % (ns, a, d))
+            sh("ip -n %s link set %s up" % (ns, d))
+
+
+class Net(Netns):
+    """Two namespaces: c (10.210.1.2) and s (10.210.1.1) on one link.  With
+    a router: c (10.210.1.2) - r - s (10.210.2.2), r forwarding, so packets
+    crossing it lose one TTL."""
+
+    def __init__(self, router=False):
+        super().__init__(*(("ttc", "ttr", "tts") if router else
+                           ("ttc", "tts")))
+        self.router = router
+
+    def __enter__(self):
+        super().__enter__()
+        if self.router:
+            self.link("ttc", "c0", "10.210.1.2", "ttr", "r0", "10.210.1.1")
+            self.link("ttr", "r1", "10.210.2.1", "tts", "s0", "10.210.2.2")
+            sh("ip -n ttc route add default via 10.210.1.1")
+            sh("ip -n tts route add default via 10.210.2.1")
+            sh("ip netns exec ttr sysctl -qw net.ipv4.ip_forward=1")
+            self.server = "10.210.2.2"
+        else:
+            self.link("ttc", "c0", "10.210.1.2", "tts", "s0", "10.210.1.1")
+            self.server = "10.210.1.1"
+        return self
+
+
+def diags(recs, kind=None, **kw):
+    out = [r for r in recs if r["type"] == "diag" and
+           (kind is None or r["diag"] == kind)]
+    return [r for r in out if all(r.get(k) == v for k, v in kw.items())]
+
+
+def one(recs, kind, what, **kw):
+    d = diags(recs, kind, **kw)
+    check(len(d) >= 1, "%s: no %s diagnosis with %r in %r" % (
+        what, kind, kw, diags(recs)))
+    diag("%s: %s" % (what, d[0]["explain"]))
+    return d[0]
+
+
+KVER = tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:2])
+
+
+def rst_reason(d, names):
+    """An RST this host sent names the kernel's reset reason (one of
+    @names) where the kernel gives one (6.10+), else says it has none."""
+    if KVER >= (6, 10):
+        check(d["reason"] in names, "kernel's reset reason %r, want one of "
+              "%r" % (d["reason"], names))
+        check("[kernel reset reason: %s]" % d["reason"] in d["explain"],
+              d["explain"])
+    else:
+        eq(d["reason"], None, "no reset reasons before 6.10")
+        check("no kernel reset reason before Linux 6.10" in d["explain"],
+              d["explain"])

@@ -16,81 +16,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ktap import test, run, check, eq, diag  # noqa: E402
 from lib import (load, unload, new_port, sh, Tracer, TIMEOUT,  # noqa: E402
-                 kill_tracers, refused, cookie)
-
-
-def ns_py(ns, code, timeout=TIMEOUT, check_rc=True):
-    r = subprocess.run(["ip", "netns", "exec", ns, "python3", "-c", code],
-                       capture_output=True, text=True, timeout=timeout)
-    if check_rc:
-        eq(r.returncode, 0, "python in %s: %s" % (ns, r.stderr))
-    return r
-
-
-def ns_bg(ns, code):
-    p = subprocess.Popen(["ip", "netns", "exec", ns, "python3", "-u", "-c",
-                          code], stdout=subprocess.PIPE, text=True)
-    eq(p.stdout.readline().strip(), "ready", "background server ready")
-    return p
-
-
-class Net:
-    """Namespaces joined by veth pairs.  Two: c (10.210.1.2) and s
-    (10.210.1.1) on one link.  With a router: c (10.210.1.2) - r - s
-    (10.210.2.2), r forwarding, so packets crossing it lose one TTL."""
-
-    def __init__(self, router=False):
-        self.router = router
-
-    def __enter__(self):
-        names = ("ttc", "ttr", "tts") if self.router else ("ttc", "tts")
-        for ns in names:
-            sh("ip netns del %s" % ns, False)
-            sh("ip netns add %s && ip -n %s link set lo up" % (ns, ns))
-        if self.router:
-            self.link("ttc", "c0", "10.210.1.2", "ttr", "r0", "10.210.1.1")
-            self.link("ttr", "r1", "10.210.2.1", "tts", "s0", "10.210.2.2")
-            sh("ip -n ttc route add default via 10.210.1.1")
-            sh("ip -n tts route add default via 10.210.2.1")
-            sh("ip netns exec ttr sysctl -qw net.ipv4.ip_forward=1")
-            self.server = "10.210.2.2"
-        else:
-            self.link("ttc", "c0", "10.210.1.2", "tts", "s0", "10.210.1.1")
-            self.server = "10.210.1.1"
-        return self
-
-    @staticmethod
-    def link(ns1, d1, a1, ns2, d2, a2):
-        sh("ip link add %s netns %s type veth peer name %s netns %s"
-           % (d1, ns1, d2, ns2))
-        sh("ip -n %s addr add %s/24 dev %s && ip -n %s link set %s up"
-           % (ns1, a1, d1, ns1, d1))
-        sh("ip -n %s addr add %s/24 dev %s && ip -n %s link set %s up"
-           % (ns2, a2, d2, ns2, d2))
-
-    def __exit__(self, *exc):
-        for ns in ("ttc", "ttr", "tts"):
-            sh("ip netns del %s" % ns, False)
-
-
-def nft(ns, ruleset):
-    r = subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"],
-                       input=ruleset, capture_output=True, text=True)
-    eq(r.returncode, 0, "nft in %s: %s" % (ns, r.stderr))
-
-
-def diags(recs, kind=None, **kw):
-    out = [r for r in recs if r["type"] == "diag" and
-           (kind is None or r["diag"] == kind)]
-    return [r for r in out if all(r.get(k) == v for k, v in kw.items())]
-
-
-def one(recs, kind, what, **kw):
-    d = diags(recs, kind, **kw)
-    check(len(d) >= 1, "%s: no %s diagnosis with %r in %r" % (
-        what, kind, kw, diags(recs)))
-    diag("%s: %s" % (what, d[0]["explain"]))
-    return d[0]
+                 kill_tracers, refused, cookie, ns_py, ns_bg, Net, nft,
+                 diags, one, rst_reason)
 
 
 @test
@@ -165,6 +92,7 @@ def closed_port_refused():
     d = one(recs, "rst_out", "server end", sport=port)
     eq((d["cause"], d["state"], d["sock"]), ("no_socket", None, 0),
        "RST out: closed port, no socket")
+    rst_reason(d, ("NO_SOCKET",))
     d = one(recs, "rst_in", "client", dport=port)
     eq((d["state"], d["sock"]), ("SYN_SENT", cid), "client refused in SYN_SENT")
     check("connection refused" in d["explain"], d["explain"])
@@ -238,6 +166,8 @@ def linger_abort():
     d = one(recs, "rst_out", "client", dport=port)
     eq((d["cause"], d["sock"]), ("linger_abort", cid), "SO_LINGER abort")
     check("SO_LINGER" in d["explain"], d["explain"])
+    # 6.12 aborts through tcp_disconnect(): its reason is the state's
+    rst_reason(d, ("TCP_ABORT_ON_LINGER", "TCP_STATE"))
     one(recs, "rst_in", "server", sport=port)
 
 

@@ -410,7 +410,7 @@ for i in range(int(sys.argv[1])):
         sys.exit("setns: %d" % ctypes.get_errno())
     os.close(fd)
     s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
-    s.sendto(syn, ("10.197.0.2", 0))
+    s.sendto(syn, ("10.197.0.1", 0))
     s.close()
 """
 
@@ -423,11 +423,17 @@ def namespace_churn_leaves_no_table_entries():
     fd = os.open(DEV, os.O_RDONLY | os.O_NONBLOCK)
     try:
         base = stats(fd)["conn_in_use"]
-        # 200 namespaces, each with a dummy interface to send into the void
+        # 200 namespaces, each with an address of its own whose SYNs an
+        # INPUT rule drops
         sh("for i in $(seq 0 %d); do ip netns add ttn$i && "
            "printf 'link add d0 type dummy\\naddr add 10.197.0.1/24 dev d0\\n"
-           "link set d0 up\\n' | ip -n ttn$i -b - || exit 1; done" % (NNS - 1))
-        # one unanswered SYN from each: an entry with no socket behind it
+           "link set d0 up\\nlink set lo up\\n' | ip -n ttn$i -b - && "
+           "ip netns exec ttn$i nft 'add table ip f; add chain ip f in "
+           "{ type filter hook input priority 0; }; add rule ip f in "
+           "tcp dport 80 drop' || exit 1; done" % (NNS - 1))
+        # one SYN to each (from a raw socket, as a scanner sends it: it makes
+        # no client end), dropped by the rule once tcptrace saw it arrive:
+        # a server end with no socket behind it
         r = subprocess.run(["python3", "-c", SYN_TO_VOID, str(NNS)],
                            capture_output=True, text=True, timeout=TIMEOUT)
         eq(r.returncode, 0, "raw SYNs: " + r.stderr)

@@ -4,7 +4,7 @@
  *
  * Attaches where tcptrace attaches on a connection's hot path, with
  * handlers that do nothing: the sock:inet_sock_set_state tracepoint, and
- * netfilter PRE_ROUTING and POST_ROUTING for IPv4 and IPv6 in every
+ * netfilter LOCAL_IN and LOCAL_OUT for IPv4 and IPv6 in every
  * network namespace.  A storm traced by this module shows what any
  * tracer that sees every state change and every packet pays before it
  * does any work of its own.  (tcptrace's other probes, tcp_receive_reset
@@ -44,22 +44,22 @@ static const struct nf_hook_ops floor_ops[] = {
 	{
 		.hook		= floor_hook,
 		.pf		= NFPROTO_IPV4,
-		.hooknum	= NF_INET_PRE_ROUTING,
+		.hooknum	= NF_INET_LOCAL_IN,
 		.priority	= NF_IP_PRI_FIRST,
 	}, {
 		.hook		= floor_hook,
 		.pf		= NFPROTO_IPV4,
-		.hooknum	= NF_INET_POST_ROUTING,
+		.hooknum	= NF_INET_LOCAL_OUT,
 		.priority	= NF_IP_PRI_LAST,
 	}, {
 		.hook		= floor_hook,
 		.pf		= NFPROTO_IPV6,
-		.hooknum	= NF_INET_PRE_ROUTING,
+		.hooknum	= NF_INET_LOCAL_IN,
 		.priority	= NF_IP6_PRI_FIRST,
 	}, {
 		.hook		= floor_hook,
 		.pf		= NFPROTO_IPV6,
-		.hooknum	= NF_INET_POST_ROUTING,
+		.hooknum	= NF_INET_LOCAL_OUT,
 		.priority	= NF_IP6_PRI_LAST,
 	},
 };
