@@ -121,6 +121,83 @@ c = socket.create_connection(("203.0.113.1", 8000)); c.sendall(b"GET / HTTP/1.0\
 try: c.recv(10)
 except ConnectionResetError: print("   client: Connection reset by peer")'
 
+say "a container host: client -> host:8080 (DNAT) -> container:80; the host reports nothing"
+ip netns add host && ip netns add ctr
+ip link add veth6 netns client type veth peer name veth7 netns host
+ip link add veth8 netns host type veth peer name veth9 netns ctr
+ip -n client addr add 10.99.0.2/24 dev veth6 && ip -n client link set veth6 up
+ip -n host addr add 10.99.0.1/24 dev veth7 && ip -n host link set veth7 up
+ip -n host addr add 10.88.0.1/24 dev veth8 && ip -n host link set veth8 up
+ip -n ctr addr add 10.88.0.2/24 dev veth9 && ip -n ctr link set veth9 up
+ip -n ctr link set lo up
+ip -n ctr route add default via 10.88.0.1
+ip netns exec host sysctl -qw net.ipv4.ip_forward=1
+ip netns exec host nft -f - <<'NFT'
+table ip nat {
+	chain pre {
+		type nat hook prerouting priority -100;
+		ip daddr 10.99.0.1 tcp dport 8080 dnat to 10.88.0.2:80
+	}
+	chain post {
+		type nat hook postrouting priority 100;
+		oifname "veth7" masquerade
+	}
+}
+NFT
+ip netns exec ctr python3 -c '
+import socket; ls = socket.socket(); ls.bind(("10.88.0.2", 80)); ls.listen()
+a, _ = ls.accept(); a.recv(10); a.close()' &
+sleep 0.5
+ip netns exec client python3 -c '
+import socket; c = socket.create_connection(("10.99.0.1", 8080)); c.sendall(b"hi"); c.recv(1); c.close()'
+ip netns exec client python3 -c '
+import socket; print("   connect to 10.99.0.1:8081 (nothing behind it):", socket.socket().connect_ex(("10.99.0.1", 8081)))'
+echo "   (netns inodes: client $(stat -L -c %i /run/netns/client), host $(stat -L -c %i /run/netns/host), container $(stat -L -c %i /run/netns/ctr))"
+
+say "seed 000: a SYN on a tuple still in TIME_WAIT, with an older timestamp (PAWS)"
+# The server (192.0.2.2:83) closes first, so the tuple stays in TIME_WAIT
+# there.  The client's kernel must not RST the server's ACKs, which would
+# end it; its timestamps without random offsets (tcp_timestamps=2) make an
+# older one easy to pick.  The SYNs leave as frames (scapy's sendp), as if
+# from a second host behind the same NAT.
+ip netns exec client sysctl -qw net.ipv4.tcp_timestamps=2
+ip netns exec server sysctl -qw net.ipv4.tcp_window_scaling=1 net.ipv4.tcp_timestamps=1
+ip -n client link set lo up
+ip netns exec client nft -f - <<'NFT'
+table inet q {
+	chain out {
+		type filter hook output priority 0;
+		tcp dport 83 tcp flags rst drop
+	}
+}
+NFT
+ip netns exec server python3 -c '
+import socket, time; ls = socket.socket(); ls.bind(("192.0.2.2", 83)); ls.listen()
+a, _ = ls.accept(); a.sendall(b"bye"); a.close(); time.sleep(4)' &
+sleep 0.5
+smac=$(ip netns exec server cat /sys/class/net/veth1/address)
+ip netns exec client python3 - "$smac" <<'PY'
+import socket, sys, time
+from scapy.all import Ether, IP, TCP, sendp, conf
+conf.verb = 0
+c = socket.socket()
+c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+c.bind(("192.0.2.1", 45000))
+c.connect(("192.0.2.2", 83))
+c.recv(10)
+time.sleep(0.2)
+c.close()
+time.sleep(0.3)
+mac = open("/sys/class/net/veth0/address").read().strip()
+syn = (Ether(src=mac, dst=sys.argv[1]) / IP(src="192.0.2.1", dst="192.0.2.2") /
+       TCP(sport=45000, dport=83, flags="S", seq=12345,
+           options=[("MSS", 1460), ("Timestamp", (1, 0))]))
+sendp([syn, syn], iface="veth0", inter=0.6)
+print("   client: 2 SYNs with TSval 1 sent, the server answered with ACKs only")
+PY
+sleep 1.5
+ip netns exec client nft delete table inet q
+
 say "the active closer's TIME_WAIT, and a bind() it blocks"
 python3 -c '
 import socket
