@@ -142,6 +142,32 @@ def vrf_bound_socket_time_wait():
 
 
 @test
+def time_wait_of_a_connection_older_than_the_module():
+    """A connection made before tcptrace was loaded, traced by a reader
+    that wants no state records: nothing generated its socket cookie
+    before the kernel copied it (still 0) into the timewait socket.  Its
+    TIME_WAIT goes on; it was not "reused"."""
+    unload()
+    port = new_port()
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", port))
+    ls.listen()
+    c = socket.create_connection(("127.0.0.1", port))
+    a, _ = ls.accept()
+    load()
+    t = Tracer("--diag")
+    c.close()               # the client closes first: its TIME_WAIT
+    a.close()
+    ls.close()
+    time.sleep(1.5)         # the scan looks six times
+    recs = t.stop()
+    d = one(recs, "time_wait", "client", dport=port)
+    check(d["duration_ns"] > 50 * 10**9, "a full TIME_WAIT: %r" % d)
+    eq(diags(recs, "time_wait_end", dport=port), [],
+       "its TIME_WAIT goes on (nothing took the tuple over)")
+
+
+@test
 def syn_dropped_inside_tcp_names_its_reason():
     load("syn_timeout_ms=300")
     with Net() as n:
