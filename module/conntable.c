@@ -411,8 +411,10 @@ void tcptrace_conn_rst_active(const struct sock *sk, u32 reason)
 	struct tcptrace_rst_note *n = get_cpu_ptr(&tcptrace_rst_notes[0]);
 
 	n += !in_task();
-	tcptrace_rst_release(n, n->held && n->d.sport == sk->sk_num &&
-			     n->d.dport == ntohs(sk->sk_dport), reason);
+	/* inet_num is 0 by now if the port was released (tcp_set_state) */
+	tcptrace_rst_release(n, n->held &&
+			     n->d.sport == ntohs(inet_sk(sk)->inet_sport) &&
+			     n->d.dport == ntohs(inet_sk(sk)->inet_dport), reason);
 	put_cpu_ptr(&tcptrace_rst_notes[0]);
 }
 
