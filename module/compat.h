@@ -90,8 +90,10 @@ static inline u64 tcptrace_sk_cgroup_id(const struct sock *sk)
 #endif
 
 /*
- * How old the last timestamp of a connection may be before PAWS stops
- * trusting it: 24 days, named TCP_PAWS_24DAYS until 6.10 renamed it.
+ * How old, in seconds, the last timestamp of a connection may be before
+ * PAWS stops trusting it: TCP_PAWS_24DAYS until 6.10, then TCP_PAWS_WRAP
+ * (shorter: INT_MAX microseconds, for microsecond timestamps).  The
+ * kernel's own value, whichever it has.
  */
 #ifdef TCP_PAWS_WRAP
 #define TCPTRACE_PAWS_WRAP	TCP_PAWS_WRAP

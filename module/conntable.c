@@ -99,6 +99,7 @@ struct tcptrace_conn {
 	u8	tw_fw2;		/* TW: still an orphaned FIN_WAIT2 */
 	u8	tw_taken;	/* TW: its socket let a new SYN take over */
 	u8	pre_in;		/* server: SYNs seen only dropped, before LOCAL_IN */
+	u8	no_listener;	/* server: nothing listens: an RST, or nothing */
 	u8	syn_cause;	/* server: a SYN the kernel will not answer */
 	u8	syn_state;	/* ... because of a socket in this state */
 	u16	syn_retrans;
@@ -108,7 +109,7 @@ struct tcptrace_conn {
 };
 
 struct tcptrace_bucket {
-	spinlock_t		lock;	/* protects e[] */
+	raw_spinlock_t		lock;	/* protects e[]; never sleeps, on RT too */
 	struct tcptrace_conn	e[TCPTRACE_WAYS];
 };
 
@@ -277,6 +278,40 @@ static struct sock *tcptrace_lookup(const struct net *net,
 	return sk;
 }
 
+/*
+ * Does a listener of @net take SYNs for @k's tuple, as the kernel's own
+ * receive path would find it?  (The answer is no for a SYN that IPVS or
+ * a NAT rule took elsewhere, or a closed port.)
+ */
+static bool tcptrace_listener(const struct net *net,
+			      const struct tcptrace_conn_key *k,
+			      int dif, int sdif)
+{
+	struct inet_hashinfo *h = net->ipv4.tcp_death_row.hashinfo;
+	struct net *n = (struct net *)net;
+	struct sock *sk = NULL;
+	__be32 l4, r4;
+
+	rcu_read_lock();
+	if (tcptrace_key_v4(k)) {
+		memcpy(&l4, k->laddr + 12, 4);
+		memcpy(&r4, k->raddr + 12, 4);
+		sk = __inet_lookup_listener(n, h, NULL, 0, r4, htons(k->rport),
+					    l4, k->lport, dif, sdif);
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	else
+		sk = inet6_lookup_listener(n, h, NULL, 0,
+					   (const struct in6_addr *)k->raddr,
+					   htons(k->rport),
+					   (const struct in6_addr *)k->laddr,
+					   k->lport, dif, sdif);
+#endif
+	rcu_read_unlock();
+	/* listeners are freed after an RCU grace period: only tested */
+	return !IS_ERR_OR_NULL(sk);
+}
+
 static void tcptrace_diag_fill(struct tcptrace_diag_rec *d,
 			       const struct tcptrace_conn *c, u8 kind, u8 cause)
 {
@@ -349,9 +384,27 @@ static bool tcptrace_addr_local(const struct net *net, const u8 *a)
 #endif
 }
 
-/* The interface indexes a socket lookup for a packet through @dev needs. */
-static void tcptrace_dev_ifs(const struct net_device *dev, int *dif, int *sdif)
+/*
+ * The interface indexes a socket lookup for packet @skb, through @dev,
+ * needs: arriving, exactly those TCP's own receive path uses; leaving,
+ * the device's and its VRF's.
+ */
+static void tcptrace_dev_ifs(const struct sk_buff *skb,
+			     const struct net_device *dev, bool out,
+			     int *dif, int *sdif)
 {
+	if (!out && skb && skb->protocol == htons(ETH_P_IP)) {
+		*dif = inet_iif(skb);
+		*sdif = inet_sdif(skb);
+		return;
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	if (!out && skb && skb->protocol == htons(ETH_P_IPV6)) {
+		*dif = inet6_iif(skb);
+		*sdif = inet6_sdif(skb);
+		return;
+	}
+#endif
 	*dif = dev ? dev->ifindex : 0;
 	*sdif = dev ? l3mdev_master_ifindex_rcu(dev) : 0;
 }
@@ -536,7 +589,7 @@ static void tcptrace_rst_out(const struct net *net,
 		struct sock *owner;
 		int dif, sdif;
 
-		tcptrace_dev_ifs(dev, &dif, &sdif);
+		tcptrace_dev_ifs(skb, dev, true, &dif, &sdif);
 		owner = tcptrace_lookup(net, k, dif, sdif);
 
 		if (owner) {
@@ -678,6 +731,7 @@ static void tcptrace_syn_on_conn(const struct net *net,
  */
 static void tcptrace_syn_in(const struct net *net,
 			    const struct tcptrace_pkt *pkt,
+			    const struct sk_buff *skb,
 			    const struct net_device *dev,
 			    const struct tcptrace_conn_key *k,
 			    struct tcptrace_bucket *b)
@@ -686,9 +740,10 @@ static void tcptrace_syn_in(const struct net *net,
 	struct sock *owner;
 	unsigned long flags;
 	u8 cause = 0, state = 0;
+	bool no_listener = false;
 	int dif, sdif;
 
-	tcptrace_dev_ifs(dev, &dif, &sdif);
+	tcptrace_dev_ifs(skb, dev, false, &dif, &sdif);
 	owner = tcptrace_lookup(net, k, dif, sdif);
 	if (owner) {
 		bool conn = sk_fullsock(owner);
@@ -700,8 +755,20 @@ static void tcptrace_syn_in(const struct net *net,
 		if (conn)
 			return;
 	}
+	/*
+	 * A SYN that no socket owns goes to a listener.  Without one the
+	 * kernel answers an RST, or a timewait socket an ACK; and IPVS or a
+	 * NAT rule may take it elsewhere after this hook: then this is no
+	 * server end, and its silence is not reported.
+	 */
+	if ((!owner || !cause) && !tcptrace_listener(net, k, dif, sdif)) {
+		if (owner)
+			cause = TCPTRACE_CAUSE_TW_REFUSED;
+		else
+			no_listener = true;
+	}
 
-	spin_lock_irqsave(&b->lock, flags);
+	raw_spin_lock_irqsave(&b->lock, flags);
 	if (owner && !cause) {
 		/* the timewait socket gives the tuple to the new connection */
 		c = tcptrace_find(b, k, TCPTRACE_TW);
@@ -721,8 +788,9 @@ static void tcptrace_syn_in(const struct net *net,
 	if (c) {
 		c->syn_cause = cause;
 		c->syn_state = state;
+		c->no_listener = no_listener;
 	}
-	spin_unlock_irqrestore(&b->lock, flags);
+	raw_spin_unlock_irqrestore(&b->lock, flags);
 }
 
 /* Our SYN: a connect(), or one more try of it.  Under the bucket's lock. */
@@ -825,12 +893,12 @@ void tcptrace_conn_packet(const struct net *net, const struct tcptrace_pkt *pkt,
 	if ((f & TCPTRACE_TH_RST) && out)
 		tcptrace_rst_out(net, pkt, skb, dev, &k);
 	if (syn && !out) {
-		tcptrace_syn_in(net, pkt, dev, &k, b);
+		tcptrace_syn_in(net, pkt, skb, dev, &k, b);
 		return;
 	}
 	if (syn && !tcptrace_tcp_sock(skb->sk))
 		return;	/* crafted on a raw socket (a scanner): no connect() */
-	spin_lock_irqsave(&b->lock, flags);
+	raw_spin_lock_irqsave(&b->lock, flags);
 	if (syn)
 		tcptrace_syn_out(b, &k, net, pkt);
 	else if ((f & (TCPTRACE_TH_SYN | TCPTRACE_TH_ACK | TCPTRACE_TH_RST)) ==
@@ -838,7 +906,7 @@ void tcptrace_conn_packet(const struct net *net, const struct tcptrace_pkt *pkt,
 		tcptrace_synack(b, &k, pkt, out);
 	else
 		emit = tcptrace_rst_pkt(b, &k, pkt, out, &rec);
-	spin_unlock_irqrestore(&b->lock, flags);
+	raw_spin_unlock_irqrestore(&b->lock, flags);
 	if (emit)
 		tcptrace_ring_emit(&rec.hdr);
 }
@@ -968,7 +1036,7 @@ static void tcptrace_enter_tw(const struct sock *sk, int oldstate,
 
 	if (!tcptrace_net_live(net))
 		return;
-	spin_lock_irqsave(&b->lock, flags);
+	raw_spin_lock_irqsave(&b->lock, flags);
 	if (!c || !c->used || c->phase != TCPTRACE_EST ||
 	    memcmp(&c->key, k, sizeof(*k))) {
 		c = tcptrace_slot(b);
@@ -990,7 +1058,7 @@ static void tcptrace_enter_tw(const struct sock *sk, int oldstate,
 	tcptrace_diag_fill(&d, c, TCPTRACE_DIAG_TIME_WAIT, TCPTRACE_CAUSE_NONE);
 	d.state = oldstate;
 	d.duration_ns = c->tw_end_ns - c->born_ns;
-	spin_unlock_irqrestore(&b->lock, flags);
+	raw_spin_unlock_irqrestore(&b->lock, flags);
 	/* an orphaned FIN_WAIT2 enters TIME_WAIT when the peer's FIN comes */
 	if (tw->substate == TCP_TIME_WAIT)
 		tcptrace_ring_emit(&d.hdr);
@@ -1041,7 +1109,7 @@ static void tcptrace_handshake_done(const struct sock *sk, int oldstate,
 	bool no_synack = false;
 	unsigned long flags;
 
-	spin_lock_irqsave(&b->lock, flags);
+	raw_spin_lock_irqsave(&b->lock, flags);
 	c = tcptrace_find(b, k, TCPTRACE_HANDSHAKE);
 	if (!c) {
 		/* handshake began before load, or its entry was evicted */
@@ -1078,13 +1146,30 @@ static void tcptrace_handshake_done(const struct sock *sk, int oldstate,
 			tcptrace_release(c);
 		}
 	}
-	spin_unlock_irqrestore(&b->lock, flags);
+	raw_spin_unlock_irqrestore(&b->lock, flags);
 
 	if (outcome == TCPTRACE_HS_ESTABLISHED)
 		tcptrace_agreed(&rec, sk);
 	tcptrace_ring_emit(&rec.hdr);
 	if (no_synack)
 		tcptrace_ring_emit(&d.hdr);
+}
+
+/*
+ * Does another socket own @sk's tuple?  Two CPUs can make a server socket
+ * from one request at once; the loser dies in SYN_RECV, the winner goes
+ * on: the handshake did not fail.
+ */
+static bool tcptrace_other_owner(const struct sock *sk,
+				 const struct tcptrace_conn_key *k)
+{
+	int bound = READ_ONCE(sk->sk_bound_dev_if);
+	struct sock *o = tcptrace_lookup(sock_net(sk), k, bound, bound);
+	bool other = o && o != sk;
+
+	if (o)
+		sock_gen_put(o);
+	return other;
 }
 
 /* Is a handshake of @k's tuple still open (no RST ended it)? */
@@ -1094,9 +1179,9 @@ static bool tcptrace_has_handshake(struct tcptrace_bucket *b,
 	unsigned long flags;
 	bool ret;
 
-	spin_lock_irqsave(&b->lock, flags);
+	raw_spin_lock_irqsave(&b->lock, flags);
 	ret = tcptrace_find(b, k, TCPTRACE_HANDSHAKE);
-	spin_unlock_irqrestore(&b->lock, flags);
+	raw_spin_unlock_irqrestore(&b->lock, flags);
 	return ret;
 }
 
@@ -1152,7 +1237,7 @@ void tcptrace_conn_state(const struct sock *sk, int oldstate, int newstate,
 		return;
 	}
 	if (oldstate == TCP_SYN_RECV && newstate == TCP_CLOSE &&
-	    tcptrace_has_handshake(b, &k))
+	    tcptrace_has_handshake(b, &k) && !tcptrace_other_owner(sk, &k))
 		tcptrace_handshake_done(sk, oldstate, TCPTRACE_HS_FAILED, b, &k);
 	if (newstate == TCP_SYN_RECV && oldstate == TCP_SYN_SENT) {
 		tcptrace_simple_diag(sk, &k, TCPTRACE_DIAG_SIM_OPEN);
@@ -1169,19 +1254,19 @@ void tcptrace_conn_state(const struct sock *sk, int oldstate, int newstate,
 		return;
 	}
 	tcptrace_conn_totals(sk, oldstate, &k);
-	spin_lock_irqsave(&b->lock, flags);
+	raw_spin_lock_irqsave(&b->lock, flags);
 	c = tcptrace_find(b, &k, TCPTRACE_EST);
-	spin_unlock_irqrestore(&b->lock, flags);
+	raw_spin_unlock_irqrestore(&b->lock, flags);
 	if (tw) {
 		tcptrace_enter_tw(sk, oldstate, tw, b, c, &k);
 		return;
 	}
 	if (c) {
-		spin_lock_irqsave(&b->lock, flags);
+		raw_spin_lock_irqsave(&b->lock, flags);
 		if (c->used && c->phase == TCPTRACE_EST &&
 		    !memcmp(&c->key, &k, sizeof(k)))
 			tcptrace_release(c);
-		spin_unlock_irqrestore(&b->lock, flags);
+		raw_spin_unlock_irqrestore(&b->lock, flags);
 	}
 }
 
@@ -1202,7 +1287,7 @@ void tcptrace_conn_rst_in(const struct sock *sk)
 	none.family = tcptrace_key_v4(&k) ? AF_INET : AF_INET6;
 	none.sock_cookie = tcptrace_sock_cookie(sk);
 
-	spin_lock_irqsave(&b->lock, flags);
+	raw_spin_lock_irqsave(&b->lock, flags);
 	c = tcptrace_find(b, &k, TCPTRACE_EST) ?:
 	    tcptrace_find(b, &k, TCPTRACE_HANDSHAKE);
 	tcptrace_diag_fill(&d, c ? c : &none, TCPTRACE_DIAG_RST_IN,
@@ -1215,7 +1300,7 @@ void tcptrace_conn_rst_in(const struct sock *sk)
 		if (c->rst_ttl != c->peer_ttl)
 			d.flags |= TCPTRACE_DF_MIDDLEBOX;
 	}
-	spin_unlock_irqrestore(&b->lock, flags);
+	raw_spin_unlock_irqrestore(&b->lock, flags);
 
 	d.state = sk->sk_state;
 	/* RST in answer to our unacknowledged data: the peer lost us */
@@ -1274,7 +1359,7 @@ void tcptrace_conn_dropped(const struct sk_buff *skb, const struct sock *rx_sk,
 	k.lport = pkt.dport;
 	k.rport = pkt.sport;
 	b = tcptrace_bucket(&k);
-	spin_lock_irqsave(&b->lock, flags);
+	raw_spin_lock_irqsave(&b->lock, flags);
 	c = tcptrace_find(b, &k, TCPTRACE_HANDSHAKE);
 	known = c;
 	if (c && c->role == TCPTRACE_ROLE_SERVER) {
@@ -1287,20 +1372,24 @@ void tcptrace_conn_dropped(const struct sk_buff *skb, const struct sock *rx_sk,
 		if (!c->drop_reason)
 			c->drop_reason = reason;
 	}
-	spin_unlock_irqrestore(&b->lock, flags);
+	raw_spin_unlock_irqrestore(&b->lock, flags);
 	/*
 	 * Dropped on its way in before LOCAL_IN (a PREROUTING rule, the
 	 * reverse-path filter, no route): the hooks never saw it.  Until the
 	 * stack delivers it to TCP past LOCAL_IN, a packet's data starts at
-	 * its IP header.  Only a received SYN for an address of this
+	 * its IP header.  Only a received SYN for a listener of this
 	 * namespace makes a server end; one being forwarded, or leaving, or
-	 * refused by TCP itself, does not.
+	 * refused by TCP itself, or for an address that NAT would have
+	 * changed (dropped before it, as by a full conntrack table), does
+	 * not.
 	 */
 	if (known || !skb->dev || !skb->skb_iif || skb->sk ||
 	    skb_network_offset(skb) != 0 ||
-	    !tcptrace_addr_local(net, k.laddr))
+	    !tcptrace_addr_local(net, k.laddr) ||
+	    !tcptrace_listener(net, &k, skb->dev->ifindex,
+			       l3mdev_master_ifindex_rcu(skb->dev)))
 		return;
-	spin_lock_irqsave(&b->lock, flags);
+	raw_spin_lock_irqsave(&b->lock, flags);
 	if (!tcptrace_find(b, &k, TCPTRACE_HANDSHAKE)) {
 		c = tcptrace_slot(b);
 		tcptrace_conn_start(c, &k, net, &pkt, false);
@@ -1309,7 +1398,7 @@ void tcptrace_conn_dropped(const struct sk_buff *skb, const struct sock *rx_sk,
 		if (pkt.opts.malformed)
 			tcptrace_nf_malformed();
 	}
-	spin_unlock_irqrestore(&b->lock, flags);
+	raw_spin_unlock_irqrestore(&b->lock, flags);
 }
 
 /*
@@ -1377,18 +1466,18 @@ static void tcptrace_scan_tw(struct tcptrace_bucket *b, struct tcptrace_conn *c,
 	long left;
 	u8 cause;
 
-	spin_lock_irqsave(&b->lock, flags);
+	raw_spin_lock_irqsave(&b->lock, flags);
 	if (!c->used || c->phase != TCPTRACE_TW || c->born_ns > now) {
-		spin_unlock_irqrestore(&b->lock, flags);
+		raw_spin_unlock_irqrestore(&b->lock, flags);
 		return;
 	}
 	copy = *c;
-	spin_unlock_irqrestore(&b->lock, flags);
+	raw_spin_unlock_irqrestore(&b->lock, flags);
 
 	cause = tcptrace_tw_check(&copy, now, &left);
 	if (!cause && left < 0)
 		return;
-	spin_lock_irqsave(&b->lock, flags);
+	raw_spin_lock_irqsave(&b->lock, flags);
 	if (!cause && c->used && c->phase == TCPTRACE_TW &&
 	    c->born_ns == copy.born_ns && c->tw_fw2 &&
 	    !memcmp(&c->key, &copy.key, sizeof(copy.key))) {
@@ -1402,7 +1491,7 @@ static void tcptrace_scan_tw(struct tcptrace_bucket *b, struct tcptrace_conn *c,
 		tcptrace_tw_end(c, cause, now);
 		tcptrace_release(c);
 	}
-	spin_unlock_irqrestore(&b->lock, flags);
+	raw_spin_unlock_irqrestore(&b->lock, flags);
 }
 
 /* A handshake entry's checks, under its bucket's lock. */
@@ -1418,6 +1507,12 @@ static int tcptrace_scan_hs(struct tcptrace_conn *c, u64 now,
 		tcptrace_hs_fill(rec, c, TCPTRACE_HS_TIMEOUT);
 		tcptrace_release(c);
 		return 1;
+	}
+	if (c->role == TCPTRACE_ROLE_SERVER && c->no_listener &&
+	    !c->drop_reason && now - c->born_ns >= tcptrace_syn_timeout_ns) {
+		/* taken elsewhere (IPVS, NAT), or an RST we did not see */
+		tcptrace_release(c);
+		return 0;
 	}
 	if (c->role == TCPTRACE_ROLE_SERVER && !c->syn_diag &&
 	    !c->synack.seen_ns && now - c->born_ns >= tcptrace_syn_timeout_ns) {
@@ -1451,9 +1546,9 @@ static void tcptrace_conn_scan(struct work_struct *work)
 				tcptrace_scan_tw(b, c, now);
 				continue;
 			}
-			spin_lock_irqsave(&b->lock, flags);
+			raw_spin_lock_irqsave(&b->lock, flags);
 			what = tcptrace_scan_hs(c, now, &rec, &d);
-			spin_unlock_irqrestore(&b->lock, flags);
+			raw_spin_unlock_irqrestore(&b->lock, flags);
 			if (what == 1) {
 				atomic64_inc(&tcptrace_timeouts);
 				tcptrace_ring_emit(&rec.hdr);
@@ -1478,12 +1573,12 @@ void tcptrace_conn_purge(u64 netns_cookie)
 		struct tcptrace_bucket *b = &tcptrace_buckets[i];
 		unsigned long flags;
 
-		spin_lock_irqsave(&b->lock, flags);
+		raw_spin_lock_irqsave(&b->lock, flags);
 		for (w = 0; w < TCPTRACE_WAYS; w++)
 			if (b->e[w].used &&
 			    b->e[w].key.netns_cookie == netns_cookie)
 				tcptrace_release(&b->e[w]);
-		spin_unlock_irqrestore(&b->lock, flags);
+		raw_spin_unlock_irqrestore(&b->lock, flags);
 	}
 	mutex_unlock(&tcptrace_scan_mutex);
 }
@@ -1509,7 +1604,7 @@ int tcptrace_conn_init(unsigned int entries, unsigned int hs_timeout_s,
 	if (!tcptrace_buckets)
 		return -ENOMEM;
 	for (i = 0; i < tcptrace_nbuckets; i++)
-		spin_lock_init(&tcptrace_buckets[i].lock);
+		raw_spin_lock_init(&tcptrace_buckets[i].lock);
 	tcptrace_hs_timeout_ns = (u64)hs_timeout_s * NSEC_PER_SEC;
 	tcptrace_syn_timeout_ns = (u64)syn_timeout_ms * NSEC_PER_MSEC;
 	schedule_delayed_work(&tcptrace_scan_work, TCPTRACE_SCAN);

@@ -45,6 +45,12 @@ static void tcptrace_nf_packet(struct sk_buff *skb,
 {
 	struct tcptrace_pkt pkt;
 
+	/*
+	 * A VRF sends its packets through LOCAL_OUT twice: on the VRF's own
+	 * device, then on the enslaved one.  Only the second counts.
+	 */
+	if (out && state->out && netif_is_l3_master(state->out))
+		return;
 	if (!tcptrace_parse_skb(skb, state->pf == NFPROTO_IPV4 ? AF_INET :
 				AF_INET6, &pkt))
 		return;

@@ -224,6 +224,27 @@ def published_port_dnat():
 
 
 @test
+def ipvs_virtual_service():
+    """kube-proxy's IPVS mode, LVS: the host's own address is a virtual
+    service that IPVS takes at LOCAL_IN (after tcptrace's hook) and sends
+    on, NATed, to a real server."""
+    if sh("modprobe ip_vs", False).returncode:
+        raise Skip("no ip_vs module")
+    with Topo("ttc", "tth", "ttk") as n:
+        c, h, k = host(n)
+        sh("ip netns exec tth ipvsadm -A -t 10.99.0.1:80 -s rr && "
+           "ip netns exec tth ipvsadm -a -t 10.99.0.1:80 -r 10.88.0.2:80 -m")
+        t = Tracer()
+        echo(n, "ttk", ("0.0.0.0", 80))
+        connect("ttc", "10.99.0.1", 80, 3)
+        through_host(t, h, "IPVS 10.99.0.1:80 -> 10.88.0.2:80", 3, {
+            k: ("server", ("10.88.0.2", 80), ("10.99.0.2", "*"), False,
+                "K: the real server's end of each"),
+            c: ("client", ("10.99.0.2", "*"), ("10.99.0.1", 80), True,
+                "C: the client end of each, to the virtual service")})
+
+
+@test
 def redirect_to_sidecar():
     with Topo("ttc", "tth", "ttk") as n:
         c, h, k = host(n)

@@ -16,7 +16,7 @@ PACKAGES=(
 	linux-image-amd64 linux-headers-amd64
 	linux-image-6.12-amd64 linux-headers-6.12-amd64
 	qemu-system-x86 busybox-static kmod cpio
-	iproute2 nftables tcpdump python3 python3-scapy
+	iproute2 nftables tcpdump python3 python3-scapy ipvsadm
 	sparse zstd xz-utils make gcc linux-source-6.1
 )
 
