@@ -458,6 +458,21 @@ static struct sock *tt_sock(struct kunit *test, u32 laddr, u16 lport,
 	return sk;
 }
 
+/* A listener on TT_SERVER:TT_SPORT: SYNs to it make server ends. */
+static void tt_listen(struct kunit *test)
+{
+	struct sock *sk = tt_kern_sock(test, SOCK_STREAM, IPPROTO_TCP);
+	struct sockaddr_in a = {
+		.sin_family = AF_INET,
+		.sin_port = htons(TT_SPORT),
+		.sin_addr.s_addr = htonl(TT_SERVER),
+	};
+
+	KUNIT_ASSERT_EQ(test, kernel_bind(sk->sk_socket, (struct sockaddr *)&a,
+					  sizeof(a)), 0);
+	KUNIT_ASSERT_EQ(test, kernel_listen(sk->sk_socket, 16), 0);
+}
+
 /* What the kernel settled on, in the socket, as a handshake ends. */
 static void tt_sock_agree(struct sock *sk)
 {
@@ -1377,6 +1392,7 @@ static void conn_dropped_before_local_in(struct kunit *test)
 	unsigned int i, ndiag = 0;
 
 	tt_table(test, TT_ENTRIES, 2, 100);
+	tt_listen(test);
 	/* being forwarded: not this host's address */
 	skb = tt_syn_skb(test, TT_CPORT);
 	ip_hdr(skb)->daddr = htonl(TT_REMOTE);
@@ -1421,6 +1437,33 @@ static void conn_dropped_before_local_in(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ndiag, 1);
 }
 
+/*
+ * A SYN no listener takes: the RST of a closed port ends it, as before;
+ * with no RST (IPVS or NAT took the SYN elsewhere after the hook), it is
+ * not this namespace's, and its silence is not reported.
+ */
+static void conn_no_listener_is_silent(struct kunit *test)
+{
+	const struct tcptrace_handshake_rec *hs;
+	struct tcptrace_pkt p;
+	struct tt_recs *recs;
+
+	tt_table(test, TT_ENTRIES, 2, 100);
+	tt_in(test, tt_c2s(&p, TT_SYN, TT_CPORT));
+	tt_in(test, tt_c2s(&p, TT_SYN, TT_CPORT + 1));
+	tt_out(test, tt_s2c(&p, TT_RST | TT_ACK, TT_CPORT + 1));
+	KUNIT_ASSERT_TRUE(test, tt_wait_in_use(test, 0));
+	KUNIT_EXPECT_EQ(test, tt_stats(test).timeouts, 0);
+	recs = tt_read(test, 0);
+	/* the closed port's RST and its handshake, nothing of the other */
+	KUNIT_ASSERT_EQ(test, recs->n, 2);
+	KUNIT_EXPECT_EQ(test, TT_DIAG(test, recs, 0)->kind,
+			TCPTRACE_DIAG_RST_OUT);
+	hs = TT_HS(test, recs, 1);
+	KUNIT_EXPECT_EQ(test, hs->outcome, TCPTRACE_HS_RESET);
+	KUNIT_EXPECT_EQ(test, hs->dport, TT_CPORT + 1);
+}
+
 /* The scan: SYNs nobody answered, handshakes that never completed. */
 static void conn_scan_timeouts(struct kunit *test)
 {
@@ -1437,6 +1480,7 @@ static void conn_scan_timeouts(struct kunit *test)
 	 * even on a slow host.
 	 */
 	tt_table(test, TT_ENTRIES, 2, 100);
+	tt_listen(test);
 	tt_in(test, tt_c2s(&p, TT_SYN, TT_CPORT));
 	tt_in(test, tt_c2s(&p, TT_SYN, TT_CPORT + 1));
 	tt_out(test, tt_c2s(&p, TT_SYN, TT_CPORT + 2));
@@ -1521,6 +1565,7 @@ static struct kunit_case tcptrace_conntable_cases[] = {
 	KUNIT_CASE(conn_evicts_established_first),
 	KUNIT_CASE(conn_time_wait),
 	KUNIT_CASE(conn_scan_timeouts),
+	KUNIT_CASE(conn_no_listener_is_silent),
 	{}
 };
 

@@ -21,7 +21,7 @@
 #   TCPTRACE_KUNIT_CACHE    cache directory (/var/cache/tcptrace/kunit)
 #   TCPTRACE_KUNIT_TARBALL  kernel source (/usr/src/linux-source-6.1.tar.xz)
 #   KUNIT_JOBS              make -j (number of CPUs)
-#   KUNIT_TIMEOUT           seconds the test kernel may run (120)
+#   KUNIT_TIMEOUT           seconds the test kernel may run (300)
 #   KUNIT_ARGS              extra kunit.py arguments, e.g.
 #                           "tcptrace_record.*" (6.1's kunit.py takes the
 #                           filter glob as a positional argument)
@@ -34,7 +34,7 @@ tarball=${TCPTRACE_KUNIT_TARBALL:-/usr/src/linux-source-6.1.tar.xz}
 ksrc=$cache/linux-source-6.1
 build=$cache/build
 jobs=${KUNIT_JOBS:-$(nproc)}
-timeout=${KUNIT_TIMEOUT:-120}
+timeout=${KUNIT_TIMEOUT:-300}
 suites="tcptrace_options tcptrace_record tcptrace_packet tcptrace_conntable"
 
 log() { echo "kunit: $*" >&2; }
