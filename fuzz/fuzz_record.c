@@ -12,8 +12,8 @@
  *    advancing the offset by exactly hdr.size (>= 24, a multiple of 8),
  *    never past the buffer;
  *  - TT_OK only for a known type with version != 0 and at least the size
- *    of that type's layout in that version (state and conn records of
- *    version 1 end before cgroup_id); every byte of the record it returns
+ *    of that type's layout in that version (records of version 1 end
+ *    before cgroup_id); every byte of the record it returns
  *    is readable (they are all touched, so ASan sees a record claimed past
  *    the buffer), and so is every field the CLI reads: the cgroup
  *    accessors read cgroup_id only when it is inside the record;
@@ -42,8 +42,12 @@ static unsigned long min_size(unsigned int type, unsigned int version)
 	case TCPTRACE_REC_LOST:
 		return sizeof(struct tcptrace_lost_rec);
 	case TCPTRACE_REC_HANDSHAKE:
+		if (version == 1)
+			return sizeof(struct tcptrace_handshake_rec) - 8;
 		return sizeof(struct tcptrace_handshake_rec);
 	case TCPTRACE_REC_DIAG:
+		if (version == 1)
+			return sizeof(struct tcptrace_diag_rec) - 8;
 		return sizeof(struct tcptrace_diag_rec);
 	case TCPTRACE_REC_CONN:
 		if (version == 1)
@@ -58,6 +62,8 @@ static void check_cgroup(const struct tcptrace_hdr *h)
 {
 	const struct tcptrace_state_rec *s = (const void *)h;
 	const struct tcptrace_conn_rec *c = (const void *)h;
+	const struct tcptrace_handshake_rec *hs = (const void *)h;
+	const struct tcptrace_diag_rec *d = (const void *)h;
 	uint64_t id;
 
 	if (h->type == TCPTRACE_REC_STATE) {
@@ -66,6 +72,12 @@ static void check_cgroup(const struct tcptrace_hdr *h)
 	} else if (h->type == TCPTRACE_REC_CONN) {
 		id = tt_conn_cgroup_id(c);
 		CHECK(h->version >= 2 ? id == c->cgroup_id : id == 0);
+	} else if (h->type == TCPTRACE_REC_HANDSHAKE) {
+		id = tt_hs_cgroup_id(hs);
+		CHECK(h->version >= 2 ? id == hs->cgroup_id : id == 0);
+	} else if (h->type == TCPTRACE_REC_DIAG) {
+		id = tt_diag_cgroup_id(d);
+		CHECK(h->version >= 2 ? id == d->cgroup_id : id == 0);
 	}
 }
 

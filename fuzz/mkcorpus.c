@@ -263,6 +263,7 @@ static void handshake(uint64_t sock, uint8_t role, uint8_t outcome)
 		r->advmss = r->peer_mss = 65483;
 	}
 	r->done_ns = 3000;
+	r->cgroup_id = 1;
 }
 
 static void diag(uint64_t sock, uint8_t kind, uint8_t cause,
@@ -288,6 +289,7 @@ static void diag(uint64_t sock, uint8_t kind, uint8_t cause,
 		r->reason_code = 2;
 		strncpy(r->reason, reason, sizeof(r->reason));
 	}
+	r->cgroup_id = 1;
 }
 
 static void conn(uint64_t sock, uint8_t from)

@@ -81,6 +81,7 @@ struct tcptrace_conn {
 	u64	born_ns;
 	u64	sock_cookie;	/* EST, TW */
 	u64	tw_sk_cookie;	/* TW: the timewait socket's */
+	u64	cgroup_id;	/* the socket's, or the listener's, cgroup */
 	u64	mib_listen;	/* namespace's listen overflows at SYN */
 	u64	rst_ns;		/* EST: when an RST arrived */
 	u64	tw_end_ns;	/* TW: when the kernel's timer expires */
@@ -237,6 +238,7 @@ static void tcptrace_hs_fill(struct tcptrace_handshake_rec *r,
 	r->synack = c->synack;
 	r->syn_retrans = c->syn_retrans;
 	r->synack_retrans = c->synack_retrans;
+	r->cgroup_id = c->cgroup_id;
 }
 
 static u64 tcptrace_mib(const struct net *net, int field)
@@ -285,7 +287,7 @@ static struct sock *tcptrace_lookup(const struct net *net,
  */
 static bool tcptrace_listener(const struct net *net,
 			      const struct tcptrace_conn_key *k,
-			      int dif, int sdif)
+			      int dif, int sdif, u64 *cgroup_id)
 {
 	struct inet_hashinfo *h = net->ipv4.tcp_death_row.hashinfo;
 	struct net *n = (struct net *)net;
@@ -307,9 +309,14 @@ static bool tcptrace_listener(const struct net *net,
 					   (const struct in6_addr *)k->laddr,
 					   k->lport, dif, sdif);
 #endif
+	/* listeners are freed after an RCU grace period */
+	if (IS_ERR_OR_NULL(sk)) {
+		rcu_read_unlock();
+		return false;
+	}
+	*cgroup_id = tcptrace_sk_cgroup_id(sk);
 	rcu_read_unlock();
-	/* listeners are freed after an RCU grace period: only tested */
-	return !IS_ERR_OR_NULL(sk);
+	return true;
 }
 
 static void tcptrace_diag_fill(struct tcptrace_diag_rec *d,
@@ -328,6 +335,7 @@ static void tcptrace_diag_fill(struct tcptrace_diag_rec *d,
 	d->dport = c->key.rport;
 	tcptrace_put_addr(d->saddr, c->key.laddr, c->family);
 	tcptrace_put_addr(d->daddr, c->key.raddr, c->family);
+	d->cgroup_id = c->cgroup_id;
 }
 
 /* A state record tcptrace makes for a move the tracepoint cannot see. */
@@ -348,6 +356,7 @@ static void tcptrace_synth_state(struct tcptrace_state_rec *r,
 	r->old_state = old;
 	r->new_state = new;
 	r->flags = TCPTRACE_F_SYNTHETIC;
+	r->cgroup_id = c->cgroup_id;
 	if (!in_task())
 		return;
 	r->pid = task_tgid_nr(current);
@@ -523,6 +532,7 @@ static void tcptrace_rst_abort(struct tcptrace_diag_rec *d,
 			       const struct sock *sk)
 {
 	d->sock_cookie = tcptrace_sock_cookie(sk);
+	d->cgroup_id = tcptrace_sk_cgroup_id(sk);
 	d->state = sk->sk_state;
 	d->cause = sock_flag(sk, SOCK_LINGER) && !sk->sk_lingertime ?
 		   TCPTRACE_CAUSE_LINGER : TCPTRACE_CAUSE_ABORT;
@@ -594,8 +604,10 @@ static void tcptrace_rst_out(const struct net *net,
 
 		if (owner) {
 			d.state = owner->sk_state;
-			if (sk_fullsock(owner))
+			if (sk_fullsock(owner)) {
 				d.sock_cookie = tcptrace_sock_cookie(owner);
+				d.cgroup_id = tcptrace_sk_cgroup_id(owner);
+			}
 			d.cause = TCPTRACE_CAUSE_BAD_SEGMENT;
 			sock_gen_put(owner);
 		} else {
@@ -715,6 +727,7 @@ static void tcptrace_syn_on_conn(const struct net *net,
 	c.netns_ino = net->ns.inum;
 	c.family = pkt->family;
 	c.sock_cookie = tcptrace_sock_cookie(owner);
+	c.cgroup_id = tcptrace_sk_cgroup_id(owner);
 	tcptrace_diag_fill(&d, &c, TCPTRACE_DIAG_SYN_ON_CONN, cause);
 	d.state = owner->sk_state;
 	d.count = 1;
@@ -741,6 +754,7 @@ static void tcptrace_syn_in(const struct net *net,
 	unsigned long flags;
 	u8 cause = 0, state = 0;
 	bool no_listener = false;
+	u64 cgroup_id = 0;
 	int dif, sdif;
 
 	tcptrace_dev_ifs(skb, dev, false, &dif, &sdif);
@@ -761,7 +775,8 @@ static void tcptrace_syn_in(const struct net *net,
 	 * NAT rule may take it elsewhere after this hook: then this is no
 	 * server end, and its silence is not reported.
 	 */
-	if ((!owner || !cause) && !tcptrace_listener(net, k, dif, sdif)) {
+	if ((!owner || !cause) &&
+	    !tcptrace_listener(net, k, dif, sdif, &cgroup_id)) {
 		if (owner)
 			cause = TCPTRACE_CAUSE_TW_REFUSED;
 		else
@@ -786,6 +801,7 @@ static void tcptrace_syn_in(const struct net *net,
 		c = NULL;	/* our own SYN_SENT's entry */
 	}
 	if (c) {
+		c->cgroup_id = cgroup_id;
 		c->syn_cause = cause;
 		c->syn_state = state;
 		c->no_listener = no_listener;
@@ -797,7 +813,8 @@ static void tcptrace_syn_in(const struct net *net,
 static void tcptrace_syn_out(struct tcptrace_bucket *b,
 			     const struct tcptrace_conn_key *k,
 			     const struct net *net,
-			     const struct tcptrace_pkt *pkt)
+			     const struct tcptrace_pkt *pkt,
+			     const struct sock *sk)
 {
 	struct tcptrace_conn *c = tcptrace_find(b, k, TCPTRACE_TW);
 
@@ -811,6 +828,7 @@ static void tcptrace_syn_out(struct tcptrace_bucket *b,
 	if (!c)
 		c = tcptrace_slot(b);
 	tcptrace_conn_start(c, k, net, pkt, true);
+	c->cgroup_id = tcptrace_sk_cgroup_id(sk);
 }
 
 /* A SYN-ACK, from the server's end to the client's.  Under the lock. */
@@ -900,7 +918,7 @@ void tcptrace_conn_packet(const struct net *net, const struct tcptrace_pkt *pkt,
 		return;	/* crafted on a raw socket (a scanner): no connect() */
 	raw_spin_lock_irqsave(&b->lock, flags);
 	if (syn)
-		tcptrace_syn_out(b, &k, net, pkt);
+		tcptrace_syn_out(b, &k, net, pkt, skb->sk);
 	else if ((f & (TCPTRACE_TH_SYN | TCPTRACE_TH_ACK | TCPTRACE_TH_RST)) ==
 		 (TCPTRACE_TH_SYN | TCPTRACE_TH_ACK))
 		tcptrace_synack(b, &k, pkt, out);
@@ -1050,6 +1068,7 @@ static void tcptrace_enter_tw(const struct sock *sk, int oldstate,
 	c->phase = TCPTRACE_TW;
 	c->tw_old = oldstate;
 	c->sock_cookie = tcptrace_sock_cookie(sk);
+	c->cgroup_id = tcptrace_sk_cgroup_id(sk);
 	c->born_ns = ktime_get_ns();
 	c->tw_sk_cookie = tw->cookie;
 	c->bound_dev_if = tw->bound_dev_if;
@@ -1094,6 +1113,7 @@ static void tcptrace_simple_diag(const struct sock *sk,
 	c.netns_ino = sock_net(sk)->ns.inum;
 	c.family = tcptrace_key_v4(k) ? AF_INET : AF_INET6;
 	c.sock_cookie = tcptrace_sock_cookie(sk);
+	c.cgroup_id = tcptrace_sk_cgroup_id(sk);
 	tcptrace_diag_fill(&d, &c, kind, TCPTRACE_CAUSE_NONE);
 	d.state = sk->sk_state;
 	tcptrace_ring_emit(&d.hdr);
@@ -1122,6 +1142,8 @@ static void tcptrace_handshake_done(const struct sock *sk, int oldstate,
 	}
 	if (outcome == TCPTRACE_HS_FAILED && c->rst_seen)
 		outcome = TCPTRACE_HS_RESET;
+	/* the socket's own cgroup, for the end's records from now on */
+	c->cgroup_id = tcptrace_sk_cgroup_id(sk);
 	tcptrace_hs_fill(&rec, c, outcome);
 	rec.sock_cookie = tcptrace_sock_cookie(sk);
 	if (outcome == TCPTRACE_HS_FAILED && c != &none &&
@@ -1286,6 +1308,7 @@ void tcptrace_conn_rst_in(const struct sock *sk)
 	none.netns_ino = sock_net(sk)->ns.inum;
 	none.family = tcptrace_key_v4(&k) ? AF_INET : AF_INET6;
 	none.sock_cookie = tcptrace_sock_cookie(sk);
+	none.cgroup_id = tcptrace_sk_cgroup_id(sk);
 
 	raw_spin_lock_irqsave(&b->lock, flags);
 	c = tcptrace_find(b, &k, TCPTRACE_EST) ?:
@@ -1293,6 +1316,7 @@ void tcptrace_conn_rst_in(const struct sock *sk)
 	tcptrace_diag_fill(&d, c ? c : &none, TCPTRACE_DIAG_RST_IN,
 			   TCPTRACE_CAUSE_NONE);
 	d.sock_cookie = none.sock_cookie;
+	d.cgroup_id = none.cgroup_id;
 	if (c && c->phase == TCPTRACE_EST && c->rst_ns &&
 	    now - c->rst_ns < NSEC_PER_SEC) {
 		d.ttl_seen = c->rst_ttl;
@@ -1336,6 +1360,7 @@ void tcptrace_conn_dropped(const struct sk_buff *skb, const struct sock *rx_sk,
 	struct tcptrace_pkt pkt;
 	const struct net *net;
 	unsigned long flags;
+	u64 cgroup_id = 0;
 	bool known;
 	u8 family;
 
@@ -1387,12 +1412,13 @@ void tcptrace_conn_dropped(const struct sk_buff *skb, const struct sock *rx_sk,
 	    skb_network_offset(skb) != 0 ||
 	    !tcptrace_addr_local(net, k.laddr) ||
 	    !tcptrace_listener(net, &k, skb->dev->ifindex,
-			       l3mdev_master_ifindex_rcu(skb->dev)))
+			       l3mdev_master_ifindex_rcu(skb->dev), &cgroup_id))
 		return;
 	raw_spin_lock_irqsave(&b->lock, flags);
 	if (!tcptrace_find(b, &k, TCPTRACE_HANDSHAKE)) {
 		c = tcptrace_slot(b);
 		tcptrace_conn_start(c, &k, net, &pkt, false);
+		c->cgroup_id = cgroup_id;
 		c->pre_in = 1;
 		c->drop_reason = reason;
 		if (pkt.opts.malformed)

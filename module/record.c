@@ -26,8 +26,12 @@ static unsigned long tt_min_size(unsigned int type, unsigned int version)
 	case TCPTRACE_REC_LOST:
 		return sizeof(struct tcptrace_lost_rec);
 	case TCPTRACE_REC_HANDSHAKE:
+		if (version < TT_CGROUP_VERSION)
+			return offsetof(struct tcptrace_handshake_rec, cgroup_id);
 		return sizeof(struct tcptrace_handshake_rec);
 	case TCPTRACE_REC_DIAG:
+		if (version < TT_CGROUP_VERSION)
+			return offsetof(struct tcptrace_diag_rec, cgroup_id);
 		return sizeof(struct tcptrace_diag_rec);
 	case TCPTRACE_REC_CONN:
 		if (version < TT_CGROUP_VERSION)

@@ -34,8 +34,8 @@ enum tt_decode tt_next_record(const void *buf, unsigned long len,
 const char *tt_decode_strerror(enum tt_decode d);
 
 /*
- * The layout version of state and conn records that added cgroup_id:
- * older records end before it.
+ * The layout version of state, conn, handshake and diag records that
+ * added cgroup_id: older records end before it.
  */
 #define TT_CGROUP_VERSION	2
 
@@ -50,6 +50,16 @@ static inline __u64 tt_state_cgroup_id(const struct tcptrace_state_rec *r)
 }
 
 static inline __u64 tt_conn_cgroup_id(const struct tcptrace_conn_rec *r)
+{
+	return r->hdr.version >= TT_CGROUP_VERSION ? r->cgroup_id : 0;
+}
+
+static inline __u64 tt_hs_cgroup_id(const struct tcptrace_handshake_rec *r)
+{
+	return r->hdr.version >= TT_CGROUP_VERSION ? r->cgroup_id : 0;
+}
+
+static inline __u64 tt_diag_cgroup_id(const struct tcptrace_diag_rec *r)
 {
 	return r->hdr.version >= TT_CGROUP_VERSION ? r->cgroup_id : 0;
 }

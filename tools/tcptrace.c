@@ -634,7 +634,7 @@ static void print_lost(unsigned int cpu, uint64_t ts, uint64_t count)
 /* --- cgroups: a socket's cgroup v2 id -> its path ------------------- */
 
 /*
- * State and conn records carry the socket's cgroup v2 id, which is the
+ * Every record about a connection carries its socket's cgroup v2 id, the
  * inode number of the cgroup's directory on the cgroup2 mount (64-bit
  * hosts).  Its path is found by walking that tree: at the first id seen,
  * then again when an id is not in the map (cgroups come and go), at most
@@ -1367,6 +1367,8 @@ static void print_handshake(const struct tcptrace_handshake_rec *r)
 		ob_u64(r->syn_retrans);
 		OB_LIT(",\"synack_retrans\":");
 		ob_u64(r->synack_retrans);
+		ob_json_cgroup(tt_hs_cgroup_id(r),
+			       cg_lookup(tt_hs_cgroup_id(r)));
 		OB_LIT("}\n");
 		return;
 	}
@@ -1694,6 +1696,7 @@ static void print_diag(const struct tcptrace_diag_rec *d)
 	}
 	OB_LIT(",\"explain\":");
 	ob_jstr(why, sizeof(why));
+	ob_json_cgroup(tt_diag_cgroup_id(d), cg_lookup(tt_diag_cgroup_id(d)));
 	OB_LIT("}\n");
 }
 
@@ -2010,7 +2013,8 @@ static bool handle_buffer(const void *buf, size_t len, size_t *used)
 		} else if (h->type == TCPTRACE_REC_HANDSHAKE) {
 			const struct tcptrace_handshake_rec *r = (const void *)h;
 
-			if (opt.mode == MODE_DIAG || !ends_match(&ENDS_OF(r)))
+			if (opt.mode == MODE_DIAG || !ends_match(&ENDS_OF(r)) ||
+			    !cg_match(tt_hs_cgroup_id(r)))
 				continue;
 			print_handshake(r);
 			if (!count_one())
@@ -2019,7 +2023,8 @@ static bool handle_buffer(const void *buf, size_t len, size_t *used)
 			const struct tcptrace_diag_rec *r = (const void *)h;
 
 			if (opt.mode == MODE_HANDSHAKES ||
-			    !ends_match(&ENDS_OF(r)))
+			    !ends_match(&ENDS_OF(r)) ||
+			    !cg_match(tt_diag_cgroup_id(r)))
 				continue;
 			print_diag(r);
 			if (!count_one())

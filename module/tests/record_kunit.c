@@ -178,18 +178,25 @@ static void rec_abi_layout(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_state_rec), 120);
 	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_lost_rec), 32);
 	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_tcpopts), 40);
-	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_handshake_rec), 192);
+	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_handshake_rec), 200);
 	KUNIT_EXPECT_EQ(test, offsetof(struct tcptrace_hdr, size), 2);
 	KUNIT_EXPECT_EQ(test, offsetof(struct tcptrace_hdr, ts_ns), 16);
 	KUNIT_EXPECT_EQ(test, offsetof(struct tcptrace_state_rec, comm), 96);
 	KUNIT_EXPECT_EQ(test, offsetof(struct tcptrace_handshake_rec, syn), 88);
 	KUNIT_EXPECT_EQ(test,
 			offsetof(struct tcptrace_handshake_rec, synack), 128);
-	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_diag_rec), 136);
+	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_diag_rec), 144);
 	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_conn_rec), 120);
 	/* version 2 added cgroup_id at the end of the version 1 layouts */
 	KUNIT_EXPECT_EQ(test, TT_STATE_V1_SIZE, 112);
 	KUNIT_EXPECT_EQ(test, TT_CONN_V1_SIZE, 112);
+	KUNIT_EXPECT_EQ(test, offsetof(struct tcptrace_handshake_rec,
+				       cgroup_id), 192);
+	KUNIT_EXPECT_EQ(test, offsetof(struct tcptrace_diag_rec, cgroup_id),
+			136);
+	KUNIT_EXPECT_GE(test, TCPTRACE_HANDSHAKE_REC_VERSION,
+			TT_CGROUP_VERSION);
+	KUNIT_EXPECT_GE(test, TCPTRACE_DIAG_REC_VERSION, TT_CGROUP_VERSION);
 	KUNIT_EXPECT_EQ(test, TT_CGROUP_VERSION, 2);
 	KUNIT_EXPECT_GE(test, TCPTRACE_STATE_REC_VERSION, TT_CGROUP_VERSION);
 	KUNIT_EXPECT_GE(test, TCPTRACE_CONN_REC_VERSION, TT_CGROUP_VERSION);
@@ -233,11 +240,11 @@ static void rec_roundtrip(struct kunit *test)
 	r2 = tt_put_lost(test, b, 7);
 	r3 = tt_put_handshake(test, b);
 	r4 = tt_put_state(test, b, TCP_ESTABLISHED, TCP_FIN_WAIT1, 0x1234);
-	KUNIT_ASSERT_EQ(test, b->len, 120UL + 32 + 192 + 120);
+	KUNIT_ASSERT_EQ(test, b->len, 120UL + 32 + 200 + 120);
 
 	tt_expect_next(test, b, &off, TT_OK, r1, 120);
 	tt_expect_next(test, b, &off, TT_OK, r2, 120 + 32);
-	tt_expect_next(test, b, &off, TT_OK, r3, 120 + 32 + 192);
+	tt_expect_next(test, b, &off, TT_OK, r3, 120 + 32 + 200);
 	tt_expect_next(test, b, &off, TT_OK, r4, b->len);
 	tt_expect_next(test, b, &off, TT_END, NULL, b->len);
 	/* and stays at the end */

@@ -224,9 +224,15 @@ struct tcptrace_handshake_rec {
 	__u16	syn_retrans;	/* SYNs seen beyond the first */
 	__u16	synack_retrans;
 	__u8	pad2[6];
+	/*
+	 * Version 2: the cgroup v2 id of the end's socket (a server end
+	 * without one yet: its listener's), as in tcptrace_state_rec; 0:
+	 * unknown.  Version 1 records end before it.
+	 */
+	__u64	cgroup_id;
 };
 
-#define TCPTRACE_HANDSHAKE_REC_VERSION	1
+#define TCPTRACE_HANDSHAKE_REC_VERSION	2
 
 enum tcptrace_diag_kind {
 	TCPTRACE_DIAG_SYN_UNANSWERED	= 1,	/* server: SYN in, nothing out */
@@ -293,9 +299,11 @@ struct tcptrace_diag_rec {
 	__u32	count;		/* SYN tries, ... */
 	__u32	reason_code;	/* the kernel's enum value, for reason[] */
 	char	reason[TCPTRACE_REASON_LEN];	/* from the running kernel */
+	/* version 2: as in tcptrace_handshake_rec; version 1 ends before it */
+	__u64	cgroup_id;
 };
 
-#define TCPTRACE_DIAG_REC_VERSION	1
+#define TCPTRACE_DIAG_REC_VERSION	2
 
 /* A connection's totals, when its socket closes. */
 struct tcptrace_conn_rec {

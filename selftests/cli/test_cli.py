@@ -55,12 +55,15 @@ DIAG = struct.Struct("<QQIHBBHHBBBB16s16sQII32s")
 
 
 def diag_rec(kind, cause=0, state=0, flags=0, ttl=(0, 0), reason=b"",
-             duration=0, count=0, sport=80, dport=40000):
-    size = HDR.size + DIAG.size
-    return hdr(4, size) + DIAG.pack(
-        7, 1, 4026531840, socket.AF_INET, kind, cause, sport, dport, state,
+             duration=0, count=0, sport=80, dport=40000, cg=None, sock=7):
+    """A diagnosis, version 1 (136 bytes) unless @cg (version 2)."""
+    extra = b"" if cg is None else struct.pack("<Q", cg)
+    size = HDR.size + DIAG.size + len(extra)
+    return hdr(4, size, ver=1 if cg is None else 2) + DIAG.pack(
+        sock, 1, 4026531840, socket.AF_INET, kind, cause, sport, dport, state,
         flags, ttl[0], ttl[1], socket.inet_aton("10.0.0.1") + bytes(12),
-        socket.inet_aton("10.0.0.2") + bytes(12), duration, count, 0, reason)
+        socket.inet_aton("10.0.0.2") + bytes(12), duration, count, 0,
+        reason) + extra
 
 
 def lost_rec(count, cpu=1):
@@ -323,14 +326,16 @@ def conn_records_v1_and_v2():
 @test
 def cgroup_filter():
     """--cgroup PATH: that cgroup and the ones below it; records without a
-    known cgroup do not match; diagnoses and handshakes are kept."""
+    known cgroup do not match, diagnoses included."""
     with FakeCgroups("a/b/c", "a2", "x") as fake:
         ids = {p: fake.id(p) for p in ("/", "a", "a/b", "a/b/c", "a2", "x")}
         data = b"".join(state(sock=i + 1, cg=cg) for i, cg in
                         enumerate(ids.values()))
         data += state(sock=7) + state(sock=8, cg=0) + \
             state(sock=9, cg=ids["x"] + 1000000) + \
-            diag_rec(4, state=1, sport=81, dport=9999)
+            diag_rec(4, state=1, sport=81, dport=9999, cg=ids["a/b"],
+                     sock=10) + \
+            diag_rec(4, state=1, sport=81, dport=9999, sock=11)
 
         def socks(*args):
             r = cli(data, "-j", *args, env=fake.env)
@@ -339,21 +344,20 @@ def cgroup_filter():
 
         for arg in ("/a", "a", "a/", "//a//", fake.root + "/a",
                     fake.root + "//a/"):
-            eq(socks("--cgroup", arg), [2, 3, 4, 7], "--cgroup " + arg)
-        eq(socks("--cgroup", "/a/b"), [3, 4, 7], "a/b and below")
-        eq(socks("--cgroup", "/a/b/c"), [4, 7], "a leaf")
-        eq(socks("--cgroup", "/a2"), [5, 7], "not a prefix match")
-        eq(socks("--cgroup", "/"), [1, 2, 3, 4, 5, 6, 7], "the root: all "
+            eq(socks("--cgroup", arg), [2, 3, 4, 10], "--cgroup " + arg)
+        eq(socks("--cgroup", "/a/b"), [3, 4, 10], "a/b and below")
+        eq(socks("--cgroup", "/a/b/c"), [4], "a leaf")
+        eq(socks("--cgroup", "/a2"), [5], "not a prefix match")
+        eq(socks("--cgroup", "/"), [1, 2, 3, 4, 5, 6, 10], "the root: all "
            "known")
-        eq(socks("--cgroup", fake.root), [1, 2, 3, 4, 5, 6, 7],
+        eq(socks("--cgroup", fake.root), [1, 2, 3, 4, 5, 6, 10],
            "the mount itself")
         eq(socks("--cgroup", "/a", "-p", "40000"), [2, 3, 4],
            "with other filters")
-        eq(socks("--cgroup", "/a", "-p", "81"), [7], "with other filters, "
-           "the diagnosis")
+        eq(socks("--cgroup", "/a", "-p", "81"), [10], "with other filters, "
+           "the diagnosis of that cgroup")
         r = cli(data, "-j", "--cgroup", "/nope", env=fake.env)
-        eq([json.loads(x)["type"] for x in r.stdout.splitlines()], ["diag"],
-           "no such cgroup: diagnoses only")
+        eq(r.stdout, "", "no such cgroup: nothing")
         check("no such cgroup" in r.stderr, "warned: " + r.stderr)
         # conns: the totals records are filtered the same way
         conns = state(sock=1) + conn_rec(sock=1, cg=ids["a/b"]) + \

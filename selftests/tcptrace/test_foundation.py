@@ -297,7 +297,8 @@ def cgroup_of_the_socket_not_of_current():
 
         t = Tracer()
         cid, sid = cg_conversation(cg_dir, new_port())
-        recs = [r for r in t.stop() if r["type"] == "state"]
+        every = t.stop()
+        recs = [r for r in every if r["type"] == "state"]
         cl = [r for r in recs if r["sock"] == cid]
         sv = [r for r in recs if r["sock"] == sid]
         eq([(r["old"], r["new"]) for r in cl], CLIENT, "client transitions")
@@ -312,12 +313,26 @@ def cgroup_of_the_socket_not_of_current():
         for r in sv:
             eq((r["cgroup_id"], r["cgroup"]), (my_id, my_path),
                "server %s -> %s (%s)" % (r["old"], r["new"], r["ctx"]))
+        # and the handshake and diagnosis records of each end
+        other = [(r["type"], r["sock"], r["cgroup"]) for r in every
+                 if r["type"] in ("handshake", "diag") and
+                 r["sock"] in (cid, sid)]
+        eq(sorted(other), sorted([("handshake", cid, "/tt-cg"),
+                                  ("handshake", sid, my_path),
+                                  ("diag", cid, "/tt-cg")]),
+           "handshakes and the client's TIME_WAIT, by cgroup")
 
         # only the client's, under every name of its cgroup
         for arg in ("/tt-cg", cg_dir):
             t = Tracer("--cgroup", arg)
             cid, sid = cg_conversation(cg_dir, new_port())
-            recs = [r for r in t.stop() if r["type"] in ("state", "conn")]
+            # the usual end marker is not of that cgroup: wait for the
+            # client's last transition instead
+            t.wait_for(lambda r: r.get("sock") == cid and
+                       (r.get("old"), r.get("new")) == CLIENT[-1],
+                       "the client's last transition")
+            recs = [r for r in t.stop(marker=None)
+                    if r["type"] in ("state", "conn")]
             eq({r["sock"] for r in recs}, {cid}, "--cgroup %s: sockets" % arg)
             eq(len(recs), len(CLIENT), "--cgroup %s: records" % arg)
 
