@@ -251,10 +251,14 @@ def ignored_malformations():
             frames.append(net.v4(syn(sp), ihl=5 + len(opts) // 4,
                                  ip_opts=opts))
         # fragments: a first one cut inside the TCP header, a later one
-        # that looks like a SYN
+        # that looks like a SYN, of two datagrams (IP IDs).  Of one, the
+        # stack would reassemble them before LOCAL_IN, where tcptrace
+        # looks, and deliver a TCP segment like any other (its options
+        # parsed, and counted if malformed): not a header that lies.
         sp += 1
-        frames.append(net.v4(syn(sp)[:8], frag=0x2000, tcp_csum=False))
-        frames.append(net.v4(syn(sp), frag=1, tcp_csum=False))
+        frames.append(net.v4(syn(sp)[:8], frag=0x2000, tcp_csum=False,
+                             ident=0x1f01))
+        frames.append(net.v4(syn(sp), frag=1, tcp_csum=False, ident=0x1f02))
         # IPv6: destination options past the packet, AH past the packet,
         # truncated hop-by-hop, no next header, a later fragment, payload
         # length cutting the TCP header
