@@ -35,9 +35,11 @@ static unsigned long min_size(unsigned int type, unsigned int version)
 {
 	switch (type) {
 	case TCPTRACE_REC_STATE:
-		/* version 2 added cgroup_id, the last 8 bytes */
+		/* version 2 added cgroup_id, 3 the task's PID namespace */
 		if (version == 1)
-			return sizeof(struct tcptrace_state_rec) - 8;
+			return sizeof(struct tcptrace_state_rec) - 24;
+		if (version == 2)
+			return sizeof(struct tcptrace_state_rec) - 16;
 		return sizeof(struct tcptrace_state_rec);
 	case TCPTRACE_REC_LOST:
 		return sizeof(struct tcptrace_lost_rec);

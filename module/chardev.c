@@ -6,7 +6,9 @@
  * delivered exactly once, to one consumer.  The device is 0600 and open()
  * also wants CAP_NET_ADMIN over the opener's network namespace.  A reader
  * in the initial network namespace sees every namespace; any other reader
- * (a container) sees only the connections of its own.
+ * (a container) sees only the connections of its own.  A reader in a PID
+ * namespace other than the initial one sees no global PIDs, and the task
+ * of a transition only if it is in that PID namespace.
  */
 #include <linux/miscdevice.h>
 #include <linux/fs.h>
@@ -15,6 +17,8 @@
 #include <linux/irq_work.h>
 #include <linux/capability.h>
 #include <linux/nsproxy.h>
+#include <linux/pid_namespace.h>
+#include <linux/sched/signal.h>
 #include <linux/uaccess.h>
 #include <linux/compat.h>
 #include <net/net_namespace.h>
@@ -26,8 +30,8 @@
 u32 tcptrace_types __read_mostly = TCPTRACE_TYPES_ALL;
 static DECLARE_WAIT_QUEUE_HEAD(tcptrace_wq);
 static unsigned long tcptrace_busy;
-/* The reader's network namespace cookie, 0 for the initial namespace. */
-static u64 tcptrace_reader_netns;
+/* What the reader may see; set at open(), one reader at a time. */
+static struct tcptrace_scope tcptrace_reader_scope;
 
 static void tcptrace_wake_fn(struct irq_work *work)
 {
@@ -51,13 +55,17 @@ void tcptrace_dev_wake(void)
 static int tcptrace_open(struct inode *inode, struct file *file)
 {
 	struct net *net = current->nsproxy->net_ns;
+	struct pid_namespace *pidns;
 
 	if (!ns_capable(net->user_ns, CAP_NET_ADMIN))
 		return -EPERM;
 	if (test_and_set_bit_lock(0, &tcptrace_busy))
 		return -EBUSY;
-	tcptrace_reader_netns = net_eq(net, &init_net) ? 0 :
-				tcptrace_net_cookie(net);
+	pidns = task_active_pid_ns(current);
+	tcptrace_reader_scope.netns = net_eq(net, &init_net) ? 0 :
+				      tcptrace_net_cookie(net);
+	tcptrace_reader_scope.pidns = pidns == &init_pid_ns ? 0 :
+				      pidns->ns.inum;
 	WRITE_ONCE(tcptrace_types, TCPTRACE_TYPES_ALL);
 	return stream_open(inode, file);
 }
@@ -78,11 +86,19 @@ static ssize_t tcptrace_read(struct file *file, char __user *buf,
 	if (count < TCPTRACE_READ_MIN)
 		return -EINVAL;
 	for (;;) {
-		ret = tcptrace_ring_read(buf, count, tcptrace_reader_netns);
+		ret = tcptrace_ring_read(buf, count, &tcptrace_reader_scope);
 		if (ret)
 			return ret;
 		if (file->f_flags & O_NONBLOCK)
 			return -EAGAIN;
+		/*
+		 * Nothing for this reader, though there may be records (other
+		 * namespaces' while the host is busy): a signal ends the wait,
+		 * and others run between two rounds.
+		 */
+		if (signal_pending(current))
+			return -ERESTARTSYS;
+		cond_resched();
 		ret = wait_event_interruptible(tcptrace_wq,
 					       tcptrace_ring_has_data());
 		if (ret)

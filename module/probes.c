@@ -62,9 +62,7 @@ static void tcptrace_probe_set_state(void *data, const struct sock *sk,
 	net = sock_net(sk);
 	rec.netns_cookie = tcptrace_net_cookie(net);
 	rec.netns_ino = net->ns.inum;
-	rec.pid = task_tgid_nr(current);
-	rec.tid = task_pid_nr(current);
-	memcpy(rec.comm, current->comm, sizeof(rec.comm));
+	tcptrace_task_ident(&rec);
 	/* the socket's, not current's; a clone's is still the listener's */
 	rec.cgroup_id = tcptrace_sk_cgroup_id(sk);
 	rec.old_state = oldstate;

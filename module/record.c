@@ -22,6 +22,8 @@ static unsigned long tt_min_size(unsigned int type, unsigned int version)
 	case TCPTRACE_REC_STATE:
 		if (version < TT_CGROUP_VERSION)
 			return offsetof(struct tcptrace_state_rec, cgroup_id);
+		if (version < TT_PIDNS_VERSION)
+			return offsetof(struct tcptrace_state_rec, pidns_ino);
 		return sizeof(struct tcptrace_state_rec);
 	case TCPTRACE_REC_LOST:
 		return sizeof(struct tcptrace_lost_rec);

@@ -64,6 +64,18 @@ static inline __u64 tt_diag_cgroup_id(const struct tcptrace_diag_rec *r)
 	return r->hdr.version >= TT_CGROUP_VERSION ? r->cgroup_id : 0;
 }
 
+/*
+ * The state record layout that added the task's own PID namespace
+ * (pidns_ino, vpid, vtid); older records end before it.
+ */
+#define TT_PIDNS_VERSION	3
+
+/* The task's PID namespace inode of a TT_OK state record; 0: none. */
+static inline __u32 tt_state_pidns(const struct tcptrace_state_rec *r)
+{
+	return r->hdr.version >= TT_PIDNS_VERSION ? r->pidns_ino : 0;
+}
+
 /* "ESTABLISHED", "SYN_SENT", ...; NULL if unknown */
 const char *tt_state_name(unsigned int state);
 /* parse a state name (any case, '-' or '_'), -1 if unknown */

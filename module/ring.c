@@ -16,6 +16,8 @@
 #include <linux/ktime.h>
 #include <linux/limits.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/pid_namespace.h>
 #include <linux/string.h>
 
 #include "tcptrace.h"
@@ -62,6 +64,16 @@ static struct {
 	size_t	len;
 } tcptrace_stage;
 
+/*
+ * Records one read() may take off the rings, delivered or filtered out:
+ * a reader scoped to a namespace discards other namespaces' records, and
+ * a host that keeps making them must not keep it in the kernel.  With
+ * the mutex held and preemption possible only between batches, that is
+ * a few milliseconds.  Under tcptrace_read_mutex.
+ */
+#define TCPTRACE_READ_BUDGET	4096
+static unsigned int tcptrace_budget;
+
 int tcptrace_ring_init(unsigned long bytes_per_cpu)
 {
 	int cpu;
@@ -90,6 +102,24 @@ u8 tcptrace_ctx(void)
 	if (in_hardirq())
 		return TCPTRACE_CTX_HARDIRQ;
 	return TCPTRACE_CTX_SOFTIRQ;
+}
+
+void tcptrace_task_ident(struct tcptrace_state_rec *r)
+{
+	struct pid_namespace *ns;
+
+	if (!in_task())
+		return;
+	/* NULL once an exiting task is unhashed */
+	ns = task_active_pid_ns(current);
+	if (!ns)
+		return;
+	r->pid = task_tgid_nr(current);
+	r->tid = task_pid_nr(current);
+	r->pidns_ino = ns->ns.inum;
+	r->vpid = task_tgid_nr_ns(current, ns);
+	r->vtid = task_pid_nr_ns(current, ns);
+	memcpy(r->comm, current->comm, sizeof(r->comm));
 }
 
 void tcptrace_hdr_init(struct tcptrace_hdr *hdr, u16 type, u16 size,
@@ -251,16 +281,53 @@ static bool tcptrace_for_reader(const struct tcptrace_hdr *hdr, u64 netns)
 	return cookie == netns;
 }
 
+/*
+ * A record this reader does not get: the drops it reported (hdr.
+ * lost_before) go back to its CPU's unreported ones, to be reported by a
+ * later record or a TCPTRACE_REC_LOST, so that a scoped reader, too,
+ * learns of every loss exactly once.
+ */
+static void tcptrace_filter_out(const struct tcptrace_hdr *hdr)
+{
+	struct tcptrace_cpu *c = per_cpu_ptr(&tcptrace_cpu, hdr->cpu);
+
+	if (hdr->lost_before)
+		atomic64_add(hdr->lost_before, &c->unreported);
+	c->filtered++;
+}
+
+/*
+ * A reader in a PID namespace other than the initial one gets no global
+ * PIDs, and the task fields only of tasks in its own PID namespace.
+ */
+static void tcptrace_scope_task(struct tcptrace_state_rec *r, u32 pidns)
+{
+	if (!pidns || r->hdr.type != TCPTRACE_REC_STATE ||
+	    r->hdr.size < sizeof(*r))
+		return;
+	r->pid = 0;
+	r->tid = 0;
+	if (r->pidns_ino == pidns)
+		return;
+	r->vpid = 0;
+	r->vtid = 0;
+	r->pidns_ino = 0;
+	memset(r->comm, 0, sizeof(r->comm));
+}
+
 /* Stage @cpu's oldest record @hdr, if it is for this reader. */
 static void tcptrace_stage_one(const struct tcptrace_hdr *hdr, int cpu,
-			       u64 netns)
+			       const struct tcptrace_scope *scope)
 {
-	if (tcptrace_for_reader(hdr, netns)) {
+	tcptrace_budget++;
+	if (tcptrace_for_reader(hdr, scope->netns)) {
 		memcpy(tcptrace_stage.buf + tcptrace_stage.len, hdr, hdr->size);
+		tcptrace_scope_task((void *)(tcptrace_stage.buf +
+					     tcptrace_stage.len), scope->pidns);
 		tcptrace_stage.len += hdr->size;
 		per_cpu_ptr(&tcptrace_cpu, cpu)->staged++;
 	} else {
-		per_cpu_ptr(&tcptrace_cpu, cpu)->filtered++;
+		tcptrace_filter_out(hdr);
 	}
 }
 
@@ -268,15 +335,17 @@ static void tcptrace_stage_one(const struct tcptrace_hdr *hdr, int cpu,
  * @cpu is the only one left with records: nothing to merge, so they go
  * from its ring straight to the stage, not through its head.
  */
-static void tcptrace_stage_drain(int cpu, size_t room, u64 netns)
+static void tcptrace_stage_drain(int cpu, size_t room,
+				 const struct tcptrace_scope *scope)
 {
 	const struct tcptrace_hdr *hdr;
 
-	while (tcptrace_stage.len + TCPTRACE_READ_MIN <= room) {
+	while (tcptrace_stage.len + TCPTRACE_READ_MIN <= room &&
+	       tcptrace_budget < TCPTRACE_READ_BUDGET) {
 		hdr = tcptrace_consume(cpu);
 		if (!hdr)
 			return;
-		tcptrace_stage_one(hdr, cpu, netns);
+		tcptrace_stage_one(hdr, cpu, scope);
 	}
 }
 
@@ -285,9 +354,11 @@ static void tcptrace_stage_drain(int cpu, size_t room, u64 netns)
  * are left.  A CPU found drained is not looked at again until the next
  * read(): one ring operation per record, not one per CPU per record.
  */
-static void tcptrace_stage_fill(size_t room, u64 netns)
+static void tcptrace_stage_fill(size_t room,
+				const struct tcptrace_scope *scope)
 {
-	while (tcptrace_stage.len + TCPTRACE_READ_MIN <= room) {
+	while (tcptrace_stage.len + TCPTRACE_READ_MIN <= room &&
+	       tcptrace_budget < TCPTRACE_READ_BUDGET) {
 		const struct tcptrace_hdr *best = NULL, *hdr;
 		int cpu, best_cpu = 0, live = 0;
 
@@ -310,10 +381,10 @@ static void tcptrace_stage_fill(size_t room, u64 netns)
 		}
 		if (!best)
 			return;
-		tcptrace_stage_one(best, best_cpu, netns);
+		tcptrace_stage_one(best, best_cpu, scope);
 		WRITE_ONCE(per_cpu_ptr(&tcptrace_head, best_cpu)->len, 0);
 		if (live == 1)
-			tcptrace_stage_drain(best_cpu, room, netns);
+			tcptrace_stage_drain(best_cpu, room, scope);
 	}
 }
 
@@ -337,23 +408,22 @@ static size_t tcptrace_stage_whole(size_t limit)
  * What a faulting read() left was staged for that reader: a reader scoped
  * to a namespace gets none of it that is another namespace's.
  */
-static void tcptrace_stage_scope(u64 netns)
+static void tcptrace_stage_scope(const struct tcptrace_scope *scope)
 {
 	size_t off = 0, keep = 0;
 	u16 size;
 
 	while (off < tcptrace_stage.len) {
-		const struct tcptrace_hdr *h = (const void *)
-					       (tcptrace_stage.buf + off);
-		struct tcptrace_cpu *c = per_cpu_ptr(&tcptrace_cpu, h->cpu);
+		struct tcptrace_hdr *h = (void *)(tcptrace_stage.buf + off);
 
 		size = h->size;
-		if (tcptrace_for_reader(h, netns)) {
+		if (tcptrace_for_reader(h, scope->netns)) {
+			tcptrace_scope_task((void *)h, scope->pidns);
 			memmove(tcptrace_stage.buf + keep, h, size);
 			keep += size;
 		} else {
-			c->staged--;
-			c->filtered++;
+			per_cpu_ptr(&tcptrace_cpu, h->cpu)->staged--;
+			tcptrace_filter_out(h);
 		}
 		off += size;
 	}
@@ -398,24 +468,31 @@ static ssize_t tcptrace_stage_deliver(char __user *buf, size_t count)
  * when nothing could be copied.  A record counts as delivered only once
  * it has reached userspace, and a fault loses nothing.
  */
-ssize_t tcptrace_ring_read(char __user *buf, size_t count, u64 netns)
+ssize_t tcptrace_ring_read(char __user *buf, size_t count,
+			   const struct tcptrace_scope *scope)
 {
 	size_t done = 0;
 	ssize_t ret = 0;
 
 	mutex_lock(&tcptrace_read_mutex);
 	cpumask_clear(&tcptrace_drained);
-	if (netns && tcptrace_stage.len)
-		tcptrace_stage_scope(netns);
+	tcptrace_budget = 0;
+	if ((scope->netns || scope->pidns) && tcptrace_stage.len)
+		tcptrace_stage_scope(scope);
 	while (count - done >= TCPTRACE_READ_MIN) {
 		tcptrace_stage_fill(min_t(size_t, count - done,
-					  sizeof(tcptrace_stage.buf)), netns);
+					  sizeof(tcptrace_stage.buf)), scope);
 		if (!tcptrace_stage.len)
 			break;
 		ret = tcptrace_stage_deliver(buf + done, count - done);
 		if (ret <= 0)
 			break;
 		done += ret;
+		/* a large buffer: whole batches, then the budget */
+		if (tcptrace_budget >= TCPTRACE_READ_BUDGET ||
+		    signal_pending(current))
+			break;
+		cond_resched();
 	}
 	mutex_unlock(&tcptrace_read_mutex);
 	return done ? done : min_t(ssize_t, ret, 0);

@@ -12,12 +12,23 @@
 struct tcptrace_stats;
 struct sock;
 
+/*
+ * What a reader may see: the network namespace (cookie; 0 for the initial
+ * one: all) and the PID namespace (inode; 0 for the initial one) it
+ * opened the device from.
+ */
+struct tcptrace_scope {
+	u64	netns;
+	u32	pidns;
+};
+
 /* ring.c: per-CPU record buffer */
 int tcptrace_ring_init(unsigned long bytes_per_cpu);
 void tcptrace_ring_exit(void);
 void tcptrace_ring_emit(struct tcptrace_hdr *hdr);
 bool tcptrace_ring_has_data(void);
-ssize_t tcptrace_ring_read(char __user *buf, size_t count, u64 netns);
+ssize_t tcptrace_ring_read(char __user *buf, size_t count,
+			   const struct tcptrace_scope *scope);
 int tcptrace_ring_stats(struct tcptrace_stats *st,
 			struct tcptrace_cpu_stats __user *cpus);
 void tcptrace_ring_reset(void);
@@ -57,6 +68,11 @@ void tcptrace_parked_synack(const struct sock *sk);
 
 /* The context the caller runs in: enum tcptrace_ctx. */
 u8 tcptrace_ctx(void);
+/*
+ * The task fields of @r: who made the transition, only in task context
+ * (in softirq, current is whoever was interrupted).
+ */
+void tcptrace_task_ident(struct tcptrace_state_rec *r);
 /* Fill the common header fields of a record about to be emitted. */
 void tcptrace_hdr_init(struct tcptrace_hdr *hdr, u16 type, u16 size,
 		       u8 version);

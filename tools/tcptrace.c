@@ -1032,6 +1032,10 @@ static void print_state(const struct tcptrace_state_rec *r)
 	bool closed = r->new_state == 7;	/* TCP_CLOSE */
 	int64_t in_old = sock_transition(r->sock_cookie, r->hdr.ts_ns, closed);
 	bool task = r->hdr.ctx == TCPTRACE_CTX_TASK;
+	uint32_t pidns = tt_state_pidns(r);
+	/* a reader in a container gets its own PID namespace's numbers */
+	uint32_t pid = r->pid ? r->pid : pidns ? r->vpid : 0;
+	uint32_t tid = r->pid ? r->tid : pidns ? r->vtid : 0;
 	uint64_t cgid = tt_state_cgroup_id(r);
 	const struct cgent *cg;
 	char who[40];
@@ -1056,15 +1060,24 @@ static void print_state(const struct tcptrace_state_rec *r)
 		OB_LIT("\",\"new\":\"");
 		ob_state(r->new_state);
 		OB_LIT("\",");
-		if (task) {
+		if (task && pid) {
 			OB_LIT("\"pid\":");
-			ob_u64(r->pid);
+			ob_u64(pid);
 			OB_LIT(",\"tid\":");
-			ob_u64(r->tid);
+			ob_u64(tid);
 			OB_LIT(",\"comm\":");
 			ob_jstr(r->comm, sizeof(r->comm));
 		} else {
 			OB_LIT("\"pid\":null,\"tid\":null,\"comm\":null");
+		}
+		/* the task's own PID namespace and its numbers there */
+		OB_LIT(",\"pidns\":");
+		if (task && pidns) {
+			ob_u64(pidns);
+			OB_LIT(",\"vpid\":");
+			ob_u64(r->vpid);
+		} else {
+			OB_LIT("null,\"vpid\":null");
 		}
 		OB_LIT(",\"ctx\":\"");
 		ob_str(tt_ctx_name(r->hdr.ctx));
@@ -1079,12 +1092,13 @@ static void print_state(const struct tcptrace_state_rec *r)
 	}
 
 	/* "%s netns:%-10u %-22s %s > %s  %s -> %s%s\n" */
-	if (task) {
-		who_len = fmt_u64(who, r->pid);
+	if (task && pid) {
+		who_len = fmt_u64(who, pid);
 		who[who_len++] = '/';
 		memcpy(who + who_len, r->comm, sizeof(r->comm));
 		who_len += strnlen(r->comm, sizeof(r->comm));
 	} else {
+		/* a task of another PID namespace than the reader's: "[task]" */
 		const char *ctx = tt_ctx_name(r->hdr.ctx);
 
 		who_len = strlen(ctx) + 2;

@@ -243,7 +243,9 @@ static ssize_t tt_ring_read(void *kbuf, size_t size, u64 netns)
 	if (IS_ERR_VALUE(ubuf)) {
 		n = (long)ubuf;
 	} else {
-		n = tcptrace_ring_read((char __user *)ubuf, size, netns);
+		struct tcptrace_scope scope = { .netns = netns };
+
+		n = tcptrace_ring_read((char __user *)ubuf, size, &scope);
 		if (n > 0 && copy_from_user(kbuf, (void __user *)ubuf, n))
 			n = -EFAULT;
 		vm_munmap(ubuf, PAGE_ALIGN(size));

@@ -175,7 +175,7 @@ static void rec_abi_layout(struct kunit *test)
 {
 	/* what the CLI and the module agree on; changing it breaks readers */
 	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_hdr), 24);
-	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_state_rec), 120);
+	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_state_rec), 136);
 	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_lost_rec), 32);
 	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_tcpopts), 40);
 	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_handshake_rec), 200);
@@ -189,6 +189,10 @@ static void rec_abi_layout(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_conn_rec), 120);
 	/* version 2 added cgroup_id at the end of the version 1 layouts */
 	KUNIT_EXPECT_EQ(test, TT_STATE_V1_SIZE, 112);
+	/* and state records' version 3 the task's PID namespace after it */
+	KUNIT_EXPECT_EQ(test, offsetof(struct tcptrace_state_rec, pidns_ino),
+			120);
+	KUNIT_EXPECT_EQ(test, TCPTRACE_STATE_REC_VERSION, TT_PIDNS_VERSION);
 	KUNIT_EXPECT_EQ(test, TT_CONN_V1_SIZE, 112);
 	KUNIT_EXPECT_EQ(test, offsetof(struct tcptrace_handshake_rec,
 				       cgroup_id), 192);
@@ -240,11 +244,11 @@ static void rec_roundtrip(struct kunit *test)
 	r2 = tt_put_lost(test, b, 7);
 	r3 = tt_put_handshake(test, b);
 	r4 = tt_put_state(test, b, TCP_ESTABLISHED, TCP_FIN_WAIT1, 0x1234);
-	KUNIT_ASSERT_EQ(test, b->len, 120UL + 32 + 200 + 120);
+	KUNIT_ASSERT_EQ(test, b->len, 136UL + 32 + 200 + 136);
 
-	tt_expect_next(test, b, &off, TT_OK, r1, 120);
-	tt_expect_next(test, b, &off, TT_OK, r2, 120 + 32);
-	tt_expect_next(test, b, &off, TT_OK, r3, 120 + 32 + 200);
+	tt_expect_next(test, b, &off, TT_OK, r1, 136);
+	tt_expect_next(test, b, &off, TT_OK, r2, 136 + 32);
+	tt_expect_next(test, b, &off, TT_OK, r3, 136 + 32 + 200);
 	tt_expect_next(test, b, &off, TT_OK, r4, b->len);
 	tt_expect_next(test, b, &off, TT_END, NULL, b->len);
 	/* and stays at the end */
@@ -311,9 +315,9 @@ static void rec_unknown_type_skipped(struct kunit *test)
 	r2 = tt_put_raw(test, b, TT_UNKNOWN_TYPE, 48, 1);
 	r3 = tt_put_lost(test, b, 3);
 
-	tt_expect_next(test, b, &off, TT_OK, r1, 120);
-	tt_expect_next(test, b, &off, TT_SKIP, r2, 120 + 48);
-	tt_expect_next(test, b, &off, TT_OK, r3, 120 + 48 + 32);
+	tt_expect_next(test, b, &off, TT_OK, r1, 136);
+	tt_expect_next(test, b, &off, TT_SKIP, r2, 136 + 48);
+	tt_expect_next(test, b, &off, TT_OK, r3, 136 + 48 + 32);
 	tt_expect_next(test, b, &off, TT_END, NULL, b->len);
 }
 
@@ -588,9 +592,9 @@ static void rec_newer_version_prefix(struct kunit *test)
 
 	r3 = tt_put_lost(test, b, 6);
 
-	tt_expect_next(test, b, &off, TT_OK, r1, 136);
-	tt_expect_next(test, b, &off, TT_OK, r2, 136 + 48);
-	tt_expect_next(test, b, &off, TT_OK, r3, 136 + 48 + 32);
+	tt_expect_next(test, b, &off, TT_OK, r1, 152);
+	tt_expect_next(test, b, &off, TT_OK, r2, 152 + 48);
+	tt_expect_next(test, b, &off, TT_OK, r3, 152 + 48 + 32);
 	tt_expect_next(test, b, &off, TT_END, NULL, b->len);
 
 	/* the known prefix reads as before */

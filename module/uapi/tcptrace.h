@@ -95,7 +95,12 @@ struct tcptrace_state_rec {
 	__u64	sock_cookie;	/* stable per-socket id (SO_COOKIE value) */
 	__u64	netns_cookie;	/* network namespace cookie */
 	__u32	netns_ino;	/* network namespace inode (ip netns ids) */
-	__u32	pid;		/* tgid of current; see hdr.ctx */
+	/*
+	 * The task that made the transition, in the initial PID namespace:
+	 * 0 outside task context (hdr.ctx, version 3; before, whoever was
+	 * interrupted) and for a reader in another PID namespace.
+	 */
+	__u32	pid;		/* tgid */
 	__u32	tid;
 	__u16	family;		/* AF_INET or AF_INET6 */
 	__u16	sport;		/* host byte order */
@@ -115,9 +120,20 @@ struct tcptrace_state_rec {
 	 * records end before it.
 	 */
 	__u64	cgroup_id;
+	/*
+	 * Version 3.  The task again, numbered in its own (innermost) PID
+	 * namespace, whose inode is pidns_ino (ls -l /proc/PID/ns/pid).  A
+	 * reader in a PID namespace other than the initial one gets them,
+	 * and comm, only for tasks of that very namespace; otherwise they
+	 * and comm are zero.  0 outside task context.
+	 */
+	__u32	pidns_ino;
+	__u32	vpid;
+	__u32	vtid;
+	__u32	pad2;
 };
 
-#define TCPTRACE_STATE_REC_VERSION	2
+#define TCPTRACE_STATE_REC_VERSION	3
 
 /* Records dropped on one CPU not yet reported via hdr.lost_before. */
 struct tcptrace_lost_rec {

@@ -142,6 +142,39 @@ def decodes_state_records_json():
        (None, None, "softirq", 2000), "softirq record, time in SYN_SENT")
 
 
+def state_v3(pid, vpid, pidns, comm=b"curl"):
+    """A version 3 state record (136 bytes): the task's own PID namespace
+    and its numbers there after the cgroup id; @pid global (0: hidden)."""
+    body = bytearray(state(cg=5, comm=comm)[HDR.size:])
+    struct.pack_into("<II", body, 44 - HDR.size, pid, pid)
+    body += struct.pack("<IIII", pidns, vpid, vpid, 0)
+    return hdr(1, HDR.size + len(body), ver=3) + bytes(body)
+
+
+@test
+def task_of_the_readers_pid_namespace():
+    """Version 3: a host reader's record names the global pid and the
+    task's PID namespace; a container reader's (global pid 0) its own
+    number; a task hidden from it (both 0) is "[task]", no comm."""
+    eq(len(state_v3(1, 1, 1)), 136, "state record size, version 3")
+    recs = (state_v3(4321, 7, 4026532999) + state_v3(0, 7, 4026532999) +
+            state_v3(0, 0, 0, comm=b""))
+    r = cli(recs, "-j")
+    eq(r.returncode, 0, "rc " + r.stderr)
+    a, b, c = [json.loads(x) for x in r.stdout.splitlines()]
+    eq((a["pid"], a["vpid"], a["pidns"], a["comm"]),
+       (4321, 7, 4026532999, "curl"), "host reader")
+    eq((b["pid"], b["vpid"], b["pidns"], b["comm"]),
+       (7, 7, 4026532999, "curl"), "container reader, its own task")
+    eq((c["pid"], c["vpid"], c["pidns"], c["comm"]),
+       (None, None, None, None), "container reader, a host task")
+    r = cli(recs)
+    eq(r.returncode, 0, "rc " + r.stderr)
+    l1, l2, l3 = r.stdout.splitlines()
+    check("4321/curl" in l1 and "7/curl" in l2 and "[task]" in l3,
+          "text: %r" % r.stdout)
+
+
 @test
 def text_output_names_softirq_and_duration():
     r = cli(state() + state(old=2, new=1, ts=2001000, ctx=1))
