@@ -53,6 +53,15 @@
 #define TCPTRACE_WAYS	4
 #define TCPTRACE_SCAN	(HZ / 4)
 #define TCPTRACE_SCAN_NS (NSEC_PER_SEC / 4)
+/*
+ * Buckets per scan whose TIME_WAIT entries are looked up even though
+ * nothing is due: a socket that ended early (killed) is found within
+ * nbuckets / TCPTRACE_SCAN_TW_WINDOW scans.  Entries due to expire, taken
+ * over by a new SYN or still an orphaned FIN_WAIT2 are looked up every
+ * scan.  So a full table of 100k TIME_WAIT entries costs at most a
+ * thousand hash lookups a scan, not 100k.
+ */
+#define TCPTRACE_SCAN_TW_WINDOW	256
 /* A SYN from the peer of our own SYN_SENT socket: a simultaneous open. */
 #define TCPTRACE_SYN_SIM_OPEN	0xff
 
@@ -82,7 +91,6 @@ struct tcptrace_conn {
 	u64	sock_cookie;	/* EST, TW */
 	u64	tw_sk_cookie;	/* TW: the timewait socket's */
 	u64	cgroup_id;	/* the socket's, or the listener's, cgroup */
-	u64	mib_listen;	/* namespace's listen overflows at SYN */
 	u64	rst_ns;		/* EST: when an RST arrived */
 	u64	tw_end_ns;	/* TW: when the kernel's timer expires */
 	u32	netns_ino;
@@ -101,6 +109,7 @@ struct tcptrace_conn {
 	u8	tw_taken;	/* TW: its socket let a new SYN take over */
 	u8	pre_in;		/* server: SYNs seen only dropped, before LOCAL_IN */
 	u8	no_listener;	/* server: nothing listens: an RST, or nothing */
+	u8	acceptq_full;	/* server: a SYN met the listener's queue full */
 	u8	syn_cause;	/* server: a SYN the kernel will not answer */
 	u8	syn_state;	/* ... because of a socket in this state */
 	u16	syn_retrans;
@@ -241,11 +250,6 @@ static void tcptrace_hs_fill(struct tcptrace_handshake_rec *r,
 	r->cgroup_id = c->cgroup_id;
 }
 
-static u64 tcptrace_mib(const struct net *net, int field)
-{
-	return snmp_fold_field(net->mib.net_statistics, field);
-}
-
 /*
  * The socket, full, request or timewait, that owns @k's tuple in @net,
  * with a reference (release with sock_gen_put()), or NULL.  @dif and
@@ -287,7 +291,8 @@ static struct sock *tcptrace_lookup(const struct net *net,
  */
 static bool tcptrace_listener(const struct net *net,
 			      const struct tcptrace_conn_key *k,
-			      int dif, int sdif, u64 *cgroup_id)
+			      int dif, int sdif, u64 *cgroup_id,
+			      bool *acceptq_full)
 {
 	struct inet_hashinfo *h = net->ipv4.tcp_death_row.hashinfo;
 	struct net *n = (struct net *)net;
@@ -315,6 +320,12 @@ static bool tcptrace_listener(const struct net *net,
 		return false;
 	}
 	*cgroup_id = tcptrace_sk_cgroup_id(sk);
+	/*
+	 * TCP drops a SYN to a listener whose accept queue is full (and
+	 * counts a listen overflow): this listener's queue, not a
+	 * namespace-wide counter that any other listener moves.
+	 */
+	*acceptq_full = sk_acceptq_is_full(sk);
 	rcu_read_unlock();
 	return true;
 }
@@ -357,11 +368,7 @@ static void tcptrace_synth_state(struct tcptrace_state_rec *r,
 	r->new_state = new;
 	r->flags = TCPTRACE_F_SYNTHETIC;
 	r->cgroup_id = c->cgroup_id;
-	if (!in_task())
-		return;
-	r->pid = task_tgid_nr(current);
-	r->tid = task_pid_nr(current);
-	memcpy(r->comm, current->comm, sizeof(r->comm));
+	tcptrace_task_ident(r);
 }
 
 /*
@@ -653,8 +660,6 @@ static void tcptrace_conn_start(struct tcptrace_conn *c,
 	c->role = out ? TCPTRACE_ROLE_CLIENT : TCPTRACE_ROLE_SERVER;
 	c->syn = pkt->opts;
 	c->syn.seen_ns = c->born_ns;
-	if (c->role == TCPTRACE_ROLE_SERVER)
-		c->mib_listen = tcptrace_mib(net, LINUX_MIB_LISTENOVERFLOWS);
 }
 
 /*
@@ -753,7 +758,7 @@ static void tcptrace_syn_in(const struct net *net,
 	struct sock *owner;
 	unsigned long flags;
 	u8 cause = 0, state = 0;
-	bool no_listener = false;
+	bool no_listener = false, acceptq_full = false;
 	u64 cgroup_id = 0;
 	int dif, sdif;
 
@@ -776,7 +781,8 @@ static void tcptrace_syn_in(const struct net *net,
 	 * server end, and its silence is not reported.
 	 */
 	if ((!owner || !cause) &&
-	    !tcptrace_listener(net, k, dif, sdif, &cgroup_id)) {
+	    !tcptrace_listener(net, k, dif, sdif, &cgroup_id,
+			       &acceptq_full)) {
 		if (owner)
 			cause = TCPTRACE_CAUSE_TW_REFUSED;
 		else
@@ -805,6 +811,8 @@ static void tcptrace_syn_in(const struct net *net,
 		c->syn_cause = cause;
 		c->syn_state = state;
 		c->no_listener = no_listener;
+		/* any SYN of it: the retransmissions met the queue too */
+		c->acceptq_full |= acceptq_full;
 	}
 	raw_spin_unlock_irqrestore(&b->lock, flags);
 }
@@ -1361,7 +1369,7 @@ void tcptrace_conn_dropped(const struct sk_buff *skb, const struct sock *rx_sk,
 	const struct net *net;
 	unsigned long flags;
 	u64 cgroup_id = 0;
-	bool known;
+	bool known, acceptq_full;
 	u8 family;
 
 	if (skb->protocol == htons(ETH_P_IP))
@@ -1412,7 +1420,8 @@ void tcptrace_conn_dropped(const struct sk_buff *skb, const struct sock *rx_sk,
 	    skb_network_offset(skb) != 0 ||
 	    !tcptrace_addr_local(net, k.laddr) ||
 	    !tcptrace_listener(net, &k, skb->dev->ifindex,
-			       l3mdev_master_ifindex_rcu(skb->dev), &cgroup_id))
+			       l3mdev_master_ifindex_rcu(skb->dev), &cgroup_id,
+			       &acceptq_full))
 		return;
 	raw_spin_lock_irqsave(&b->lock, flags);
 	if (!tcptrace_find(b, &k, TCPTRACE_HANDSHAKE)) {
@@ -1447,8 +1456,7 @@ static void tcptrace_syn_unanswered(struct tcptrace_diag_rec *d,
 		d->reason_code = c->drop_reason;
 		tcptrace_drop_reason_name(c->drop_reason, d->reason,
 					  sizeof(d->reason));
-	} else if (tcptrace_mib(c->net, LINUX_MIB_LISTENOVERFLOWS) !=
-		   c->mib_listen) {
+	} else if (c->acceptq_full) {
 		d->cause = TCPTRACE_CAUSE_LISTEN_OVERFLOW;
 	}
 }
@@ -1550,28 +1558,70 @@ static int tcptrace_scan_hs(struct tcptrace_conn *c, u64 now,
 }
 
 /* A few times a second: time-outs, unanswered SYNs, ends of TIME_WAIT. */
+/*
+ * Does TIME_WAIT entry @c need a look at its socket in this scan?  Read
+ * without the bucket's lock: a stale answer only moves the look to the
+ * next scan.
+ */
+static bool tcptrace_tw_due(const struct tcptrace_conn *c, u64 now,
+			    bool window)
+{
+	return window || READ_ONCE(c->tw_taken) || READ_ONCE(c->tw_fw2) ||
+	       now + TCPTRACE_SCAN_NS >= READ_ONCE(c->tw_end_ns);
+}
+
+/*
+ * Might handshake entry @c be due for tcptrace_scan_hs()?  Read without
+ * the bucket's lock, so that a table full of young or already reported
+ * handshakes (a SYN flood) costs no lock per entry; when in doubt, yes:
+ * the lock holder decides.
+ */
+static bool tcptrace_hs_due(const struct tcptrace_conn *c, u64 now)
+{
+	u64 born = READ_ONCE(c->born_ns);
+
+	if (born > now)
+		return false;
+	if (now - born > tcptrace_hs_timeout_ns)
+		return true;
+	if (now - born < tcptrace_syn_timeout_ns ||
+	    READ_ONCE(c->role) != TCPTRACE_ROLE_SERVER)
+		return false;
+	return READ_ONCE(c->no_listener) || !READ_ONCE(c->syn_diag);
+}
+
 static void tcptrace_conn_scan(struct work_struct *work)
 {
+	static unsigned int window_start;
 	struct tcptrace_handshake_rec rec;
 	struct tcptrace_diag_rec d;
 	u64 now = ktime_get_ns();
-	unsigned int i;
+	unsigned int i, window_end;
+	bool window;
 	int w, what;
 
 	mutex_lock(&tcptrace_scan_mutex);
+	window_start &= tcptrace_nbuckets - 1;
+	window_end = window_start + TCPTRACE_SCAN_TW_WINDOW;
 	for (i = 0; i < tcptrace_nbuckets; i++) {
 		struct tcptrace_bucket *b = &tcptrace_buckets[i];
 		unsigned long flags;
 
+		/* the window may wrap around the end of the table */
+		window = (i >= window_start && i < window_end) ||
+			 i + tcptrace_nbuckets < window_end;
 		for (w = 0; w < TCPTRACE_WAYS; w++) {
 			struct tcptrace_conn *c = &b->e[w];
 
 			if (!READ_ONCE(c->used))
 				continue;
 			if (READ_ONCE(c->phase) == TCPTRACE_TW) {
-				tcptrace_scan_tw(b, c, now);
+				if (tcptrace_tw_due(c, now, window))
+					tcptrace_scan_tw(b, c, now);
 				continue;
 			}
+			if (!tcptrace_hs_due(c, now))
+				continue;
 			raw_spin_lock_irqsave(&b->lock, flags);
 			what = tcptrace_scan_hs(c, now, &rec, &d);
 			raw_spin_unlock_irqrestore(&b->lock, flags);
@@ -1585,6 +1635,7 @@ static void tcptrace_conn_scan(struct work_struct *work)
 		if (!(i % 64))
 			cond_resched();
 	}
+	window_start = window_end;
 	mutex_unlock(&tcptrace_scan_mutex);
 	schedule_delayed_work(&tcptrace_scan_work, TCPTRACE_SCAN);
 }
