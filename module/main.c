@@ -36,6 +36,24 @@ module_param(syn_timeout_ms, uint, 0444);
 MODULE_PARM_DESC(syn_timeout_ms,
 		 "Report a SYN nothing answered after this long, ms (100 .. 60000, default 1000)");
 
+/*
+ * For the tests: fail the load just before step N of tcptrace_init() (1
+ * buffer, 2 table, 3 probes, 4 hooks, 5 device) as if it had failed, so
+ * that each unwind path runs on a real kernel, racing traffic and openers.
+ */
+static unsigned int fail_init_step;
+module_param(fail_init_step, uint, 0444);
+MODULE_PARM_DESC(fail_init_step,
+		 "Testing: fail loading before step N (1..5), 0: never");
+
+static int __init tcptrace_step(unsigned int step)
+{
+	if (step != fail_init_step)
+		return 0;
+	pr_info("failing the load at step %u, as asked\n", step);
+	return -ENOMEM;
+}
+
 static int __init tcptrace_check_range(const char *name, unsigned long v,
 				       unsigned long lo, unsigned long hi)
 {
@@ -57,23 +75,24 @@ static int __init tcptrace_init(void)
 	      tcptrace_check_range("syn_timeout_ms", syn_timeout_ms, 100, 60000);
 	if (ret)
 		return ret;
-	ret = tcptrace_ring_init(buf_size);
+	ret = tcptrace_step(1) ?: tcptrace_ring_init(buf_size);
 	if (ret)
 		return ret;
-	ret = tcptrace_conn_init(conn_table_size, hs_timeout, syn_timeout_ms);
+	ret = tcptrace_step(2) ?:
+	      tcptrace_conn_init(conn_table_size, hs_timeout, syn_timeout_ms);
 	if (ret)
 		goto err_ring;
-	ret = tcptrace_probes_init();
+	ret = tcptrace_step(3) ?: tcptrace_probes_init();
 	if (ret)
 		goto err_conn;
-	ret = tcptrace_nf_init();
+	ret = tcptrace_step(4) ?: tcptrace_nf_init();
 	if (ret)
 		goto err_probes;
 	/*
 	 * The device last: once it exists a reader can open it and pin the
 	 * module, so nothing after it may fail.
 	 */
-	ret = tcptrace_dev_init();
+	ret = tcptrace_step(5) ?: tcptrace_dev_init();
 	if (ret)
 		goto err_nf;
 	pr_info("loaded, ABI %u, %lu bytes per CPU\n", TCPTRACE_ABI_VERSION,
