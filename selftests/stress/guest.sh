@@ -10,7 +10,7 @@ echo "# guest kernel $(uname -r), $(nproc) CPU(s), ${TCPTRACE_STRESS:-quick}," \
 	"$(grep -o 'slub_debug=[^ ]*' /proc/cmdline || echo 'no slub_debug')"
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=(test_device test_lifecycle test_overflow
-	test_conntable test_concurrency test_packets)
+	test_conntable test_concurrency test_scope test_packets)
 rc=0
 for s in "${suites[@]}"; do
 	tests=()

@@ -42,7 +42,8 @@ SPLAT = re.compile(r"Oops|WARNING:|BUG[: ]|Call Trace|general protection|"
                    r"Kernel panic|KASAN|UBSAN|Redzone|Poison overwritten|"
                    r"Object padding|Padding overwritten|corrupt|"
                    r"list_(add|del) corruption|refcount_t|underflow|"
-                   r"use-after-free|double free|kernel NULL pointer")
+                   r"use-after-free|double free|kernel NULL pointer|"
+                   r"detected stall|blocked for more than|kmemleak")
 
 
 def dmesg_lines():
@@ -317,6 +318,16 @@ def drain(fd, tally, bufsize=1 << 20):
         except BlockingIOError:
             return
         tally.add(buf)
+
+
+def read_all(fd, bufsize=1 << 20):
+    """The bytes of a non-blocking fd until EAGAIN."""
+    out = b""
+    while True:
+        try:
+            out += os.read(fd, bufsize)
+        except BlockingIOError:
+            return out
 
 
 def open_dev(flags=os.O_RDONLY | os.O_NONBLOCK):

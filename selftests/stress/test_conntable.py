@@ -18,6 +18,7 @@ with a victim evict nothing).
 """
 import os
 import random
+import re
 import struct
 import subprocess
 import sys
@@ -84,6 +85,25 @@ class Sampler(threading.Thread):
         self.join(30)
 
 
+def flood_target(topo, backlog):
+    """B listens on port 80 with @backlog and no syncookies; its SYN-ACKs
+    to the flood's sources go to A, which drops them, so the handshakes
+    stay open.  Returns the listener process."""
+    for k, v in (("net.ipv4.tcp_syncookies", 0),
+                 ("net.ipv4.tcp_max_syn_backlog", backlog),
+                 ("net.core.somaxconn", min(backlog, 65535))):
+        topo.sh(topo.b, "sysctl -qw %s=%d" % (k, v))
+    topo.sh(topo.b, "ip route add 10.206.128.0/17 via %s" % topo.ip_a)
+    topo.sh(topo.a, "nft add table ip f")
+    topo.sh(topo.a, "nft add chain ip f p '{ type filter hook "
+            "prerouting priority -300; policy drop; }'")
+    lst = subprocess.Popen(["ip", "netns", "exec", topo.b, sys.executable,
+                            "-c", LISTENER, topo.ip_b, "80"],
+                           stdout=subprocess.PIPE, text=True)
+    eq(lst.stdout.readline().strip(), "ready", "listener")
+    return lst
+
+
 def syn_frames(topo, n, port):
     out = []
     for i in range(n):
@@ -103,20 +123,7 @@ def syn_flood_exhausts_table():
     topo = Topo("c", "10.206.0", "fd06::")
     lst = None
     try:
-        b = topo.b
-        for k, v in (("net.ipv4.tcp_syncookies", 0),
-                     ("net.ipv4.tcp_max_syn_backlog", 65536),
-                     ("net.core.somaxconn", 65535)):
-            topo.sh(b, "sysctl -qw %s=%d" % (k, v))
-        # SYN-ACKs go to A, which drops them: the handshakes stay open
-        topo.sh(b, "ip route add 10.206.128.0/17 via %s" % topo.ip_a)
-        topo.sh(topo.a, "nft add table ip f")
-        topo.sh(topo.a, "nft add chain ip f p '{ type filter hook "
-                "prerouting priority -300; policy drop; }'")
-        lst = subprocess.Popen(["ip", "netns", "exec", b, sys.executable,
-                                "-c", LISTENER, topo.ip_b, "80"],
-                               stdout=subprocess.PIPE, text=True)
-        eq(lst.stdout.readline().strip(), "ready", "listener")
+        lst = flood_target(topo, 65536)
         time.sleep(0.5)
         before = MemSnap()
         mark = LogMark()
@@ -375,6 +382,168 @@ def hash_collisions_not_predictable():
 
 
 import socket  # noqa: E402
+
+TRACING = "/sys/kernel/tracing"
+
+
+def tw(path, value):
+    with open(os.path.join(TRACING, path), "w") as f:
+        f.write(value)
+
+
+def trace_reset():
+    tw("tracing_on", "0")
+    tw("current_tracer", "nop")
+    tw("set_ftrace_filter", "")
+    tw("set_graph_function", "")
+    tw("max_graph_depth", "0")
+
+
+def function_during(funcs, action):
+    """Lines of the function tracer limited to @funcs while @action()."""
+    trace_reset()
+    tw("buffer_size_kb", "16384")
+    tw("set_ftrace_filter", "\n".join(funcs))
+    tw("trace", "")
+    tw("current_tracer", "function")
+    tw("tracing_on", "1")
+    action()
+    tw("tracing_on", "0")
+    with open(os.path.join(TRACING, "trace")) as f:
+        lines = [x for x in f if not x.startswith("#")]
+    trace_reset()
+    return lines
+
+
+def graph_during(func, action):
+    """Durations (us) of @func's calls while @action(), function_graph."""
+    trace_reset()
+    tw("set_graph_function", func)
+    tw("max_graph_depth", "1")
+    tw("trace", "")
+    tw("current_tracer", "function_graph")
+    tw("tracing_on", "1")
+    action()
+    tw("tracing_on", "0")
+    out = []
+    with open(os.path.join(TRACING, "trace")) as f:
+        lines = f.readlines()
+        for x in lines:
+            # "  3.456 us    |  func();", "func [tcptrace]();" for a module
+            m = re.search(r"([0-9.]+) us +\|\s+%s\b" % func, x)
+            if m:
+                out.append(float(m.group(1)))
+    if not out:
+        diag("no %s in the graph trace: %s" % (func, "".join(lines[:12])))
+    trace_reset()
+    return out
+
+
+def scan_lookups(lines):
+    """Per scan: the hash lookups its kworker made until the next scan."""
+    per, cur, pid = [], None, None
+    for x in lines:
+        task = x.split("[")[0].strip()
+        if ": tcptrace_conn_scan <-" in x:
+            if cur is not None:
+                per.append(cur)
+            cur, pid = 0, task
+        elif cur is not None and task == pid and \
+                "__inet_lookup_established <-tcptrace_" in x:
+            cur += 1
+    return per
+
+
+TW_MAKER = r"""
+import socket, sys
+ls = socket.socket(); ls.bind(("127.0.0.1", 0)); ls.listen(512)
+p = ls.getsockname()[1]
+for _ in range(int(sys.argv[1])):
+    c = socket.create_connection(("127.0.0.1", p))
+    a, _ = ls.accept(); c.close(); a.close()
+"""
+
+
+@test
+def big_table_bounded_work():
+    """A table of 131072 entries filled with 100k half-open handshakes
+    (a spoofed SYN flood) and thousands of TIME_WAIT sockets: a scan of it
+    finishes well within its period, and looks up at most its window of
+    TIME_WAIT entries (1024) plus those due, not every one; an incoming
+    SYN folds no per-CPU counter, and costs about what it costs with an
+    empty table."""
+    if not os.path.exists(os.path.join(TRACING, "available_tracers")):
+        diag("SKIP: no tracefs")
+        return
+    load("conn_table_size=131072 hs_timeout=600")
+    n = size(100000, 100000)
+    ntw = size(3000, 10000)
+    topo = Topo("c", "10.206.0", "fd06::")
+    lst = None
+    mark = LogMark()
+    try:
+        b = topo.b
+        lst = flood_target(topo, 128)
+        fd = open_dev()
+        try:
+            t0 = time.monotonic()
+            frames = syn_frames(topo, n + 4000, 80)
+            topo.send(frames[:2000])
+            # the SYN path's cost with an (almost) empty table
+            empty = graph_during(
+                "tcptrace_conn_packet",
+                lambda: topo.send(frames[2000:4000]))
+            for i in range(4000, n, 5000):
+                topo.send(frames[i:i + 5000])
+                drain(fd, Tally())
+            sh("ip netns exec %s python3 -c '%s' %d" % (b, TW_MAKER, ntw))
+            drain(fd, Tally())
+            s = stats(fd)
+            diag("table: %d of %d entries in use after %d SYNs and %d "
+                 "TIME_WAITs (%.0f s to make)" % (
+                     s["conn_in_use"], s["conn_capacity"], n, ntw,
+                     time.monotonic() - t0))
+            check(s["conn_in_use"] >= n * 8 // 10,
+                  "the table holds the flood")
+
+            per = scan_lookups(function_during(
+                ["tcptrace_conn_scan", "__inet_lookup_established"],
+                lambda: time.sleep(1.6)))
+            diag("TIME_WAIT lookups per scan: %s" % per)
+            check(len(per) >= 3, "scans traced (%d)" % len(per))
+            check(per and max(per) <= min(1024 + 200, ntw // 2),
+                  "a scan looks up its window, not all %d" % ntw)
+            # the SYN path with the full table
+            full = graph_during("tcptrace_conn_packet",
+                                lambda: topo.send(frames[n:n + 2000]))
+            folds = function_during(["snmp_fold_field"],
+                                    lambda: topo.send(frames[n + 2000:]))
+            scans = graph_during("tcptrace_conn_scan",
+                                 lambda: time.sleep(1.6))
+        finally:
+            trace_reset()
+            os.close(fd)
+
+        def avg(x):
+            return sum(x) / len(x) if x else 0.0
+        diag("per packet: %.1f us with an empty table (%d), %.1f us with "
+             "a full one (%d); scans %s us" % (
+                 avg(empty), len(empty), avg(full), len(full),
+                 ", ".join("%.0f" % x for x in scans)))
+        check(len(empty) > 1000 and len(full) > 1000, "SYNs traced")
+        check(avg(full) < 3 * avg(empty) + 5,
+              "a SYN costs about the same with a full table")
+        check(not [x for x in folds if "<-tcptrace_" in x],
+              "no per-CPU counter folded by tcptrace")
+        check(scans and max(scans) < 250000,
+              "a scan of the full table takes less than its 250 ms period")
+    finally:
+        if lst:
+            lst.kill()
+            lst.wait()
+        topo.close()
+    check_kernel(mark, "big table")
+
 
 if __name__ == "__main__":
     try:

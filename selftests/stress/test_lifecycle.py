@@ -154,6 +154,105 @@ def load_failures_unwind():
     check_kernel(mark, "failed loads")
 
 
+OPENER = ("import os, sys, time\n"
+          "n = 0; end = time.monotonic() + float(sys.argv[1])\n"
+          "while time.monotonic() < end:\n"
+          "  try: fd = os.open('%s', os.O_RDONLY | os.O_NONBLOCK)\n"
+          "  except OSError: continue\n"
+          "  n += 1\n"
+          "  try: os.read(fd, 4096)\n"
+          "  except OSError: pass\n"
+          "  time.sleep(0.05); os.close(fd)\n"
+          "print(n, flush=True)\n" % DEV)
+
+
+@test
+def init_failures_with_racing_opener():
+    """The load fails at each of its five steps in turn (fail_init_step),
+    under a storm, while a process keeps trying to open the device: no
+    failed load ever lets it in (the device comes last, when nothing can
+    fail any more), each unwinds completely, and a load after them works
+    and lets it in."""
+    unload()
+    before = MemSnap()
+    mark = LogMark()
+    storm = Storm(mode="mix")
+    try:
+        for step in range(1, 6):
+            op = subprocess.Popen([sys.executable, "-c", OPENER, "1.5"],
+                                  stdout=subprocess.PIPE, text=True)
+            time.sleep(0.2)
+            r = sh("insmod %s fail_init_step=%d" % (KO, step), False)
+            opens = int(op.communicate(timeout=TIMEOUT)[0])
+            check(r.returncode != 0 and "Cannot allocate memory" in r.stderr,
+                  "step %d: the load fails with ENOMEM (%s)" % (
+                      step, r.stderr.strip()))
+            eq(opens, 0, "step %d: no open() got in" % step)
+            check(not os.path.exists("/sys/module/tcptrace"),
+                  "step %d: nothing loaded" % step)
+            check(not os.path.exists(DEV), "step %d: no device" % step)
+        op = subprocess.Popen([sys.executable, "-c", OPENER, "2"],
+                              stdout=subprocess.PIPE, text=True)
+        time.sleep(0.2)
+        sh("insmod %s" % KO)
+        opens = int(op.communicate(timeout=TIMEOUT)[0])
+        check(opens > 0, "a good load lets the opener in (%d opens)" % opens)
+        unload()
+    finally:
+        storm.stop()
+    after = MemSnap()
+    check_memory_back(before, after, "after failed loads")
+    check_kernel(mark, "failed loads with a racing opener")
+
+
+@test
+def namespaces_die_in_time_wait_then_unload():
+    """Namespaces are deleted while their sockets sit in TIME_WAIT (the
+    table holds entries for them), a storm goes on in others; their
+    entries go with them, and the module unloads cleanly afterwards."""
+    load()
+    mark = LogMark()
+    client = ("import socket\n"
+              "ls = socket.socket(); ls.bind(('127.0.0.1', 0)); ls.listen(64)\n"
+              "p = ls.getsockname()[1]\n"
+              "for _ in range(%d):\n"
+              "  c = socket.create_connection(('127.0.0.1', p))\n"
+              "  a, _ = ls.accept(); c.close(); a.close()\n")
+    n = size(30, 300)
+    storm = Storm(mode="mix")
+    try:
+        fd = open_dev()
+        try:
+            in_use0 = stats(fd)["conn_in_use"]
+            for i in range(size(3, 10)):
+                ns = "tttw%d" % i
+                sh("ip netns del %s" % ns, False)
+                sh("ip netns add %s && ip -n %s link set lo up" % (ns, ns))
+                sh("ip netns exec %s python3 -c \"%s\"" % (ns, client % n))
+                tw = sh("ip netns exec %s ss -Htan state time-wait" % ns)
+                check(len(tw.stdout.splitlines()) >= n // 2,
+                      "%s: sockets in TIME_WAIT" % ns)
+                grown = stats(fd)["conn_in_use"]
+                check(grown >= in_use0 + n // 2,
+                      "%s: the table holds them (%d -> %d)" % (ns, in_use0,
+                                                               grown))
+                sh("ip netns del %s" % ns)
+                drain(fd, Tally())
+            # cleanup_net runs from a workqueue: give it a moment
+            deadline = time.time() + 20
+            while stats(fd)["conn_in_use"] > in_use0 + n // 2:
+                check(time.time() < deadline, "dead namespaces' entries purged")
+                drain(fd, Tally())
+                time.sleep(0.2)
+        finally:
+            os.close(fd)
+    finally:
+        storm.stop()
+    unload()
+    check(not os.path.exists("/sys/module/tcptrace"), "unloaded")
+    check_kernel(mark, "namespaces dying in TIME_WAIT")
+
+
 if __name__ == "__main__":
     try:
         sys.exit(run(sys.argv[1:], after_each=kill_tracers))
