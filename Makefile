@@ -7,6 +7,9 @@
 #   make demo            boot a guest, load the module, trace real connections
 #   make check           every test, on every supported kernel, in guests
 #   make kunit | fuzz | stress-quick   one part of make check
+#   make debug-kernel    build (or reuse) the debug guest kernel: RT,
+#                        lockdep, KASAN, kmemleak; prints its build tree
+#   make debug-check     the guest suites and stress-quick under it
 #   make stress | fuzz-long            the long variants
 #   make bench | bench-quick           the cost, next to bpftrace and tcpdump
 #                                      (not in make check: see BENCHMARKS.md)
@@ -26,7 +29,7 @@ CLI_SRC := tools/tcptrace.c module/record.c
 CLI_HDR := module/record.h module/uapi/tcptrace.h
 
 .PHONY: all module cli clean load unload demo check deps checkpatch sparse \
-	kunit
+	kunit debug-kernel debug-check
 
 all: module cli
 
@@ -69,6 +72,15 @@ check: deps
 # Debian's linux-source-6.1 (cached in /var/cache/tcptrace/kunit).
 kunit: deps
 	./selftests/kunit/run.sh
+
+# Debian's linux-source-6.12 with PREEMPT_RT, PROVE_LOCKING,
+# DEBUG_ATOMIC_SLEEP, PROVE_RCU, KASAN and kmemleak (cached in
+# /var/cache/tcptrace/debug-kernel); debug-check is part of make check.
+debug-kernel: deps
+	./selftests/debug/kernel.sh
+
+debug-check: deps
+	./selftests/debug/check.sh
 
 # Style gates: checkpatch from the kernel tree, sparse via kbuild (C=2).
 checkpatch: deps

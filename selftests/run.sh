@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # `make check`: every test.  Host-side tests first (CLI decoder, style),
-# then, for every supported kernel (6.1 and 6.12), build the module and run
-# the module tests in a QEMU guest booting that kernel.  Ends with
+# then, for every supported kernel (6.1, 6.1-rt and 6.12), build the module
+# and run the module tests in a QEMU guest booting that kernel; beside
+# them, the same under the debug kernel (selftests/debug/check.sh).  Ends with
 # "N passed, N failed"; exits non-zero on any failure.
 #
 #   selftests/run.sh [TEST ...]     (TEST: a guest test name, to run only it)
@@ -14,27 +15,8 @@ mkdir -p "$OUT"
 passed=0
 failed=0
 
-# count TAP results of one suite; a suite that died without reporting a
-# failure still counts as one failed test
-tally() {	# tally NAME RC TAPFILE
-	local p f sum
-	p=$(grep -cE '^ok ' "$3")
-	f=$(grep -cE '^not ok ' "$3")
-	# a suite that counts its own cases (KUnit: nested KTAP) says so last
-	sum=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$3" | tail -n1)
-	if [ -n "$sum" ]; then
-		p=${sum%% passed*}
-		f=${sum#*passed, }
-		f=${f%% failed}
-	fi
-	if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then
-		echo "not ok - $1: exited with $2"
-		f=1
-	fi
-	echo "# $1: $p passed, $f failed"
-	passed=$((passed + p))
-	failed=$((failed + f))
-}
+# shellcheck source=selftests/tally.sh
+. "$ROOT/selftests/tally.sh"
 
 suite() {	# suite NAME CMD...
 	local name=$1 rc
@@ -52,10 +34,20 @@ suite cli python3 selftests/cli/test_cli.py
 suite style selftests/style.sh
 [ $# -gt 0 ] || suite kunit selftests/kunit/run.sh
 
+# The debug kernel's run (selftests/debug/check.sh) is the longest part
+# and needs one CPU: it runs beside the rest, after the load-sensitive
+# KUnit run, and is counted last.
+debug_pid=
+if [ $# -eq 0 ]; then
+	echo "# === debug (in the background: $OUT/debug.tap)"
+	selftests/debug/check.sh >"$OUT/debug.tap" 2>&1 </dev/null &
+	debug_pid=$!
+fi
+
 kernels=$(selftests/vm/kernels.sh)
 nk=$(echo "$kernels" | grep -c .)
-if [ "$nk" -lt 2 ]; then
-	echo "not ok - need 6.1 and 6.12 kernels installed, found: $kernels"
+if [ "$nk" -lt 3 ] || ! grep -q -- '-rt-' <<<"$kernels"; then
+	echo "not ok - need 6.1, 6.1-rt and 6.12 kernels installed, found: $kernels"
 	failed=$((failed + 1))
 fi
 for k in $kernels; do
@@ -75,6 +67,14 @@ if [ $# -eq 0 ]; then
 	suite stress selftests/stress/run.sh --quick
 	suite packaging selftests/packaging/run.sh
 	suite bench-quick selftests/bench/bench.sh --quick
+fi
+
+if [ -n "$debug_pid" ]; then
+	echo "# === debug"
+	wait "$debug_pid"
+	rc=$?
+	cat "$OUT/debug.tap"
+	tally debug "$rc" "$OUT/debug.tap"
 fi
 
 echo "$passed passed, $failed failed"

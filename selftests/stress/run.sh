@@ -15,6 +15,12 @@
 #             2-vCPU guest runs all of test_overflow, test_concurrency and
 #             test_lifecycle
 #   --kernel  only this kernel (repeatable); default: selftests/vm/kernels.sh
+#
+# Environment: TCPTRACE_KDIR, the kernel build tree (default: the
+# installed kernel's); TCPTRACE_GUEST_WRAP, a guest script that runs the
+# stress guest script (selftests/debug/guest.sh: kmemleak); VM_KERNEL_ROOT
+# (see run-vm.sh); STRESS_TAG, appended to the guests' names; STRESS_BUILD,
+# where the private copies of the module and the CLI go (build/stress).
 #   SUITE     run only these suites (test_device, test_lifecycle, ...; or
 #             only some tests: test_overflow:overflow_without_reader_exact)
 #             in one guest with --smp N vCPUs (default 1)
@@ -63,6 +69,8 @@ while [ $# -gt 0 ]; do
 done
 [ ${#kernels[@]} -gt 0 ] || mapfile -t kernels < <(selftests/vm/kernels.sh)
 mkdir -p "$OUT"
+# private copies of the module and the CLI (see below)
+SB=${STRESS_BUILD:-build/stress}
 passed=0
 failed=0
 
@@ -70,28 +78,19 @@ failed=0
 # (per-CPU buffers and counters, readers racing producers)
 if [ "$MODE" = long ]; then
 	timeout=${VM_TIMEOUT:-10800}
-	SMP2_SUITES=(test_overflow test_concurrency
+	SMP2_SUITES=(test_overflow test_concurrency test_scope
 		test_lifecycle:load_unload_cycles_under_storm)
 else
 	timeout=${VM_TIMEOUT:-1800}
 	SMP2_SUITES=(
 		test_overflow:overflow_with_stopped_cli,overflow_without_reader_exact
 		test_concurrency:readers_killed_while_blocked
+		test_scope:scoped_reader_bounded_under_storm,scoped_reader_loss_exact
 	)
 fi
 
-tally() {	# tally NAME RC TAPFILE
-	local p f
-	p=$(grep -cE '^ok ' "$3")
-	f=$(grep -cE '^not ok ' "$3")
-	if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then
-		echo "not ok - $1: exited with $2"
-		f=1
-	fi
-	echo "# $1: $p passed, $f failed"
-	passed=$((passed + p))
-	failed=$((failed + f))
-}
+# shellcheck source=selftests/tally.sh
+. "$ROOT/selftests/tally.sh"
 
 # guest NAME KVER SMP SUITE...: one guest run, retried when it dies at boot
 guest() {
@@ -103,11 +102,11 @@ guest() {
 		t0=$SECONDS
 		VM_OUT_DIR=$dir VM_SMP=$smp VM_TIMEOUT=$timeout \
 			VM_APPEND="slub_debug=FZPU ${VM_APPEND:-}" \
-			TCPTRACE_KO=$ROOT/build/stress/$k/tcptrace.ko \
-			TCPTRACE_CLI=$ROOT/build/stress/tcptrace \
+			TCPTRACE_KO=$ROOT/$SB/$k/tcptrace.ko \
+			TCPTRACE_CLI=$ROOT/$SB/tcptrace \
 			TCPTRACE_STRESS=$MODE \
-			selftests/vm/run-vm.sh "$k" "$ROOT/selftests/stress/guest.sh" \
-			"$@" 2>&1 | tee "$OUT/$name.tap"
+			selftests/vm/run-vm.sh "$k" ${TCPTRACE_GUEST_WRAP:+"$TCPTRACE_GUEST_WRAP"} \
+			"$ROOT/selftests/stress/guest.sh" "$@" 2>&1 | tee "$OUT/$name.tap"
 		rc=${PIPESTATUS[0]}
 		echo "# $name: exit $rc after $((SECONDS - t0)) s"
 		if [ "$rc" -ne 0 ] && [ ! -e "$dir/.script-started" ] &&
@@ -128,22 +127,23 @@ guest() {
 
 selftests/vm/deps.sh || { echo "not ok - installing the test dependencies"; echo "0 passed, 1 failed"; exit 1; }
 make -s cli || { echo "not ok - building the CLI"; echo "0 passed, 1 failed"; exit 1; }
-mkdir -p build/stress
+mkdir -p "$SB"
 # private copies: a concurrent build cannot swap them under a running guest
-cp tools/tcptrace build/stress/tcptrace
+cp tools/tcptrace "$SB/tcptrace"
 
 T0=$SECONDS
 for k in "${kernels[@]}"; do
-	mkdir -p "build/stress/$k"
-	if ! make -s module KVER="$k" >"$OUT/build-$k.log" 2>&1 ||
-		! cp "build/$k/tcptrace.ko" "build/stress/$k/tcptrace.ko"; then
+	mkdir -p "$SB/$k"
+	if ! make -s module KVER="$k" ${TCPTRACE_KDIR:+KDIR="$TCPTRACE_KDIR"} \
+		>"$OUT/build-$k.log" 2>&1 ||
+		! cp "build/$k/tcptrace.ko" "$SB/$k/tcptrace.ko"; then
 		cat "$OUT/build-$k.log"
 		echo "not ok - build module for $k"
 		failed=$((failed + 1))
 		continue
 	fi
 	if [ ${#suites[@]} -gt 0 ]; then
-		guest "$k-smp$SMP" "$k" "$SMP" "${suites[@]}"
+		guest "$k-smp$SMP${STRESS_TAG:-}" "$k" "$SMP" "${suites[@]}"
 	else
 		guest "$k-smp1" "$k" 1
 		guest "$k-smp2" "$k" 2 "${SMP2_SUITES[@]}"

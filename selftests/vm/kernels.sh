@@ -3,6 +3,8 @@
 # Print the installed kernels the VM selftests support, one per line, sorted
 # by version: 6.1.* and 6.12.* kernels that have both a bootable image
 # (/boot/vmlinuz-$K) and a module build tree (/lib/modules/$K/build).
+# Debian's PREEMPT_RT flavour of 6.1 (6.1.0-N-rt-amd64, from deps.sh) is
+# one of them.
 #
 # Usage: selftests/vm/kernels.sh
 set -euo pipefail

@@ -36,6 +36,10 @@
 #   VM_ACCEL=tcg        qemu accelerator
 #   VM_SPLAT_IGNORE=ERE lines matching this extended regex are not counted
 #                       as kernel splats
+#   VM_KERNEL_ROOT=DIR  boot a kernel that is not installed: DIR/vmlinux (a
+#                       PVH ELF) with DIR/lib/modules/KVER, which the guest
+#                       sees as /lib/modules/KVER (the debug kernel of
+#                       selftests/debug/kernel.sh)
 # Passed through into the guest command's environment: TCPTRACE_*, VM_*, CI.
 # The guest also gets VM_OUT (guest path of the shared result dir) and
 # VM_KVER; PATH, HOME=/root, TERM=dumb and LANG=C.UTF-8 are set, everything
@@ -67,7 +71,10 @@ GUEST_OUT=/run/tcptrace-vm-out
 # modules.dep says they depend on).  Built-in ones are skipped.
 INITRAMFS_MODULES=(virtio virtio_ring virtio_pci netfs 9pnet 9pnet_virtio 9p overlay)
 # What counts as a kernel splat in the guest's logs.
+# Lockdep, atomic-sleep and KASAN reports and soft lockups start with
+# "WARNING:" or "BUG:"; RCU stalls and hung tasks do not.
 SPLAT_RE='Oops|WARNING:|BUG:|Call Trace|general protection|Kernel panic|KASAN|UBSAN'
+SPLAT_RE+='|detected stalls|self-detected stall|blocked for more than'
 
 log() { echo "$PROG: $*" >&2; }
 die() {
@@ -150,8 +157,13 @@ VM_MEM=${VM_MEM:-1024}
 [[ $VM_SMP =~ ^[0-9]+$ ]] || die -c 2 "VM_SMP must be a number"
 [[ $VM_MEM =~ ^[0-9]+[MG]?$ ]] || die -c 2 "VM_MEM must be a size in MiB"
 
-VMLINUZ=/boot/vmlinuz-$KVER
-MODDIR=/lib/modules/$KVER
+if [ -n "${VM_KERNEL_ROOT:-}" ]; then
+	VMLINUZ=$VM_KERNEL_ROOT/vmlinux
+	MODDIR=$VM_KERNEL_ROOT/lib/modules/$KVER
+else
+	VMLINUZ=/boot/vmlinuz-$KVER
+	MODDIR=/lib/modules/$KVER
+fi
 [ -r "$VMLINUZ" ] || die -c 2 "no kernel image $VMLINUZ (see selftests/vm/kernels.sh)"
 [ -r "$MODDIR/modules.dep" ] || die -c 2 "no $MODDIR/modules.dep"
 # The guest runs SCRIPT from the host's root, so it must exist here.
@@ -231,7 +243,10 @@ exec 9>"$CACHE/.lock"
 flock 9
 
 KERNEL=$CACHE/vmlinux
-if [ -s "$KERNEL" ] && [ "$KERNEL" -nt "$VMLINUZ" ] && has_pvh_note "$KERNEL"; then
+if [ -n "${VM_KERNEL_ROOT:-}" ]; then
+	has_pvh_note "$VMLINUZ" || die -c 2 "$VMLINUZ: not a PVH-bootable vmlinux"
+	KERNEL=$VMLINUZ
+elif [ -s "$KERNEL" ] && [ "$KERNEL" -nt "$VMLINUZ" ] && has_pvh_note "$KERNEL"; then
 	: # cached copy is good
 elif extract_vmlinux "$VMLINUZ" "$KERNEL"; then
 	log "extracted uncompressed kernel to $KERNEL"
@@ -515,6 +530,12 @@ shquote() {
 		esac
 	done < <(compgen -e)
 	echo "export VM_OUT=$GUEST_OUT VM_KVER=$(shquote "$KVER")"
+	if [ -n "${VM_KERNEL_ROOT:-}" ]; then
+		# an uninstalled kernel: its modules.builtin & co. where
+		# modprobe looks (in the guest's tmpfs overlay)
+		echo "mkdir -p /lib/modules/$(shquote "$KVER") &&" \
+			"cp -a $(shquote "$MODDIR")/. /lib/modules/$(shquote "$KVER")/"
+	fi
 	echo "cd $(shquote "$PWD") || { echo \"run-vm: cannot cd to \$PWD in the guest\" >&2; exit 125; }"
 	printf 'exec'
 	for arg in "$@"; do

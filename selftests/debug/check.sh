@@ -1,0 +1,101 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# `make debug-check`: the guest suites and a stress subset under the debug
+# kernel (selftests/debug/kernel.sh: PREEMPT_RT, lockdep, atomic-sleep,
+# PROVE_RCU, KASAN, kmemleak).  Any report of those, a soft lockup or an
+# RCU stall in the guest's log fails the guest (run-vm.sh), a suspected
+# leak after unload fails its kmemleak test (selftests/debug/guest.sh).
+# Ends with "N passed, N failed".
+#
+#   selftests/debug/check.sh [GUEST-SUITE ...]
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+OUT=$ROOT/selftests/out/debug
+mkdir -p "$OUT"
+passed=0
+failed=0
+
+# shellcheck source=selftests/tally.sh
+. "$ROOT/selftests/tally.sh"
+
+t0=$SECONDS
+tree=$(selftests/debug/kernel.sh | tail -n1) && [ -d "$tree" ] || {
+	echo "not ok - building the debug kernel"
+	echo "0 passed, 1 failed"
+	exit 1
+}
+root=${tree%/build}
+k=$(cat "$root/release")
+echo "# debug kernel $k ($tree), ready after $((SECONDS - t0)) s" \
+	"(cold build: $(cat "$root/build-seconds") s)"
+make -s cli || { echo "not ok - building the CLI"; echo "0 passed, 1 failed"; exit 1; }
+if ! make -s module KVER="$k" KDIR="$tree" >"$OUT/build.log" 2>&1; then
+	cat "$OUT/build.log"
+	echo "not ok - build module for $k"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+export VM_KERNEL_ROOT=$root TCPTRACE_KDIR=$tree STRESS_BUILD=build/stress-debug
+
+# Under TCG the debug kernel is slow: kmemleak alone (a stack trace per
+# allocation) makes it 2.5 times slower than with the other checks only.
+# So three guests: the guest suites and the stress subset below with
+# kmemleak off (lockdep, atomic-sleep, PROVE_RCU, KASAN and the lockup and
+# stall detectors on), then the tests that load, fail, unload and
+# leave namespaces behind with kmemleak on.
+STRESS_SUITES=(
+	test_scope
+	test_packets
+	test_lifecycle:init_failures_with_racing_opener,namespaces_die_in_time_wait_then_unload,load_failures_unwind
+	test_device:read_sizes_alignment_and_faults,open_race_one_reader,fault_leftover_stays_in_its_namespace
+	test_concurrency:readers_killed_while_blocked,namespace_readers_alternate
+	test_overflow:overflow_without_reader_exact
+	test_conntable:syn_flood_exhausts_table,connects_stuck_in_syn_sent
+)
+LEAK_SUITES=(
+	test_lifecycle:init_failures_with_racing_opener,namespaces_die_in_time_wait_then_unload
+	test_scope:container_reader_never_sees_host_tasks
+)
+export VM_TIMEOUT=${VM_TIMEOUT:-3600}
+
+# stress_run NAME KMEMLEAK SUITE...: a stress guest; its "N passed, N
+# failed" counts.
+stress_run() {
+	local name=$1 leak=$2 rc sum f t0=$SECONDS
+	shift 2
+	STRESS_TAG=-$name VM_APPEND=$([ "$leak" = 1 ] || echo kmemleak=off) \
+		TCPTRACE_GUEST_WRAP=$ROOT/selftests/debug/guest.sh \
+		selftests/stress/run.sh --quick --kernel "$k" "$@" 2>&1 |
+		tee "$OUT/$name.tap"
+	rc=${PIPESTATUS[0]}
+	sum=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$OUT/$name.tap" | tail -n1)
+	if [ -n "$sum" ]; then
+		passed=$((passed + ${sum%% passed*}))
+		f=${sum#*passed, }
+		failed=$((failed + ${f%% failed}))
+	elif [ "$rc" -ne 0 ]; then
+		echo "not ok - debug $name: exited with $rc"
+		failed=$((failed + 1))
+	fi
+	echo "# debug $name: $((SECONDS - t0)) s"
+}
+
+t0=$SECONDS
+VM_OUT_DIR=$OUT/vm-guest VM_APPEND=kmemleak=off \
+	TCPTRACE_KO=$ROOT/build/$k/tcptrace.ko \
+	TCPTRACE_CLI=$ROOT/tools/tcptrace \
+	selftests/vm/run-vm.sh "$k" "$ROOT/selftests/debug/guest.sh" \
+	"$ROOT/selftests/guest.sh" "$@" 2>&1 | tee "$OUT/guest.tap"
+rc=${PIPESTATUS[0]}
+[ "$rc" -ne 99 ] || echo "not ok - kernel report in the debug guest's log, see $OUT/vm-guest" | tee -a "$OUT/guest.tap"
+tally "debug-guest" "$rc" "$OUT/guest.tap"
+echo "# debug guest suites: $((SECONDS - t0)) s"
+
+if [ $# -eq 0 ]; then
+	stress_run stress 0 "${STRESS_SUITES[@]}"
+	stress_run kmemleak 1 "${LEAK_SUITES[@]}"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

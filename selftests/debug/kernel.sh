@@ -1,0 +1,108 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build (or reuse) the debug guest kernel: Debian's linux-source-6.12 with
+# x86_64 defconfig plus selftests/debug/config (PREEMPT_RT, lockdep,
+# atomic-sleep checks, PROVE_RCU, KASAN, kmemleak, and everything the guest
+# suites need built in).  `make debug-kernel` runs this.
+#
+# The result is cached under $TCPTRACE_DEBUG_CACHE (/var/cache/tcptrace/
+# debug-kernel), keyed by the source package and the config fragment:
+#   <key>/build                  the kernel build tree (KDIR for the module)
+#   <key>/vmlinux                PVH-bootable image for selftests/vm/run-vm.sh
+#   <key>/lib/modules/<release>  modules.builtin & co. (VM_KERNEL_ROOT=<key>)
+#   <key>/release                the kernel release string
+#   <key>/build-seconds          how long the cold build took
+# The last line printed is the build tree.
+#
+# Environment: DEBUG_KERNEL_JOBS (make -j, default nproc + 1),
+#              TCPTRACE_DEBUG_TARBALL (/usr/src/linux-source-6.12.tar.xz)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cache=${TCPTRACE_DEBUG_CACHE:-/var/cache/tcptrace/debug-kernel}
+tarball=${TCPTRACE_DEBUG_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
+fragment=$here/config
+jobs=${DEBUG_KERNEL_JOBS:-$(($(nproc) + 1))}
+
+log() { echo "debug-kernel: $*" >&2; }
+die() {
+	log "ERROR: $*"
+	exit 1
+}
+
+need=()
+for p in gcc make flex bison bc xz-utils libc6-dev libelf-dev libssl-dev \
+	cpio kmod; do
+	dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+[ -r "$tarball" ] || need+=(linux-source-6.12)
+if [ ${#need[@]} -gt 0 ]; then
+	log "installing ${need[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	if ! apt-get install -y -q --no-install-recommends "${need[@]}" </dev/null >&2; then
+		apt-get update -q </dev/null >&2
+		apt-get install -y -q --no-install-recommends "${need[@]}" </dev/null >&2 ||
+			die "cannot install ${need[*]}"
+	fi
+fi
+[ -r "$tarball" ] || die "no kernel source: $tarball"
+
+key=$({
+	stat -L -c '%n %s %Y' "$tarball"
+	cat "$fragment"
+} | sha256sum | cut -c1-16)
+dir=$cache/$key
+mkdir -p "$cache"
+exec 9>"$cache/.lock"
+flock 9
+
+if [ -s "$dir/release" ] && [ -s "$dir/vmlinux" ] && [ -d "$dir/build" ]; then
+	log "reusing $(cat "$dir/release") in $dir"
+	echo "$dir/build"
+	exit 0
+fi
+
+# Keep only the newest other build: each is ~2 GB.
+find "$cache" -mindepth 1 -maxdepth 1 -type d ! -name "$key" -printf '%T@ %p\n' |
+	sort -rn | tail -n +2 | cut -d' ' -f2- | xargs -r rm -rf
+
+t0=$SECONDS
+# Built in place: the build tree's generated Makefile names the source by
+# absolute path.  An interrupted build resumes (make is incremental); the
+# release file, written last, marks a finished one.
+src=$dir/src
+obj=$dir/build
+if [ ! -s "$src/Makefile" ]; then
+	rm -rf "$dir"
+	mkdir -p "$src.tmp" "$obj"
+	log "extracting $tarball"
+	tar -xaf "$tarball" -C "$src.tmp" --strip-components=1
+	mv "$src.tmp" "$src"
+fi
+
+log "configuring (defconfig + $fragment)"
+make -s -C "$src" O="$obj" x86_64_defconfig >&2
+"$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "$fragment" >&2
+make -s -C "$src" O="$obj" olddefconfig >&2
+# merge_config only warns when Kconfig refuses a value: the run would then
+# prove less than it claims, so a missing debug option is an error.
+missing=()
+while IFS= read -r line; do
+	case $line in
+	CONFIG_*=y) grep -qx "$line" "$obj/.config" || missing+=("$line") ;;
+	esac
+done <"$fragment"
+[ ${#missing[@]} -eq 0 ] || die "Kconfig refused: ${missing[*]}"
+
+log "building with -j$jobs (a cold build takes ~15 min on 2 cores)"
+make -s -C "$src" O="$obj" -j"$jobs" vmlinux modules >&2 ||
+	die "kernel build failed"
+make -s -C "$src" O="$obj" INSTALL_MOD_PATH="$dir" modules_install >&2 ||
+	die "modules_install failed"
+release=$(make -s -C "$src" O="$obj" kernelrelease)
+cp "$obj/vmlinux" "$dir/vmlinux"
+echo $((SECONDS - t0)) >"$dir/build-seconds"
+echo "$release" >"$dir/release"
+log "built $release in $(cat "$dir/build-seconds") s"
+echo "$dir/build"
