@@ -1510,8 +1510,10 @@ static void diag_explain_base(const struct tcptrace_diag_rec *d, char *out,
 		case TCPTRACE_CAUSE_LISTEN_OVERFLOW:
 			snprintf(out, len, "SYN arrived, no SYN-ACK left "
 				 "(%.1fs): the listener's accept queue is full "
-				 "(ListenOverflows rose): the application is "
-				 "not calling accept() fast enough", secs);
+				 "(the SYN met it full): the application is "
+				 "not calling accept() fast enough, or its "
+				 "listen() backlog (capped by "
+				 "net.core.somaxconn) is too small", secs);
 			return;
 		case TCPTRACE_CAUSE_PAWS:
 			snprintf(out, len, "SYN on a tuple still in %s here, "
