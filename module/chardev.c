@@ -87,10 +87,18 @@ static ssize_t tcptrace_read(struct file *file, char __user *buf,
 		return -EINVAL;
 	for (;;) {
 		ret = tcptrace_ring_read(buf, count, &tcptrace_reader_scope);
-		if (ret)
+		if (ret != -EBUSY && ret)
 			return ret;
-		if (file->f_flags & O_NONBLOCK)
+		if (file->f_flags & O_NONBLOCK) {
+			/*
+			 * More records wait (other namespaces'): another
+			 * wakeup, or an edge-triggered poller would hold
+			 * them until the next record comes.
+			 */
+			if (ret == -EBUSY)
+				tcptrace_dev_wake();
 			return -EAGAIN;
+		}
 		/*
 		 * Nothing for this reader, though there may be records (other
 		 * namespaces' while the host is busy): a signal ends the wait,

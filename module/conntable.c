@@ -54,14 +54,16 @@
 #define TCPTRACE_SCAN	(HZ / 4)
 #define TCPTRACE_SCAN_NS (NSEC_PER_SEC / 4)
 /*
- * Buckets per scan whose TIME_WAIT entries are looked up even though
- * nothing is due: a socket that ended early (killed) is found within
- * nbuckets / TCPTRACE_SCAN_TW_WINDOW scans.  Entries due to expire, taken
- * over by a new SYN or still an orphaned FIN_WAIT2 are looked up every
- * scan.  So a full table of 100k TIME_WAIT entries costs at most a
- * thousand hash lookups a scan, not 100k.
+ * The TIME_WAIT entries of a window of the table's buckets are looked up
+ * in each scan even though nothing is due, the window moving on by its
+ * size each time: a socket that ended early (killed) is found within
+ * TCPTRACE_SCAN_TW_ROUND scans (8 s), and a table of 100k TIME_WAIT
+ * entries costs about 100k / 32 lookups a scan, not 100k.  Entries due
+ * to expire, taken over by a new SYN or still an orphaned FIN_WAIT2 are
+ * looked up every scan.
  */
-#define TCPTRACE_SCAN_TW_WINDOW	256
+#define TCPTRACE_SCAN_TW_ROUND	32
+#define TCPTRACE_SCAN_TW_WINDOW_MIN	256
 /* A SYN from the peer of our own SYN_SENT socket: a simultaneous open. */
 #define TCPTRACE_SYN_SIM_OPEN	0xff
 
@@ -1580,7 +1582,8 @@ static bool tcptrace_hs_due(const struct tcptrace_conn *c, u64 now)
 {
 	u64 born = READ_ONCE(c->born_ns);
 
-	if (born > now)
+	/* established entries: nothing for the scan */
+	if (READ_ONCE(c->phase) != TCPTRACE_HANDSHAKE || born > now)
 		return false;
 	if (now - born > tcptrace_hs_timeout_ns)
 		return true;
@@ -1602,7 +1605,9 @@ static void tcptrace_conn_scan(struct work_struct *work)
 
 	mutex_lock(&tcptrace_scan_mutex);
 	window_start &= tcptrace_nbuckets - 1;
-	window_end = window_start + TCPTRACE_SCAN_TW_WINDOW;
+	window_end = window_start +
+		     max(tcptrace_nbuckets / TCPTRACE_SCAN_TW_ROUND,
+			 TCPTRACE_SCAN_TW_WINDOW_MIN);
 	for (i = 0; i < tcptrace_nbuckets; i++) {
 		struct tcptrace_bucket *b = &tcptrace_buckets[i];
 		unsigned long flags;

@@ -29,6 +29,12 @@ struct tcptrace_cpu {
 	u64		delivered;	/* under tcptrace_read_mutex */
 	u64		filtered;	/* other namespaces', not delivered */
 	u64		staged;		/* in tcptrace_stage, under the mutex */
+	/*
+	 * Drops reported by records a scoped reader did not get, to be
+	 * reported to it in a loss record: under the mutex (read without
+	 * it by tcptrace_ring_has_data()).
+	 */
+	u64		carried;
 	/* counter values at the last reset, under tcptrace_read_mutex */
 	u64		base_produced;
 	u64		base_lost;
@@ -182,6 +188,16 @@ static bool tcptrace_any_unreported(void)
 	return false;
 }
 
+static bool tcptrace_any_carried(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		if (READ_ONCE(per_cpu_ptr(&tcptrace_cpu, cpu)->carried))
+			return true;
+	return false;
+}
+
 static bool tcptrace_any_head(void)
 {
 	int cpu;
@@ -197,7 +213,7 @@ bool tcptrace_ring_has_data(void)
 	/* the stage: what a faulting read() left */
 	return READ_ONCE(tcptrace_stage.len) ||
 	       !ring_buffer_empty(tcptrace_rb) || tcptrace_any_head() ||
-	       tcptrace_any_unreported();
+	       tcptrace_any_unreported() || tcptrace_any_carried();
 }
 
 /*
@@ -245,13 +261,20 @@ static u64 tcptrace_undelivered(int cpu)
 	       per_cpu_ptr(&tcptrace_cpu, cpu)->staged;
 }
 
-/* Report the drops of a drained CPU as a TCPTRACE_REC_LOST record. */
-static void tcptrace_stage_lost(int cpu)
+/*
+ * Report as a TCPTRACE_REC_LOST record the drops of @cpu that no record
+ * the reader got reported: those of a drained CPU, and (@carried) those
+ * that records filtered out for another namespace carried.
+ */
+static void tcptrace_stage_lost(int cpu, bool drained)
 {
 	struct tcptrace_cpu *c = per_cpu_ptr(&tcptrace_cpu, cpu);
 	struct tcptrace_lost_rec rec = {};
 
-	rec.count = atomic64_xchg(&c->unreported, 0);
+	rec.count = c->carried;
+	WRITE_ONCE(c->carried, 0);
+	if (drained)
+		rec.count += atomic64_xchg(&c->unreported, 0);
 	if (!rec.count)
 		return;
 	rec.hdr.type = TCPTRACE_REC_LOST;
@@ -283,17 +306,30 @@ static bool tcptrace_for_reader(const struct tcptrace_hdr *hdr, u64 netns)
 
 /*
  * A record this reader does not get: the drops it reported (hdr.
- * lost_before) go back to its CPU's unreported ones, to be reported by a
- * later record or a TCPTRACE_REC_LOST, so that a scoped reader, too,
- * learns of every loss exactly once.
+ * lost_before) are reported to it in a TCPTRACE_REC_LOST record at the
+ * end of the read (tcptrace_stage_carried()), so that a scoped reader,
+ * too, learns of every loss exactly once, and soon.
  */
 static void tcptrace_filter_out(const struct tcptrace_hdr *hdr)
 {
 	struct tcptrace_cpu *c = per_cpu_ptr(&tcptrace_cpu, hdr->cpu);
 
 	if (hdr->lost_before)
-		atomic64_add(hdr->lost_before, &c->unreported);
+		WRITE_ONCE(c->carried, c->carried + hdr->lost_before);
 	c->filtered++;
+}
+
+/* Loss records for what filtered records carried, while there is room. */
+static void tcptrace_stage_carried(size_t room)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		if (tcptrace_stage.len + sizeof(struct tcptrace_lost_rec) > room)
+			return;
+		if (per_cpu_ptr(&tcptrace_cpu, cpu)->carried)
+			tcptrace_stage_lost(cpu, false);
+	}
 }
 
 /*
@@ -368,7 +404,7 @@ static void tcptrace_stage_fill(size_t room,
 			hdr = tcptrace_head_of(cpu);
 			if (!hdr) {
 				cpumask_set_cpu(cpu, &tcptrace_drained);
-				tcptrace_stage_lost(cpu);
+				tcptrace_stage_lost(cpu, true);
 				if (tcptrace_stage.len + TCPTRACE_READ_MIN > room)
 					return;
 				continue;
@@ -464,8 +500,9 @@ static ssize_t tcptrace_stage_deliver(char __user *buf, size_t count)
 
 /*
  * Copy whole records, oldest first across CPUs, into @buf.  Returns the
- * number of bytes copied, 0 when there is nothing to read, or -EFAULT
- * when nothing could be copied.  A record counts as delivered only once
+ * number of bytes copied, 0 when there is nothing to read, -EBUSY when
+ * nothing was for this reader among the records this call could look at
+ * (more are waiting), or -EFAULT when nothing could be copied.  A record counts as delivered only once
  * it has reached userspace, and a fault loses nothing.
  */
 ssize_t tcptrace_ring_read(char __user *buf, size_t count,
@@ -473,6 +510,7 @@ ssize_t tcptrace_ring_read(char __user *buf, size_t count,
 {
 	size_t done = 0;
 	ssize_t ret = 0;
+	bool spent;
 
 	mutex_lock(&tcptrace_read_mutex);
 	cpumask_clear(&tcptrace_drained);
@@ -480,8 +518,11 @@ ssize_t tcptrace_ring_read(char __user *buf, size_t count,
 	if ((scope->netns || scope->pidns) && tcptrace_stage.len)
 		tcptrace_stage_scope(scope);
 	while (count - done >= TCPTRACE_READ_MIN) {
-		tcptrace_stage_fill(min_t(size_t, count - done,
-					  sizeof(tcptrace_stage.buf)), scope);
+		size_t room = min_t(size_t, count - done,
+				    sizeof(tcptrace_stage.buf));
+
+		tcptrace_stage_fill(room, scope);
+		tcptrace_stage_carried(room);
 		if (!tcptrace_stage.len)
 			break;
 		ret = tcptrace_stage_deliver(buf + done, count - done);
@@ -494,8 +535,12 @@ ssize_t tcptrace_ring_read(char __user *buf, size_t count,
 			break;
 		cond_resched();
 	}
+	spent = tcptrace_budget >= TCPTRACE_READ_BUDGET;
 	mutex_unlock(&tcptrace_read_mutex);
-	return done ? done : min_t(ssize_t, ret, 0);
+	if (done)
+		return done;
+	/* nothing for this reader yet, but more records to look at */
+	return ret < 0 ? ret : spent ? -EBUSY : 0;
 }
 
 int tcptrace_ring_stats(struct tcptrace_stats *st,

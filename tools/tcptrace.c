@@ -1076,8 +1076,10 @@ static void print_state(const struct tcptrace_state_rec *r)
 			ob_u64(pidns);
 			OB_LIT(",\"vpid\":");
 			ob_u64(r->vpid);
+			OB_LIT(",\"vtid\":");
+			ob_u64(r->vtid);
 		} else {
-			OB_LIT("null,\"vpid\":null");
+			OB_LIT("null,\"vpid\":null,\"vtid\":null");
 		}
 		OB_LIT(",\"ctx\":\"");
 		ob_str(tt_ctx_name(r->hdr.ctx));

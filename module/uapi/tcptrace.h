@@ -97,8 +97,9 @@ struct tcptrace_state_rec {
 	__u32	netns_ino;	/* network namespace inode (ip netns ids) */
 	/*
 	 * The task that made the transition, in the initial PID namespace:
-	 * 0 outside task context (hdr.ctx, version 3; before, whoever was
-	 * interrupted) and for a reader in another PID namespace.
+	 * 0 in softirq and hardirq context (hdr.ctx; before version 3,
+	 * whoever was interrupted) and for a reader in another PID
+	 * namespace.  A kernel thread (hdr.ctx kthread) is named.
 	 */
 	__u32	pid;		/* tgid */
 	__u32	tid;
@@ -125,7 +126,7 @@ struct tcptrace_state_rec {
 	 * namespace, whose inode is pidns_ino (ls -l /proc/PID/ns/pid).  A
 	 * reader in a PID namespace other than the initial one gets them,
 	 * and comm, only for tasks of that very namespace; otherwise they
-	 * and comm are zero.  0 outside task context.
+	 * and comm are zero.  0 in softirq and hardirq context.
 	 */
 	__u32	pidns_ino;
 	__u32	vpid;

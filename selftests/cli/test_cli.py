@@ -162,8 +162,8 @@ def task_of_the_readers_pid_namespace():
     r = cli(recs, "-j")
     eq(r.returncode, 0, "rc " + r.stderr)
     a, b, c = [json.loads(x) for x in r.stdout.splitlines()]
-    eq((a["pid"], a["vpid"], a["pidns"], a["comm"]),
-       (4321, 7, 4026532999, "curl"), "host reader")
+    eq((a["pid"], a["vpid"], a["vtid"], a["pidns"], a["comm"]),
+       (4321, 7, 7, 4026532999, "curl"), "host reader")
     eq((b["pid"], b["vpid"], b["pidns"], b["comm"]),
        (7, 7, 4026532999, "curl"), "container reader, its own task")
     eq((c["pid"], c["vpid"], c["pidns"], c["comm"]),

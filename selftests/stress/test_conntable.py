@@ -468,10 +468,10 @@ for _ in range(int(sys.argv[1])):
 def big_table_bounded_work():
     """A table of 131072 entries filled with 100k half-open handshakes
     (a spoofed SYN flood) and thousands of TIME_WAIT sockets: a scan of it
-    finishes well within its period, and looks up at most its window of
-    TIME_WAIT entries (1024) plus those due, not every one; an incoming
-    SYN folds no per-CPU counter, and costs about what it costs with an
-    empty table."""
+    finishes well within its period, and looks up the TIME_WAIT entries
+    of its window (1/32 of the table) plus those due, not every one; an
+    incoming SYN folds no per-CPU counter, and costs about what it costs
+    with an empty table."""
     if not os.path.exists(os.path.join(TRACING, "available_tracers")):
         diag("SKIP: no tracefs")
         return
