@@ -21,6 +21,7 @@
 #include <linux/string.h>
 
 #include "tcptrace.h"
+#include "compat.h"
 
 struct tcptrace_cpu {
 	u64		produced;	/* written by the owning CPU only */
@@ -100,9 +101,16 @@ void tcptrace_ring_exit(void)
 
 u8 tcptrace_ctx(void)
 {
-	if (in_task())
+	/*
+	 * A task with bottom halves disabled may be doing the network's
+	 * work, not its own (receive processing run inline on its way out):
+	 * current is then no more the socket's task than in softirq.
+	 */
+	if (in_task() && !in_softirq())
 		return current->flags & PF_KTHREAD ? TCPTRACE_CTX_KTHREAD :
 						     TCPTRACE_CTX_TASK;
+	if (in_task())
+		return TCPTRACE_CTX_SOFTIRQ;
 	if (in_nmi())
 		return TCPTRACE_CTX_NMI;
 	if (in_hardirq())
@@ -114,7 +122,7 @@ void tcptrace_task_ident(struct tcptrace_state_rec *r)
 {
 	struct pid_namespace *ns;
 
-	if (!in_task())
+	if (!in_task() || in_softirq())
 		return;
 	/* NULL once an exiting task is unhashed */
 	ns = task_active_pid_ns(current);
@@ -502,8 +510,9 @@ static ssize_t tcptrace_stage_deliver(char __user *buf, size_t count)
  * Copy whole records, oldest first across CPUs, into @buf.  Returns the
  * number of bytes copied, 0 when there is nothing to read, -EBUSY when
  * nothing was for this reader among the records this call could look at
- * (more are waiting), or -EFAULT when nothing could be copied.  A record counts as delivered only once
- * it has reached userspace, and a fault loses nothing.
+ * (more are waiting), or -EFAULT when nothing could be copied.  A record
+ * counts as delivered only once it has reached userspace, and a fault
+ * loses nothing.
  */
 ssize_t tcptrace_ring_read(char __user *buf, size_t count,
 			   const struct tcptrace_scope *scope)
