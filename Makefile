@@ -20,7 +20,8 @@ KVER ?= $(shell if [ -d /lib/modules/$$(uname -r)/build ]; then uname -r; \
 	cut -d/ -f4; fi)
 KDIR ?= /lib/modules/$(KVER)/build
 BUILD := $(CURDIR)/build/$(KVER)
-MODSRC := Kbuild VERSION $(wildcard module/*.c module/*.h module/uapi/*.h)
+MODSRC := Kbuild VERSION module/compat.mk \
+	$(wildcard module/*.c module/*.h module/uapi/*.h)
 
 CC ?= cc
 CLI_CFLAGS := -DTCPTRACE_VERSION=\"$(shell cat VERSION)\" -O2 -g -Wall -Wextra -Wno-unused-parameter -std=gnu11 \
@@ -39,14 +40,29 @@ tools/tcptrace: $(CLI_SRC) $(CLI_HDR)
 	$(CC) $(CLI_CFLAGS) -o $@ $(CLI_SRC)
 
 # Each kernel gets its own build tree, so 6.1 and 6.12 objects never mix.
+# 7.x headers want gcc-14 and a newer glibc: built in a trixie chroot.
+# Headers of another Debian release unpacked by selftests/vm/fetch-kernel.sh
+# are found in its cache.
+KCACHE := /var/cache/tcptrace/kernels/$(KVER)/root/usr/src/linux-headers-$(KVER)
+ifeq ($(wildcard $(KDIR)),)
+ifneq ($(wildcard $(KCACHE)),)
+KDIR := $(KCACHE)
+endif
+endif
+ifneq ($(filter 7.%,$(KVER)),)
+$(BUILD)/tcptrace.ko: $(MODSRC)
+	./selftests/vm/build-chroot.sh $(KVER) $(BUILD)
+else
 $(BUILD)/tcptrace.ko: $(MODSRC)
 	@test -d $(KDIR) || { echo "no kernel headers for $(KVER) in $(KDIR):" \
 		"apt-get install linux-headers-$(KVER)" >&2; exit 1; }
 	mkdir -p $(BUILD)/module/uapi
 	cp Kbuild VERSION $(BUILD)/
-	cp module/*.c module/*.h $(BUILD)/module/
+	cp module/*.c module/*.h module/compat.mk $(BUILD)/module/
 	cp module/uapi/*.h $(BUILD)/module/uapi/
-	$(MAKE) -C $(KDIR) M=$(BUILD) W=1 $(if $(C),C=$(C)) modules
+	$(MAKE) -C $(KDIR) M=$(BUILD) W=1 $(if $(C),C=$(C)) \
+		$(if $(filter 5.10.%,$(KVER)),CC=gcc) modules
+endif
 
 module: $(BUILD)/tcptrace.ko
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Every difference between the kernels tcptrace builds for lives here.
- * Supported: 6.1 .. 6.12 (dkms.conf holds the range).  A new kernel should
+ * Supported: 5.10 .. 6.12 (dkms.conf holds the range).  A new kernel should
  * only need changes in this file.  Prefer testing for a feature over
  * testing LINUX_VERSION_CODE, so distribution backports work too.
  */
@@ -12,6 +12,9 @@
 #include <linux/cgroup.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
+#include <net/tcp.h>
+#include <net/inet_hashtables.h>
+#include <net/inet6_hashtables.h>
 #include <linux/sock_diag.h>
 
 /*
@@ -32,10 +35,23 @@
 #error "tcptrace needs a kernel with CONFIG_TRACING and CONFIG_TRACEPOINTS"
 #endif
 
-/* net->net_cookie is a plain u64, written once at netns setup (>= 5.14). */
+/*
+ * The namespace's id in records, the table's keys and a reader's scope.
+ * net->net_cookie is a plain u64, written once at netns setup, since 5.12
+ * (Kbuild: TCPTRACE_HAVE_NET_COOKIE_U64).  Before, it was filled lazily,
+ * by BPF only, through a function modules cannot call: there the
+ * namespace's inode number stands in.  It is unique while the namespace
+ * lives, and the table forgets a namespace's entries when it dies; but
+ * a later namespace may get it again.  Documentation/tcptrace.rst
+ * ("Kernels") says what each kernel's records carry.
+ */
 static inline u64 tcptrace_net_cookie(const struct net *net)
 {
+#ifdef TCPTRACE_HAVE_NET_COOKIE_U64
 	return READ_ONCE(net->net_cookie);
+#else
+	return net->ns.inum;
+#endif
 }
 
 /*
@@ -76,17 +92,50 @@ static inline u64 tcptrace_sk_cgroup_id(const struct sock *sk)
 }
 
 /*
- * Tracepoint kfree_skb: 6.11 added the receiving socket.  Kbuild defines
- * TCPTRACE_HAVE_KFREE_SKB_RX_SK when the target's trace header has it.
+ * Tracepoint kfree_skb: 6.11 added the receiving socket (const in 7.x).
+ * Kbuild defines TCPTRACE_HAVE_KFREE_SKB_RX_SK when the target's trace
+ * header has it, and TCPTRACE_HAVE_KFREE_SKB_CONST_RX_SK when const.
  */
-#ifdef TCPTRACE_HAVE_KFREE_SKB_RX_SK
+#ifdef TCPTRACE_HAVE_KFREE_SKB_CONST_RX_SK
+#define TCPTRACE_KFREE_SKB_PROTO					\
+	void *data, struct sk_buff *skb, void *location,		\
+	enum skb_drop_reason reason, const struct sock *rx_sk
+#elif defined(TCPTRACE_HAVE_KFREE_SKB_RX_SK)
 #define TCPTRACE_KFREE_SKB_PROTO					\
 	void *data, struct sk_buff *skb, void *location,		\
 	enum skb_drop_reason reason, struct sock *rx_sk
-#else
+#elif defined(TCPTRACE_HAVE_KFREE_SKB_REASON)
 #define TCPTRACE_KFREE_SKB_PROTO					\
 	void *data, struct sk_buff *skb, void *location,		\
 	enum skb_drop_reason reason
+#else
+#define TCPTRACE_KFREE_SKB_PROTO					\
+	void *data, struct sk_buff *skb, void *location
+#endif
+
+/*
+ * The drop reason kfree_skb passes (5.17+, backported to some 5.15s), or
+ * 0, "none": a SYN dropped on a kernel without them is reported with
+ * TCPTRACE_DF_NO_DROP_REASON, never with a made-up reason.
+ */
+#ifdef TCPTRACE_HAVE_KFREE_SKB_REASON
+#define TCPTRACE_KFREE_SKB_REASON	reason
+#define TCPTRACE_HAVE_DROP_REASONS	1
+#else
+#define TCPTRACE_KFREE_SKB_REASON	0
+#define TCPTRACE_HAVE_DROP_REASONS	0
+#endif
+
+/* in_irq() became in_hardirq() in 5.11. */
+#ifndef in_hardirq
+#define in_hardirq()	in_irq()
+#endif
+
+/* The irq_work initializers came in 5.11; before, the flags were atomic. */
+#include <linux/irq_work.h>
+#ifndef IRQ_WORK_INIT_LAZY
+#define IRQ_WORK_INIT_LAZY(fn)						\
+	{ .flags = ATOMIC_INIT(IRQ_WORK_LAZY), .func = (fn) }
 #endif
 
 /*
@@ -107,5 +156,82 @@ static inline u64 tcptrace_sk_cgroup_id(const struct sock *sk)
 #else
 #define TCPTRACE_KFREE_SKB_RX_SK	NULL
 #endif
+
+/*
+ * The established and listening socket lookups of TCP's receive path.
+ * 7.x dropped their struct inet_hashinfo argument (Kbuild:
+ * TCPTRACE_HAVE_LOOKUP{,6}_NO_HASHINFO): they find TCP's own table.
+ */
+static inline struct sock *
+tcptrace_lookup_est4(struct net *net, struct inet_hashinfo *h,
+		     __be32 raddr, __be16 rport, __be32 laddr, u16 lport,
+		     int dif, int sdif)
+{
+#ifdef TCPTRACE_HAVE_LOOKUP_NO_HASHINFO
+	return __inet_lookup_established(net, raddr, rport, laddr, lport, dif,
+					 sdif);
+#else
+	return __inet_lookup_established(net, h, raddr, rport, laddr, lport,
+					 dif, sdif);
+#endif
+}
+
+static inline struct sock *
+tcptrace_lookup_listener4(struct net *net, struct inet_hashinfo *h,
+			  __be32 raddr, __be16 rport, __be32 laddr, u16 lport,
+			  int dif, int sdif)
+{
+#ifdef TCPTRACE_HAVE_LOOKUP_NO_HASHINFO
+	return __inet_lookup_listener(net, NULL, 0, raddr, rport, laddr,
+				      lport, dif, sdif);
+#else
+	return __inet_lookup_listener(net, h, NULL, 0, raddr, rport, laddr,
+				      lport, dif, sdif);
+#endif
+}
+
+#if IS_ENABLED(CONFIG_IPV6)
+static inline struct sock *
+tcptrace_lookup_est6(struct net *net, struct inet_hashinfo *h,
+		     const struct in6_addr *raddr, __be16 rport,
+		     const struct in6_addr *laddr, u16 lport, int dif, int sdif)
+{
+#ifdef TCPTRACE_HAVE_LOOKUP6_NO_HASHINFO
+	return __inet6_lookup_established(net, raddr, rport, laddr, lport, dif,
+					  sdif);
+#else
+	return __inet6_lookup_established(net, h, raddr, rport, laddr, lport,
+					  dif, sdif);
+#endif
+}
+
+static inline struct sock *
+tcptrace_lookup_listener6(struct net *net, struct inet_hashinfo *h,
+			  const struct in6_addr *raddr, __be16 rport,
+			  const struct in6_addr *laddr, u16 lport,
+			  int dif, int sdif)
+{
+#ifdef TCPTRACE_HAVE_LOOKUP6_NO_HASHINFO
+	return inet6_lookup_listener(net, NULL, 0, raddr, rport, laddr, lport,
+				     dif, sdif);
+#else
+	return inet6_lookup_listener(net, h, NULL, 0, raddr, rport, laddr,
+				     lport, dif, sdif);
+#endif
+}
+#endif
+
+/*
+ * ECN agreed on a connection: TCP_ECN_OK until 7.x, whose AccECN work
+ * made it a mode, RFC 3168 or AccECN (both bits: still negotiating).
+ */
+static inline bool tcptrace_ecn_agreed(const struct tcp_sock *tp)
+{
+#ifdef TCP_ECN_MODE_ANY
+	return tcp_ecn_mode_rfc3168(tp) || tcp_ecn_mode_accecn(tp);
+#else
+	return tp->ecn_flags & TCP_ECN_OK;
+#endif
+}
 
 #endif /* _TCPTRACE_COMPAT_H */

@@ -271,16 +271,16 @@ static struct sock *tcptrace_lookup(const struct net *net,
 	if (tcptrace_key_v4(k)) {
 		memcpy(&l4, k->laddr + 12, 4);
 		memcpy(&r4, k->raddr + 12, 4);
-		sk = __inet_lookup_established(n, h, r4, htons(k->rport), l4,
-					       k->lport, dif, sdif);
+		sk = tcptrace_lookup_est4(n, h, r4, htons(k->rport), l4,
+					  k->lport, dif, sdif);
 	}
 #if IS_ENABLED(CONFIG_IPV6)
 	else
-		sk = __inet6_lookup_established(n, h,
-						(const struct in6_addr *)k->raddr,
-						htons(k->rport),
-						(const struct in6_addr *)k->laddr,
-						k->lport, dif, sdif);
+		sk = tcptrace_lookup_est6(n, h,
+					  (const struct in6_addr *)k->raddr,
+					  htons(k->rport),
+					  (const struct in6_addr *)k->laddr,
+					  k->lport, dif, sdif);
 #endif
 	rcu_read_unlock();
 	return sk;
@@ -305,16 +305,16 @@ static bool tcptrace_listener(const struct net *net,
 	if (tcptrace_key_v4(k)) {
 		memcpy(&l4, k->laddr + 12, 4);
 		memcpy(&r4, k->raddr + 12, 4);
-		sk = __inet_lookup_listener(n, h, NULL, 0, r4, htons(k->rport),
-					    l4, k->lport, dif, sdif);
+		sk = tcptrace_lookup_listener4(n, h, r4, htons(k->rport), l4,
+					       k->lport, dif, sdif);
 	}
 #if IS_ENABLED(CONFIG_IPV6)
 	else
-		sk = inet6_lookup_listener(n, h, NULL, 0,
-					   (const struct in6_addr *)k->raddr,
-					   htons(k->rport),
-					   (const struct in6_addr *)k->laddr,
-					   k->lport, dif, sdif);
+		sk = tcptrace_lookup_listener6(n, h,
+					       (const struct in6_addr *)k->raddr,
+					       htons(k->rport),
+					       (const struct in6_addr *)k->laddr,
+					       k->lport, dif, sdif);
 #endif
 	/* listeners are freed after an RCU grace period */
 	if (IS_ERR_OR_NULL(sk)) {
@@ -413,7 +413,8 @@ static void tcptrace_dev_ifs(const struct sk_buff *skb,
 {
 	if (!out && skb && skb->protocol == htons(ETH_P_IP)) {
 		*dif = inet_iif(skb);
-		*sdif = inet_sdif(skb);
+		/* const from 5.11 on */
+		*sdif = inet_sdif((struct sk_buff *)skb);
 		return;
 	}
 #if IS_ENABLED(CONFIG_IPV6)
@@ -976,7 +977,7 @@ static void tcptrace_agreed(struct tcptrace_handshake_rec *r,
 		r->agreed |= TCPTRACE_AGREED_TS;
 	if (tp->rx_opt.sack_ok)
 		r->agreed |= TCPTRACE_AGREED_SACK;
-	if (tp->ecn_flags & TCP_ECN_OK)
+	if (tcptrace_ecn_agreed(tp))
 		r->agreed |= TCPTRACE_AGREED_ECN;
 	r->mss = tp->mss_cache;
 	r->advmss = tp->advmss;
@@ -1460,6 +1461,8 @@ static void tcptrace_syn_unanswered(struct tcptrace_diag_rec *d,
 					  sizeof(d->reason));
 	} else if (c->acceptq_full) {
 		d->cause = TCPTRACE_CAUSE_LISTEN_OVERFLOW;
+	} else if (!TCPTRACE_HAVE_DROP_REASONS) {
+		d->flags |= TCPTRACE_DF_NO_DROP_REASON;
 	}
 }
 

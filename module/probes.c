@@ -123,7 +123,8 @@ static void tcptrace_probe_send_reset(void *data, const struct sock *sk,
 /* The kernel dropped a packet: was it a SYN waiting for an answer? */
 static void tcptrace_probe_kfree_skb(TCPTRACE_KFREE_SKB_PROTO)
 {
-	tcptrace_conn_dropped(skb, TCPTRACE_KFREE_SKB_RX_SK, reason);
+	tcptrace_conn_dropped(skb, TCPTRACE_KFREE_SKB_RX_SK,
+			      TCPTRACE_KFREE_SKB_REASON);
 }
 
 /* Never called: fails the build if a tracepoint prototype changes. */

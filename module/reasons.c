@@ -6,7 +6,9 @@
  */
 #include <linux/kernel.h>
 #include <linux/string.h>
+#ifdef TCPTRACE_HAVE_DROP_REASON_NAMES
 #include <net/dropreason.h>
+#endif
 #ifdef TCPTRACE_HAVE_RST_REASON
 #include <net/rstreason.h>
 #endif
@@ -18,11 +20,13 @@ struct tcptrace_name {
 	const char	*name;
 };
 
+#ifdef TCPTRACE_HAVE_DROP_REASON_NAMES
 #define TCPTRACE_DROP_NAME(r)	{ SKB_DROP_REASON_##r, #r },
 
 static const struct tcptrace_name tcptrace_drop_names[] = {
 	DEFINE_DROP_REASON(TCPTRACE_DROP_NAME, TCPTRACE_DROP_NAME)
 };
+#endif
 
 #ifdef TCPTRACE_HAVE_RST_REASON
 #define TCPTRACE_RST_NAME(r)	{ SK_RST_REASON_##r, #r },
@@ -49,8 +53,13 @@ static void tcptrace_name(const struct tcptrace_name *tab, unsigned int n,
 /* Called only when a diagnosis is made: a scan of ~100 entries is fine. */
 void tcptrace_drop_reason_name(unsigned int reason, char *buf, size_t len)
 {
+#ifdef TCPTRACE_HAVE_DROP_REASON_NAMES
 	tcptrace_name(tcptrace_drop_names, ARRAY_SIZE(tcptrace_drop_names),
 		      reason, buf, len);
+#else
+	/* reasons without their list (5.17 .. 5.19): the number */
+	tcptrace_name(NULL, 0, reason, buf, len);
+#endif
 }
 
 bool tcptrace_rst_reason_name(unsigned int reason, char *buf, size_t len)

@@ -48,7 +48,7 @@ tree() {
 	dest=$1
 	mkdir -p "$dest/module/uapi"
 	cp "$top/Kbuild" "$top/VERSION" "$dest/"
-	cp "$top"/module/*.c "$top"/module/*.h "$dest/module/"
+	cp "$top"/module/*.c "$top"/module/*.h "$top"/module/compat.mk "$dest/module/"
 	cp "$top"/module/uapi/*.h "$dest/module/uapi/"
 	chmod -R u=rwX,go=rX "$dest"
 	if [ "$withconf" = 1 ]; then

@@ -1654,9 +1654,12 @@ static void diag_explain(const struct tcptrace_diag_rec *d, char *out,
 	size_t n;
 
 	diag_explain_base(d, out, len);
+	n = strlen(out);
+	if (d->flags & TCPTRACE_DF_NO_DROP_REASON)
+		snprintf(out + n, len - n, " [this kernel gives no drop "
+			 "reasons: before Linux 5.17]");
 	if (d->kind != TCPTRACE_DIAG_RST_OUT)
 		return;
-	n = strlen(out);
 	if (d->flags & TCPTRACE_DF_RST_REASON)
 		snprintf(out + n, len - n, " [kernel reset reason: %.32s]",
 			 d->reason);
@@ -1702,6 +1705,8 @@ static void print_diag(const struct tcptrace_diag_rec *d)
 	ob_u64(d->count);
 	OB_LIT(",\"duration_ns\":");
 	ob_u64(d->duration_ns);
+	OB_LIT(",\"no_drop_reason\":");
+	ob_bool(d->flags & TCPTRACE_DF_NO_DROP_REASON);
 	OB_LIT(",\"middlebox\":");
 	ob_bool(d->flags & TCPTRACE_DF_MIDDLEBOX);
 	if (d->ttl_seen) {

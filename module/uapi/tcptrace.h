@@ -292,6 +292,12 @@ enum tcptrace_diag_cause {
 #define TCPTRACE_DF_RST_REASON	0x04
 /* RST out: this kernel gives no reset reasons (before 6.10) */
 #define TCPTRACE_DF_NO_RST_REASON 0x08
+/*
+ * SYN_UNANSWERED with no reason found, on a kernel that gives no drop
+ * reasons (before 5.17): one may have been dropped for a reason the
+ * kernel does not say.
+ */
+#define TCPTRACE_DF_NO_DROP_REASON 0x10
 
 #define TCPTRACE_REASON_LEN	32
 
