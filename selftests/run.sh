@@ -1,9 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # `make check`: every test.  Host-side tests first (CLI decoder, style),
-# then, for every supported kernel (6.1, 6.1-rt and 6.12), build the module
-# and run the module tests in a QEMU guest booting that kernel; beside
-# them, the same under the debug kernel (selftests/debug/check.sh).  Ends with
+# then, for every supported kernel (6.1, 6.1-rt and 6.12 installed; 5.10
+# and 7.x fetched), build the module and run the module tests in a QEMU
+# guest booting that kernel; beside them, the same under the debug kernel
+# (selftests/debug/check.sh).  Ends with
 # "N passed, N failed"; exits non-zero on any failure.
 #
 #   selftests/run.sh [TEST ...]     (TEST: a guest test name, to run only it)
@@ -61,6 +62,26 @@ for k in $kernels; do
 		suite "guest-$k" selftests/vm/run-vm.sh "$k" \
 		"$ROOT/selftests/guest.sh" "$@"
 done
+
+# Kernels of other Debian releases, fetched into a cache, never installed
+# (selftests/vm/extra-kernels.sh): Debian 11's 5.10, Debian 13's newest 7.x
+# (built in a trixie chroot, selftests/vm/build-chroot.sh).
+while read -r k root; do
+	if [ "$root" = - ]; then
+		echo "not ok - fetch kernel $k"
+		failed=$((failed + 1))
+		continue
+	fi
+	if ! make -s module KVER="$k" >"$OUT/build-$k.log" 2>&1; then
+		cat "$OUT/build-$k.log"
+		echo "not ok - build module for $k"
+		failed=$((failed + 1))
+		continue
+	fi
+	VM_KERNEL_ROOT=$root TCPTRACE_KO=$ROOT/build/$k/tcptrace.ko \
+		suite "guest-$k" selftests/vm/run-vm.sh "$k" \
+		"$ROOT/selftests/guest.sh" "$@"
+done < <(selftests/vm/extra-kernels.sh)
 
 if [ $# -eq 0 ]; then
 	suite fuzz ./fuzz/run.sh --seconds 30

@@ -223,19 +223,21 @@ else
 	fail "packaged dkms.conf: version $VERSION (from VERSION), AUTOINSTALL, BUILD_EXCLUSIVE_KERNEL" "$conf"
 fi
 
-# BUILD_EXCLUSIVE_KERNEL: exactly 6.1 .. 6.12
+# BUILD_EXCLUSIVE_KERNEL: exactly 5.10, 6.1 .. 6.12, 7.2 and 7.3
 re=$(sed -n 's/^BUILD_EXCLUSIVE_KERNEL="\(.*\)"$/\1/p' <<<"$conf")
 bad=()
-for k in 6.1.0-56-amd64 6.5.0-1-amd64 6.10.3 6.12.117+deb12-amd64; do
+for k in 5.10.0-46-amd64 6.1.0-56-amd64 6.1.0-57-rt-amd64 6.5.0-1-amd64 \
+	6.10.3 6.12.117+deb12-amd64 7.2.12+deb13-amd64 7.3.4+deb13-amd64; do
 	grep -qE "$re" <<<"$k" || bad+=("$k should match $re")
 done
-for k in 6.0.12-1-amd64 5.10.0-30-amd64 6.13.1 6.18.44 7.1.0 16.1.0; do
+for k in 6.0.12-1-amd64 5.15.0-30-generic 5.1.0 6.13.1 6.18.44 7.1.0 \
+	7.4.0 16.1.0 15.10.0; do
 	grep -qE "$re" <<<"$k" && bad+=("$k should not match $re")
 done
 if [ "${#bad[@]}" -eq 0 ]; then
-	pass "BUILD_EXCLUSIVE_KERNEL matches 6.1 .. 6.12 only"
+	pass "BUILD_EXCLUSIVE_KERNEL matches 5.10, 6.1 .. 6.12, 7.2 and 7.3 only"
 else
-	fail "BUILD_EXCLUSIVE_KERNEL matches 6.1 .. 6.12 only" "${bad[@]}"
+	fail "BUILD_EXCLUSIVE_KERNEL matches 5.10, 6.1 .. 6.12, 7.2 and 7.3 only" "${bad[@]}"
 fi
 
 lint=$(lintian --fail-on error --display-info "$CHANGES" 2>&1)

@@ -320,3 +320,20 @@ def rst_reason(d, names):
         eq(d["reason"], None, "no reset reasons before 6.10")
         check("no kernel reset reason before Linux 6.10" in d["explain"],
               d["explain"])
+
+
+def drop_reason(d, name, what):
+    """A SYN the kernel dropped names its drop reason @name (None: any
+    real one) where the kernel gives drop reasons (5.17+), else says
+    that it gives none, and claims no cause it cannot know."""
+    if KVER >= (5, 17):
+        eq(d["cause"], "drop_reason", "%s: the kernel's drop reason" % what)
+        if name:
+            eq(d["reason"], name, what)
+        check(d["reason"] not in (None, "NOT_SPECIFIED"), d)
+        check(not d["no_drop_reason"], "%s: reason available" % what)
+    else:
+        eq((d["cause"], d["reason"], d["no_drop_reason"]),
+           ("unanswered", None, True), "%s: no drop reasons before 5.17"
+           % what)
+        check("gives no drop reasons" in d["explain"], d["explain"])

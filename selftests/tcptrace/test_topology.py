@@ -542,9 +542,12 @@ def tw(cport):
                for l in in_s("ss", "-Htan", "state", "time-wait").splitlines())
 
 def paws_estab():
+    # a timewait socket's PAWS rejects: PAWSEstab until 6.x, their own
+    # PAWSTimewait counter since
     h, v = [l.split() for l in in_s("cat", "/proc/net/netstat").splitlines()
             if l.startswith("TcpExt:")]
-    return int(v[h.index("PAWSEstab")])
+    return sum(int(v[h.index(k)]) for k in ("PAWSEstab", "PAWSTimewait")
+               if k in h)
 
 def tsopt(p):
     return dict(p[TCP].options).get("Timestamp")

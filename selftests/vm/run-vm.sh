@@ -70,6 +70,8 @@ GUEST_OUT=/run/tcptrace-vm-out
 # Kernel modules the guest initramfs needs to mount its root (plus whatever
 # modules.dep says they depend on).  Built-in ones are skipped.
 INITRAMFS_MODULES=(virtio virtio_ring virtio_pci netfs 9pnet 9pnet_virtio 9p overlay)
+# Of those, the ones older kernels do not have (netfs: 5.13).
+OPTIONAL_MODULES=" netfs "
 # What counts as a kernel splat in the guest's logs.
 # Lockdep, atomic-sleep and KASAN reports and soft lockups start with
 # "WARNING:" or "BUG:"; RCU stalls and hung tasks do not.
@@ -158,7 +160,10 @@ VM_MEM=${VM_MEM:-1024}
 [[ $VM_MEM =~ ^[0-9]+[MG]?$ ]] || die -c 2 "VM_MEM must be a size in MiB"
 
 if [ -n "${VM_KERNEL_ROOT:-}" ]; then
+	# a kernel of our own build (vmlinux), or a Debian package's
+	# unpacked (boot/vmlinuz-KVER, see fetch-kernel.sh)
 	VMLINUZ=$VM_KERNEL_ROOT/vmlinux
+	[ -e "$VMLINUZ" ] || VMLINUZ=$VM_KERNEL_ROOT/boot/vmlinuz-$KVER
 	MODDIR=$VM_KERNEL_ROOT/lib/modules/$KVER
 else
 	VMLINUZ=/boot/vmlinuz-$KVER
@@ -243,7 +248,7 @@ exec 9>"$CACHE/.lock"
 flock 9
 
 KERNEL=$CACHE/vmlinux
-if [ -n "${VM_KERNEL_ROOT:-}" ]; then
+if [ "${VMLINUZ##*/}" = vmlinux ]; then
 	has_pvh_note "$VMLINUZ" || die -c 2 "$VMLINUZ: not a PVH-bootable vmlinux"
 	KERNEL=$VMLINUZ
 elif [ -s "$KERNEL" ] && [ "$KERNEL" -nt "$VMLINUZ" ] && has_pvh_note "$KERNEL"; then
@@ -425,6 +430,7 @@ resolve_modules() {
 				grep -E "/${name}\.ko$" >/dev/null; then
 				return 0
 			fi
+			[[ $OPTIONAL_MODULES != *" $name "* ]] || return 0
 			die "kernel module $name not found for $KVER (neither in modules.dep nor built in)"
 		fi
 		for d in ${deps_of[$name]}; do
@@ -531,10 +537,10 @@ shquote() {
 	done < <(compgen -e)
 	echo "export VM_OUT=$GUEST_OUT VM_KVER=$(shquote "$KVER")"
 	if [ -n "${VM_KERNEL_ROOT:-}" ]; then
-		# an uninstalled kernel: its modules.builtin & co. where
-		# modprobe looks (in the guest's tmpfs overlay)
+		# an uninstalled kernel: its modules where modprobe looks
 		echo "mkdir -p /lib/modules/$(shquote "$KVER") &&" \
-			"cp -a $(shquote "$MODDIR")/. /lib/modules/$(shquote "$KVER")/"
+			"mount --bind $(shquote "$(readlink -f "$MODDIR")")" \
+			"/lib/modules/$(shquote "$KVER")"
 	fi
 	echo "cd $(shquote "$PWD") || { echo \"run-vm: cannot cd to \$PWD in the guest\" >&2; exit 125; }"
 	printf 'exec'

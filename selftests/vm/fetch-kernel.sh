@@ -1,0 +1,95 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Fetch a Debian kernel of another suite (image, headers, kbuild) into a
+# cache, without installing it: the host's apt sources and packages stay
+# as they are.  The module builds against the headers there, and run-vm.sh
+# boots the image from there (VM_KERNEL_ROOT).
+#
+#   selftests/vm/fetch-kernel.sh SUITE KVER
+#   e.g. selftests/vm/fetch-kernel.sh bullseye 5.10.0-46-amd64
+#        selftests/vm/fetch-kernel.sh trixie-backports 7.3.4+deb13-amd64
+#
+# Prints the kernel root (/var/cache/tcptrace/kernels/KVER/root: boot/,
+# lib/modules/KVER/, usr/src/linux-headers-KVER/) as its last line.
+# With SUITE alone, only brings SUITE's package lists up to date.
+# SUITE's own apt lists live in /var/cache/tcptrace/apt-SUITE.
+set -euo pipefail
+
+[ $# -eq 1 ] || [ $# -eq 2 ] || { sed -n '3,15s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+suite=$1
+kver=${2:-}
+cache=${TCPTRACE_KERNEL_CACHE:-/var/cache/tcptrace}
+apt=$cache/apt-$suite
+dir=$cache/kernels/$kver
+root=$dir/root
+
+log() { echo "fetch-kernel: $*" >&2; }
+die() {
+	log "ERROR: $*"
+	exit 1
+}
+
+if [ -n "$kver" ] && [ -s "$dir/complete" ]; then
+	echo "$root"
+	exit 0
+fi
+
+mkdir -p "$apt/lists/partial" "$apt/archives/partial"
+case $suite in
+bullseye | bookworm | trixie)
+	printf 'deb http://deb.debian.org/debian %s main\n' "$suite" \
+		>"$apt/sources.list"
+	printf 'deb http://deb.debian.org/debian-security %s-security main\n' \
+		"$suite" >>"$apt/sources.list"
+	;;
+*)	# trixie-backports and the like
+	printf 'deb http://deb.debian.org/debian %s main\n' "$suite" \
+		>"$apt/sources.list"
+	;;
+esac
+opts=(-q -o "Dir::Etc::SourceList=$apt/sources.list"
+	-o Dir::Etc::SourceParts=/dev/null -o "Dir::State::Lists=$apt/lists"
+	-o "Dir::Cache=$apt" -o Debug::NoLocking=1)
+log "apt-get update ($suite)"
+apt-get "${opts[@]}" update >&2 </dev/null || die "apt-get update failed"
+[ -n "$kver" ] || exit 0
+mkdir -p "$dir"
+
+flavour=${kver##*-}                       # amd64
+abi=${kver%-"$flavour"}                   # 5.10.0-46
+series=${abi%%-*}                         # 5.10.0
+series=${series%.0}                       # 5.10
+if apt-cache "${opts[@]}" show "linux-binary-$kver" >/dev/null 2>&1; then
+	# 7.x: the image split in three, under /usr/lib/modules; its headers
+	# want a newer toolchain (build-chroot.sh has them)
+	pkgs=("linux-binary-$kver" "linux-modules-$kver" "linux-base-$kver")
+else
+	pkgs=("linux-image-$kver-unsigned" "linux-headers-$kver"
+		"linux-headers-$abi-common" "linux-kbuild-$series")
+	# the signed image where there is no unsigned one of that name
+	apt-cache "${opts[@]}" show "${pkgs[0]}" >/dev/null 2>&1 ||
+		pkgs[0]=linux-image-$kver
+fi
+cd "$dir"
+log "downloading ${pkgs[*]}"
+apt-get "${opts[@]}" download "${pkgs[@]}" >&2 </dev/null ||
+	die "apt-get download failed"
+rm -rf "$root"
+for deb in ./*.deb; do
+	dpkg-deb -x "$deb" "$root"
+done
+
+# The headers' Makefile includes the common headers by absolute path.
+mk=$root/usr/src/linux-headers-$kver/Makefile
+[ ! -f "$mk" ] || sed -i "s|^include /usr/src/|include $root/usr/src/|" "$mk"
+# 7.x keeps the kernel and its modules in /usr/lib/modules only
+if [ -d "$root/usr/lib/modules/$kver" ] && [ ! -e "$root/lib/modules" ]; then
+	ln -s usr/lib "$root/lib"
+	mkdir -p "$root/boot"
+	ln -s "../usr/lib/modules/$kver/vmlinuz" "$root/boot/vmlinuz-$kver"
+fi
+[ -r "$root/boot/vmlinuz-$kver" ] || die "no kernel image in the packages"
+depmod -b "$root" "$kver" || die "depmod failed"
+echo "$suite" >"$dir/complete"
+log "$kver ready in $root"
+echo "$root"
