@@ -19,7 +19,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ktap import test, run, check, eq, diag  # noqa: E402
 from lib import (load, unload, new_port, sh, Tracer, netns_ino,  # noqa: E402
-                 stats, DEV, TIMEOUT, kill_tracers)
+                 stats, DEV, TIMEOUT, kill_tracers, SLOWDOWN)
 
 TCP_MAXSEG = 2
 
@@ -414,7 +414,7 @@ for i in range(int(sys.argv[1])):
     s.close()
 """
 
-NNS = 200
+NNS = int(200 // SLOWDOWN)
 
 
 @test
