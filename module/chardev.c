@@ -59,6 +59,8 @@ static int tcptrace_open(struct inode *inode, struct file *file)
 
 	if (!ns_capable(net->user_ns, CAP_NET_ADMIN))
 		return -EPERM;
+	if (!TCPTRACE_SCOPED_READERS && !net_eq(net, &init_net))
+		return -EOPNOTSUPP;
 	if (test_and_set_bit_lock(0, &tcptrace_busy))
 		return -EBUSY;
 	pidns = task_active_pid_ns(current);

@@ -55,6 +55,18 @@ static inline u64 tcptrace_net_cookie(const struct net *net)
 }
 
 /*
+ * May a reader in another namespace than the initial one be scoped to
+ * its own?  Only by a never reused id: with inode numbers, records still
+ * buffered from a dead namespace would go to whichever container got its
+ * number next.  So before 5.12 only the initial namespace reads.
+ */
+#ifdef TCPTRACE_HAVE_NET_COOKIE_U64
+#define TCPTRACE_SCOPED_READERS	1
+#else
+#define TCPTRACE_SCOPED_READERS	0
+#endif
+
+/*
  * The socket cookie, exactly as getsockopt(SO_COOKIE), ss -e and BPF see
  * it: generated on first use, stable for the socket's life, never reused.
  * __sock_gen_cookie() is not exported; sock_diag_save_cookie() is, and

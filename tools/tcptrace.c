@@ -1660,6 +1660,7 @@ static void diag_explain(const struct tcptrace_diag_rec *d, char *out,
 			 "reasons: before Linux 5.17]");
 	if (d->kind != TCPTRACE_DIAG_RST_OUT)
 		return;
+	n = strlen(out);
 	if (d->flags & TCPTRACE_DF_RST_REASON)
 		snprintf(out + n, len - n, " [kernel reset reason: %.32s]",
 			 d->reason);
@@ -2092,6 +2093,11 @@ static int open_device(void)
 		case EBUSY:
 			die(EX_RUNTIME, "%s: busy: another tcptrace reader has "
 			    "it open (one reader at a time)", opt.device);
+			break;
+		case EOPNOTSUPP:
+			die(EX_RUNTIME, "%s: readers in a container need "
+			    "Linux 5.12 or later (network namespace cookies); "
+			    "read from the host", opt.device);
 			break;
 		default:
 			die(EX_RUNTIME, "%s: %s", opt.device, strerror(errno));

@@ -176,6 +176,21 @@ def task_of_the_readers_pid_namespace():
 
 
 @test
+def kernel_without_drop_reasons_says_so():
+    """An unanswered SYN from a kernel that gives no drop reasons (5.10):
+    no reason, no_drop_reason in JSON, and the text says why."""
+    rec = diag_rec(1, cause=4, flags=0x10, duration=10 ** 9, count=1)
+    r = cli(rec, "-j")
+    eq(r.returncode, 0, "rc " + r.stderr)
+    d = json.loads(r.stdout)
+    eq((d["cause"], d["reason"], d["no_drop_reason"]),
+       ("unanswered", None, True), "JSON")
+    check("gives no drop reasons" in d["explain"], d["explain"])
+    r = cli(diag_rec(1, cause=4, duration=10 ** 9, count=1), "-j")
+    eq(json.loads(r.stdout)["no_drop_reason"], False, "without the flag")
+
+
+@test
 def text_output_names_softirq_and_duration():
     r = cli(state() + state(old=2, new=1, ts=2001000, ctx=1))
     eq(r.returncode, 0, "rc")
