@@ -40,7 +40,8 @@ tools/tcptrace: $(CLI_SRC) $(CLI_HDR)
 	$(CC) $(CLI_CFLAGS) -o $@ $(CLI_SRC)
 
 # Each kernel gets its own build tree, so 6.1 and 6.12 objects never mix.
-# 7.x headers want gcc-14 and a newer glibc: built in a trixie chroot.
+# 7.x headers want gcc-14 and a newer glibc: on a host without gcc-14
+# (Debian 12), built in a trixie chroot.
 # Headers of another Debian release unpacked by selftests/vm/fetch-kernel.sh
 # are found in its cache.
 KCACHE := /var/cache/tcptrace/kernels/$(KVER)/root/usr/src/linux-headers-$(KVER)
@@ -50,6 +51,11 @@ KDIR := $(KCACHE)
 endif
 endif
 ifneq ($(filter 7.%,$(KVER)),)
+ifeq ($(shell command -v gcc-14),)
+CHROOT_BUILD := 1
+endif
+endif
+ifdef CHROOT_BUILD
 $(BUILD)/tcptrace.ko: $(MODSRC)
 	./selftests/vm/build-chroot.sh $(KVER) $(BUILD)
 else

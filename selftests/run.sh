@@ -66,7 +66,9 @@ done
 # Kernels of other Debian releases, fetched into a cache, never installed
 # (selftests/vm/extra-kernels.sh): Debian 11's 5.10, Debian 13's newest 7.x
 # (built in a trixie chroot, selftests/vm/build-chroot.sh).
-while read -r k root; do
+mapfile -t extra < <(selftests/vm/extra-kernels.sh)
+for line in "${extra[@]}"; do
+	read -r k root <<<"$line"
 	if [ "$root" = - ]; then
 		echo "not ok - fetch kernel $k"
 		failed=$((failed + 1))
@@ -81,7 +83,7 @@ while read -r k root; do
 	VM_KERNEL_ROOT=$root TCPTRACE_KO=$ROOT/build/$k/tcptrace.ko \
 		suite "guest-$k" selftests/vm/run-vm.sh "$k" \
 		"$ROOT/selftests/guest.sh" "$@"
-done < <(selftests/vm/extra-kernels.sh)
+done
 
 if [ $# -eq 0 ]; then
 	suite fuzz ./fuzz/run.sh --seconds 30

@@ -35,14 +35,15 @@ if ! chroot "$dir" gcc-14 --version >/dev/null 2>&1; then
 			--no-install-recommends mmdebstrap </dev/null >&2 ||
 		die "cannot install mmdebstrap"
 	log "making a trixie chroot in $dir (once)"
-	rm -rf "$dir.tmp"
+	umount "$dir.tmp/proc" "$dir/proc" 2>/dev/null || true
+	rm -rf --one-file-system "$dir.tmp"
 	mmdebstrap --variant=minbase --mode=root \
 		--include=gcc-14,gcc,make,libc6-dev,libelf-dev,bc,bison,flex,kmod,xz-utils,zstd,ca-certificates \
 		--keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
 		trixie "$dir.tmp" "deb $mirror trixie main" \
 		"deb $mirror trixie-backports main" >&2 </dev/null ||
 		die "mmdebstrap failed"
-	rm -rf "$dir"
+	rm -rf --one-file-system "$dir"
 	mv "$dir.tmp" "$dir"
 fi
 
@@ -63,12 +64,11 @@ mkdir -p "$dir$src/module/uapi"
 cp "$repo/Kbuild" "$repo/VERSION" "$dir$src/"
 cp "$repo"/module/*.c "$repo"/module/*.h "$repo"/module/compat.mk "$dir$src/module/"
 cp "$repo"/module/uapi/*.h "$dir$src/module/uapi/"
-# objtool reads /proc
+# objtool reads /proc; unmounted however the build ends
 mountpoint -q "$dir/proc" || mount -t proc proc "$dir/proc"
-rc=0
-chroot "$dir" make -C "$hdr" M="$src" W=1 modules || rc=$?
-umount "$dir/proc" 2>/dev/null || true
-[ "$rc" -eq 0 ] || die "module build for $kver failed"
+trap 'umount "$dir/proc" 2>/dev/null || true' EXIT
+chroot "$dir" make -C "$hdr" M="$src" W=1 modules ||
+	die "module build for $kver failed"
 mkdir -p "$out"
 cp "$dir$src/tcptrace.ko" "$out/tcptrace.ko"
 log "built $out/tcptrace.ko for $kver"

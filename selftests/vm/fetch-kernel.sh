@@ -35,6 +35,13 @@ if [ -n "$kver" ] && [ -s "$dir/complete" ]; then
 fi
 
 mkdir -p "$apt/lists/partial" "$apt/archives/partial"
+# one run per suite at a time: they share the lists
+exec 9>"$apt/.lock"
+flock 9
+if [ -n "$kver" ] && [ -s "$dir/complete" ]; then
+	echo "$root"
+	exit 0
+fi
 case $suite in
 bullseye | bookworm | trixie)
 	printf 'deb http://deb.debian.org/debian %s main\n' "$suite" \
@@ -53,7 +60,9 @@ opts=(-q -o "Dir::Etc::SourceList=$apt/sources.list"
 log "apt-get update ($suite)"
 apt-get "${opts[@]}" update >&2 </dev/null || die "apt-get update failed"
 [ -n "$kver" ] || exit 0
-mkdir -p "$dir"
+# an unfinished earlier try leaves nothing that counts
+rm -rf "$dir"
+mkdir -p "$dir/debs"
 
 flavour=${kver##*-}                       # amd64
 abi=${kver%-"$flavour"}                   # 5.10.0-46
@@ -70,11 +79,10 @@ else
 	apt-cache "${opts[@]}" show "${pkgs[0]}" >/dev/null 2>&1 ||
 		pkgs[0]=linux-image-$kver
 fi
-cd "$dir"
+cd "$dir/debs"
 log "downloading ${pkgs[*]}"
 apt-get "${opts[@]}" download "${pkgs[@]}" >&2 </dev/null ||
 	die "apt-get download failed"
-rm -rf "$root"
 for deb in ./*.deb; do
 	dpkg-deb -x "$deb" "$root"
 done
