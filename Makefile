@@ -61,7 +61,9 @@ $(BUILD)/tcptrace.ko: $(MODSRC)
 else
 $(BUILD)/tcptrace.ko: $(MODSRC)
 	@test -d $(KDIR) || { echo "no kernel headers for $(KVER) in $(KDIR):" \
-		"apt-get install linux-headers-$(KVER)" >&2; exit 1; }
+		"apt-get install linux-headers-$(KVER), or for another" \
+		"Debian release: selftests/vm/fetch-kernel.sh SUITE $(KVER)" >&2; \
+		exit 1; }
 	mkdir -p $(BUILD)/module/uapi
 	cp Kbuild VERSION $(BUILD)/
 	cp module/*.c module/*.h module/compat.mk $(BUILD)/module/
