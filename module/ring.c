@@ -122,7 +122,8 @@ void tcptrace_task_ident(struct tcptrace_state_rec *r)
 {
 	struct pid_namespace *ns;
 
-	if (!in_task() || in_softirq())
+	/* tcptrace_ctx() decided, in tcptrace_hdr_init(), whose work it is */
+	if (r->hdr.ctx != TCPTRACE_CTX_TASK && r->hdr.ctx != TCPTRACE_CTX_KTHREAD)
 		return;
 	/* NULL once an exiting task is unhashed */
 	ns = task_active_pid_ns(current);
@@ -186,23 +187,17 @@ void tcptrace_ring_emit(struct tcptrace_hdr *hdr)
 	preempt_enable_notrace();
 }
 
-static bool tcptrace_any_unreported(void)
+/* Drops some CPU has not reported in-band yet, or a filtered record carried. */
+static bool tcptrace_any_loss_to_report(void)
 {
 	int cpu;
 
-	for_each_possible_cpu(cpu)
-		if (atomic64_read(&per_cpu_ptr(&tcptrace_cpu, cpu)->unreported))
-			return true;
-	return false;
-}
+	for_each_possible_cpu(cpu) {
+		struct tcptrace_cpu *c = per_cpu_ptr(&tcptrace_cpu, cpu);
 
-static bool tcptrace_any_carried(void)
-{
-	int cpu;
-
-	for_each_possible_cpu(cpu)
-		if (READ_ONCE(per_cpu_ptr(&tcptrace_cpu, cpu)->carried))
+		if (atomic64_read(&c->unreported) || READ_ONCE(c->carried))
 			return true;
+	}
 	return false;
 }
 
@@ -221,7 +216,7 @@ bool tcptrace_ring_has_data(void)
 	/* the stage: what a faulting read() left */
 	return READ_ONCE(tcptrace_stage.len) ||
 	       !ring_buffer_empty(tcptrace_rb) || tcptrace_any_head() ||
-	       tcptrace_any_unreported() || tcptrace_any_carried();
+	       tcptrace_any_loss_to_report();
 }
 
 /*

@@ -70,7 +70,8 @@ void tcptrace_parked_synack(const struct sock *sk);
 u8 tcptrace_ctx(void);
 /*
  * The task fields of @r: who made the transition, only in task context
- * (in softirq, current is whoever was interrupted).
+ * (in softirq, current is whoever was interrupted).  After
+ * tcptrace_hdr_init(), whose context it reads.
  */
 void tcptrace_task_ident(struct tcptrace_state_rec *r);
 /* Fill the common header fields of a record about to be emitted. */
