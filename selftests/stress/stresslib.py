@@ -20,7 +20,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tcptrace"))
-from ktap import check, eq, diag  # noqa: E402,F401
+from ktap import check, eq, diag, Skip  # noqa: E402,F401
 from lib import *  # noqa: E402,F401,F403
 from lib import HDR, DEV, CLI, KO, sh, load, unload  # noqa: E402,F401
 
@@ -332,6 +332,66 @@ def read_all(fd, bufsize=1 << 20):
 
 def open_dev(flags=os.O_RDONLY | os.O_NONBLOCK):
     return os.open(DEV, flags)
+
+
+NETNS_COOKIE = """
+import socket, struct
+s = socket.socket()
+print(struct.unpack("<Q", s.getsockopt(socket.SOL_SOCKET, 71, 8))[0])
+"""
+# every record type: the header, the socket cookie, then these two
+REC_NETNS = struct.Struct("<QI")
+
+
+def netns_cookie(ns):
+    """The cookie of network namespace @ns: SO_NETNS_COOKIE (5.14+), else
+    the module's records of a connect made in @ns, picked by the
+    namespace's inode.  Call with the module loaded and the device
+    closed."""
+    r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c",
+                        NETNS_COOKIE], capture_output=True, text=True)
+    if r.returncode == 0:
+        return int(r.stdout)
+    check("Protocol not available" in r.stderr, r.stderr)
+    ino = os.stat("/run/netns/" + ns).st_ino
+    fd = open_dev()
+    try:
+        read_all(fd)
+        sh("ip netns exec %s %s -c 'import socket; "
+           "socket.socket().connect_ex((\"127.0.0.1\", 9))'" % (
+               ns, sys.executable))
+        time.sleep(0.3)
+        got = {c for typ, _, _, raw in walk(read_all(fd))
+               if typ != REC_LOST and len(raw) >= HDR.size + 20
+               for c, i in [REC_NETNS.unpack_from(raw, HDR.size + 8)]
+               if i == ino}
+    finally:
+        os.close(fd)
+    eq(len(got), 1, "one cookie in the records of netns %s" % ns)
+    return got.pop()
+
+
+SCOPED_PROBE = """
+import os, sys
+try:
+    os.close(os.open("/dev/tcptrace", os.O_RDONLY | os.O_NONBLOCK))
+except OSError as e:
+    sys.exit(e.errno)
+"""
+
+
+def need_scoped_readers():
+    """A reader in another network namespace needs the kernel's netns
+    cookies (5.12+).  Without them the module refuses it with EOPNOTSUPP,
+    and the CLI says why: check that refusal, then skip the test.  Call
+    with the module loaded and the device closed."""
+    r = subprocess.run(["unshare", "--net", sys.executable, "-c",
+                        SCOPED_PROBE])
+    if r.returncode == errno.EOPNOTSUPP:
+        raise Skip("readers outside the initial netns are refused with "
+                   "EOPNOTSUPP on this kernel (no netns cookies)")
+    eq(r.returncode, 0, "open from a new network namespace (%s)" %
+       errno.errorcode.get(r.returncode, r.returncode))
 
 
 def quiet_refused(n=5):

@@ -189,6 +189,7 @@ def namespace_readers_alternate():
     """A reader in a namespace gets only that namespace's records, while a
     global reader gets everyone's; both alternate under two storms."""
     load()
+    need_scoped_readers()
     mark = LogMark()
     ns = "ttconc"
     sh("ip netns del %s" % ns, False)

@@ -251,12 +251,6 @@ def connects_stuck_in_syn_sent():
 SO_NETNS_COOKIE = 71
 M32 = 0xffffffff
 
-NETNS_COOKIE = r"""
-import socket, struct
-s = socket.socket()
-print(struct.unpack("<Q", s.getsockopt(socket.SOL_SOCKET, 71, 8))[0])
-"""
-
 HF_LISTENER = r"""
 import socket, time
 s = socket.socket()
@@ -328,8 +322,7 @@ def hash_collisions_not_predictable():
                                 "-c", HF_LISTENER], stdout=subprocess.PIPE,
                                text=True)
         eq(lst.stdout.readline().strip(), "ready", "listener")
-        cookie = int(topo.sh(b, "%s -c '%s'" % (
-            sys.executable, NETNS_COOKIE.replace("'", '"'))).stdout)
+        cookie = netns_cookie(b)
         fd = open_dev()
         s0 = stats(fd)
         nb = s0["conn_capacity"] // 4
@@ -389,6 +382,22 @@ TRACING = "/sys/kernel/tracing"
 def tw(path, value):
     with open(os.path.join(TRACING, path), "w") as f:
         f.write(value)
+
+
+def read_sysctl(name):
+    with open("/proc/sys/" + name) as f:
+        return f.read().strip()
+
+
+def write_sysctl(name, value):
+    with open("/proc/sys/" + name, "w") as f:
+        f.write(value)
+
+
+def softnet_dropped():
+    """Packets dropped for a full per-CPU backlog, all CPUs, since boot."""
+    with open("/proc/net/softnet_stat") as f:
+        return sum(int(x.split()[1], 16) for x in f)
 
 
 def trace_reset():
@@ -476,6 +485,11 @@ def big_table_bounded_work():
         diag("SKIP: no tracefs")
         return
     load("conn_table_size=131072 hs_timeout=600")
+    # Bursts of 2000 frames from one sender: on a slow guest the softirq
+    # falls behind (ksoftirqd) and the default 1000-packet backlog would
+    # drop SYNs before any hook sees them, so nothing would be measured.
+    backlog = read_sysctl("net/core/netdev_max_backlog")
+    write_sysctl("net/core/netdev_max_backlog", "20000")
     n = size(100000, 100000)
     ntw = size(3000, 10000)
     topo = Topo("c", "10.206.0", "fd06::")
@@ -530,7 +544,9 @@ def big_table_bounded_work():
              "a full one (%d); scans %s us" % (
                  avg(empty), len(empty), avg(full), len(full),
                  ", ".join("%.0f" % x for x in scans)))
-        check(len(empty) > 1000 and len(full) > 1000, "SYNs traced")
+        check(len(empty) > 1000 and len(full) > 1000,
+              "SYNs traced (%d and %d of 2000; backlog drops %d)" % (
+                  len(empty), len(full), softnet_dropped()))
         check(avg(full) < 3 * avg(empty) + 5,
               "a SYN costs about the same with a full table")
         check(not [x for x in folds if "<-tcptrace_" in x],
@@ -538,6 +554,7 @@ def big_table_bounded_work():
         check(scans and max(scans) < 250000,
               "a scan of the full table takes less than its 250 ms period")
     finally:
+        write_sysctl("net/core/netdev_max_backlog", backlog)
         if lst:
             lst.kill()
             lst.wait()

@@ -430,6 +430,7 @@ def fault_leftover_stays_in_its_namespace():
     the next read(): a reader scoped to another network namespace must not
     get any of it (it is counted as filtered out)."""
     load()
+    need_scoped_readers()
     mark = LogMark()
     ns = "ttstage"
     sh("ip netns add %s" % ns)

@@ -55,6 +55,7 @@ def scoped_reader_bounded_under_storm():
     own namespace's records still arrive, and a reader blocked in read()
     ends at SIGINT within 2 s; no soft lockup, no RCU stall."""
     load()
+    need_scoped_readers()
     mark = LogMark()
     fresh_ns()
     storm = Storm(mode="refused", procs=NCPUS)
@@ -111,6 +112,7 @@ def scoped_reader_loss_exact():
     and most of them are the host's, which this reader never gets.  It
     still learns of every lost record exactly once."""
     load("buf_size=8192")
+    need_scoped_readers()
     mark = LogMark()
     fresh_ns()
     reader = None
@@ -197,6 +199,7 @@ def container_reader_never_sees_host_tasks():
     host reader, for the same kind of connection, gets the global PID and
     the task's PID namespace."""
     load()
+    need_scoped_readers()
     mark = LogMark()
     fresh_ns()
     try:

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 """Minimal kselftest (TAP 13) reporting for the tcptrace guest tests."""
+import time
 import traceback
 
 _tests = []
@@ -22,12 +23,15 @@ def run(selected=None, after_each=None):
     failed = 0
     for i, t in enumerate(todo, 1):
         name = t.__name__
+        t0 = time.monotonic()
         try:
             try:
                 t()
             finally:
                 if after_each:
                     after_each()
+                # where a run's time goes (make check has a time budget)
+                print("# %s: %.1f s" % (name, time.monotonic() - t0))
         except Skip as e:
             print("ok %d %s # SKIP %s" % (i, name, e), flush=True)
             continue
