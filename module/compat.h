@@ -246,4 +246,14 @@ static inline bool tcptrace_ecn_agreed(const struct tcp_sock *tp)
 #endif
 }
 
+/* The KUnit tests' way of making a socket that agreed on RFC 3168 ECN. */
+static inline void tcptrace_ecn_set_agreed(struct tcp_sock *tp)
+{
+#ifdef TCP_ECN_MODE_ANY
+	tcp_ecn_mode_set(tp, TCP_ECN_MODE_RFC3168);
+#else
+	tp->ecn_flags = TCP_ECN_OK;
+#endif
+}
+
 #endif /* _TCPTRACE_COMPAT_H */

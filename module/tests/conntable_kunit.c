@@ -437,7 +437,7 @@ static struct sock *tt_kern_sock(struct kunit *test, int type, int protocol)
 	if (!kunit_alloc_resource(test, tt_sock_res_init, tt_sock_res_free,
 				  GFP_KERNEL, sock)) {
 		sock_release(sock);
-		KUNIT_ASSERT_FAILURE(test, "cannot track the socket");
+		KUNIT_ASSERT_TRUE_MSG(test, false, "cannot track the socket");
 	}
 	return sock->sk;
 }
@@ -470,7 +470,7 @@ static void tt_sock_agree(struct sock *sk)
 	tp->rx_opt.rcv_wscale = 9;
 	tp->rx_opt.tstamp_ok = 1;
 	tp->rx_opt.sack_ok = TCP_SACK_SEEN;
-	tp->ecn_flags = TCP_ECN_OK;
+	tcptrace_ecn_set_agreed(tp);
 	tp->mss_cache = 1448;
 	tp->advmss = 1460;
 	tp->rx_opt.mss_clamp = 1400;
@@ -944,7 +944,7 @@ static struct net *tt_other_net(struct kunit *test)
 	if (!kunit_alloc_resource(test, tt_net_res_init, tt_net_res_free,
 				  GFP_KERNEL, net)) {
 		put_net(net);
-		KUNIT_ASSERT_FAILURE(test, "cannot track the namespace");
+		KUNIT_ASSERT_TRUE_MSG(test, false, "cannot track the namespace");
 	}
 	ctx->other = net;
 	KUNIT_ASSERT_EQ(test, tt_lo_up(net, &was_down), 0);

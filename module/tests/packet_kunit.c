@@ -269,7 +269,7 @@ static struct sk_buff *tt_skb_part(struct kunit *test, const struct tt_pkt *p,
 	if (!kunit_alloc_resource(test, tt_skb_res_init, tt_skb_res_free,
 				  GFP_KERNEL, skb)) {
 		kfree_skb(skb);
-		KUNIT_ASSERT_FAILURE(test, "cannot track the skb");
+		KUNIT_ASSERT_TRUE_MSG(test, false, "cannot track the skb");
 	}
 	KUNIT_ASSERT_EQ(test, skb->len, len);
 	KUNIT_ASSERT_EQ(test, skb_headlen(skb), headlen);

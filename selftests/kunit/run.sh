@@ -3,8 +3,10 @@
 #
 # Run tcptrace's KUnit suites (module/tests/*.c) in a UML kernel.
 #
-# Debian kernels have no CONFIG_KUNIT, so this builds one: the kernel
-# source of Debian's linux-source-6.1 is extracted once into a cache, the
+# Debian kernels have no CONFIG_KUNIT, so this builds one: the newest
+# kernel source Debian has (linux-source-7.x of trixie-backports, fetched
+# by selftests/vm/fetch-kernel.sh --source; bookworm's linux-source-6.1
+# when it cannot be had) is extracted once into a cache, the
 # repo's module/ directory is linked into it as drivers/misc/tcptrace/module
 # (glue files: selftests/kunit/kernel/), and the kernel's own
 # tools/testing/kunit/kunit.py configures, builds and boots it.  The tests
@@ -19,19 +21,18 @@
 #
 # Environment:
 #   TCPTRACE_KUNIT_CACHE    cache directory (/var/cache/tcptrace/kunit)
-#   TCPTRACE_KUNIT_TARBALL  kernel source (/usr/src/linux-source-6.1.tar.xz)
+#   TCPTRACE_KUNIT_TARBALL  kernel source (default: see above)
 #   KUNIT_JOBS              make -j (number of CPUs)
 #   KUNIT_TIMEOUT           seconds the test kernel may run (300)
 #   KUNIT_ARGS              extra kunit.py arguments, e.g.
-#                           "tcptrace_record.*" (6.1's kunit.py takes the
+#                           "tcptrace_record.*" (kunit.py takes the
 #                           filter glob as a positional argument)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 cache=${TCPTRACE_KUNIT_CACHE:-/var/cache/tcptrace/kunit}
-tarball=${TCPTRACE_KUNIT_TARBALL:-/usr/src/linux-source-6.1.tar.xz}
-ksrc=$cache/linux-source-6.1
+fallback=/usr/src/linux-source-6.1.tar.xz
 build=$cache/build
 jobs=${KUNIT_JOBS:-$(nproc)}
 timeout=${KUNIT_TIMEOUT:-300}
@@ -57,7 +58,8 @@ need=()
 for p in gcc make flex bison bc xz-utils libc6-dev python3; do
 	dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
-[ -r "$tarball" ] || need+=(linux-source-6.1)
+[ -n "${TCPTRACE_KUNIT_TARBALL:-}" ] || [ -r "$fallback" ] ||
+	need+=(linux-source-6.1)
 if [ ${#need[@]} -gt 0 ]; then
 	log "installing ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive
@@ -67,7 +69,23 @@ if [ ${#need[@]} -gt 0 ]; then
 			die "cannot install ${need[*]}"
 	fi
 fi
+# --- which kernel source --------------------------------------------------
+# The newest Debian has (trixie-backports' linux-source-7.x: the newest
+# kernel of the guest matrix), fetched into a cache and never installed;
+# bookworm's 6.1 if that cannot be had, said on the output.
+tarball=${TCPTRACE_KUNIT_TARBALL:-}
+if [ -z "$tarball" ]; then
+	tarball=$("$repo/selftests/vm/fetch-kernel.sh" --source trixie-backports) ||
+		tarball=
+	if [ -z "$tarball" ]; then
+		echo "# kunit: trixie-backports' kernel source cannot be had; testing on $fallback"
+		tarball=$fallback
+	fi
+fi
 [ -r "$tarball" ] || die "no kernel source: $tarball"
+name=$(basename "$tarball" .tar.xz)
+ksrc=$cache/$name
+echo "# kunit: kernel source $name ($tarball)"
 
 mkdir -p "$cache"
 # One run at a time per cache: the tree and the build dir are shared.
@@ -80,13 +98,13 @@ flock 9
 stamp_want="$(stat -c '%n %s %Y' "$tarball")"
 if [ "$(cat "$ksrc/.tcptrace-extracted" 2>/dev/null)" != "$stamp_want" ]; then
 	log "extracting $tarball into $cache"
-	rm -rf "$cache"/.extract.* "$ksrc" "$build"
+	# one tree at a time: another source's tree and build go
+	rm -rf "$cache"/.extract.* "$cache"/linux-source-* "$build"
 	tmp=$(mktemp -d "$cache/.extract.XXXXXX")
 	tar -xJf "$tarball" -C "$tmp"
-	[ -f "$tmp/linux-source-6.1/Makefile" ] ||
-		die "$tarball has no linux-source-6.1/"
-	echo "$stamp_want" >"$tmp/linux-source-6.1/.tcptrace-extracted"
-	mv "$tmp/linux-source-6.1" "$ksrc"
+	[ -f "$tmp/$name/Makefile" ] || die "$tarball has no $name/"
+	echo "$stamp_want" >"$tmp/$name/.tcptrace-extracted"
+	mv "$tmp/$name" "$ksrc"
 	rmdir "$tmp"
 fi
 

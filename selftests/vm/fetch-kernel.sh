@@ -12,10 +12,21 @@
 # Prints the kernel root (/var/cache/tcptrace/kernels/KVER/root: boot/,
 # lib/modules/KVER/, usr/src/linux-headers-KVER/) as its last line.
 # With SUITE alone, only brings SUITE's package lists up to date.
+#
+#   selftests/vm/fetch-kernel.sh --source SUITE
+#
+# fetches the newest linux-source-X.Y of SUITE (for the KUnit kernel) and
+# prints the path of its tarball (/var/cache/tcptrace/src/X.Y/...tar.xz).
 # SUITE's own apt lists live in /var/cache/tcptrace/apt-SUITE.
 set -euo pipefail
 
-[ $# -eq 1 ] || [ $# -eq 2 ] || { sed -n '3,15s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+source=
+if [ "${1:-}" = --source ]; then
+	source=1
+	shift
+	[ $# -eq 1 ] || set --
+fi
+[ $# -eq 1 ] || [ $# -eq 2 ] || { sed -n '3,20s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 suite=$1
 kver=${2:-}
 cache=${TCPTRACE_KERNEL_CACHE:-/var/cache/tcptrace}
@@ -59,6 +70,28 @@ opts=(-q -o "Dir::Etc::SourceList=$apt/sources.list"
 	-o "Dir::Cache=$apt" -o Debug::NoLocking=1)
 log "apt-get update ($suite)"
 apt-get "${opts[@]}" update >&2 </dev/null || die "apt-get update failed"
+if [ -n "$source" ]; then
+	pkg=$(apt-cache "${opts[@]}" pkgnames linux-source- 2>/dev/null |
+		grep -E '^linux-source-[0-9]+\.[0-9]+$' | sort -V | tail -n1)
+	[ -n "$pkg" ] || die "no linux-source-X.Y in $suite"
+	ver=$(apt-cache "${opts[@]}" show "$pkg" 2>/dev/null |
+		sed -n 's/^Version: //p' | sort -V | tail -n1)
+	src=$cache/src/$pkg-$ver
+	tarball=$src/usr/src/$pkg.tar.xz
+	if [ ! -s "$src/complete" ]; then
+		rm -rf "$src"
+		mkdir -p "$src/debs"
+		log "downloading $pkg $ver"
+		(cd "$src/debs" && apt-get "${opts[@]}" download "$pkg=$ver" >&2 </dev/null) ||
+			die "apt-get download $pkg failed"
+		dpkg-deb -x "$src/debs/"*.deb "$src"
+		rm -rf "$src/debs"
+		[ -r "$tarball" ] || die "$pkg has no $tarball"
+		echo "$ver" >"$src/complete"
+	fi
+	echo "$tarball"
+	exit 0
+fi
 [ -n "$kver" ] || exit 0
 # an unfinished earlier try leaves nothing that counts
 rm -rf "$dir"
