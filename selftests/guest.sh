@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Runs inside the guest (selftests/vm/run-vm.sh): the module tests for the
 # kernel the guest booted.  TCPTRACE_KO and TCPTRACE_CLI come from run.sh.
-#   guest.sh [SUITE ...]    (default: every test_*.py, in order)
+#   guest.sh [SUITE[:TEST,...] ...]    (default: every test_*.py, in order)
 set -uo pipefail
 cd "$(dirname "$0")/tcptrace"
 echo "# guest kernel $(uname -r)"
@@ -12,6 +12,8 @@ suites=("$@")
 rc=0
 for s in "${suites[@]}"; do
 	echo "# suite $s"
-	python3 "$s.py" || rc=1
+	tests=()
+	[[ $s != *:* ]] || IFS=, read -ra tests <<<"${s#*:}"
+	python3 "${s%%:*}.py" "${tests[@]}" || rc=1
 done
 exit $rc
