@@ -2,7 +2,8 @@
 #
 # tcptrace's stress and robustness tests, included from the top-level
 # Makefile (also works alone: make -f stress.mk stress-quick).  QEMU guests
-# booted with slub_debug=FZPU, on 6.1 and 6.12, 1 and 2 vCPUs; see
+# booted with slub_debug=FZPU: quick on 5.10 and 7.3 (1 vCPU), 7.3 and
+# 6.1-rt (2 vCPUs), long on every kernel of the matrix; see
 # selftests/stress/run.sh.
 #
 #   make stress-quick    the short variant (part of make check): ioctl and

@@ -2,19 +2,24 @@
 # SPDX-License-Identifier: GPL-2.0
 # Stress and robustness tests of the module, in QEMU guests booted with
 # slub_debug=FZPU (SLUB checks redzones, poison and free lists; the tests
-# also validate every cache), on every supported kernel (6.1 and 6.12).
+# also validate every cache): quick on the oldest and the newest kernel of
+# the matrix, and 2 vCPUs on the PREEMPT_RT one; long on all of them.
 #
 #   selftests/stress/run.sh [--quick | --long] [--kernel KVER]... [--smp N]
 #                           [SUITE[:TEST,...]...]
 #
 #   --quick   (default; make stress-quick, part of make check) the short
-#             variant: per kernel, one guest with 1 vCPU runs every suite,
-#             one with 2 vCPUs the overflow and killed/racing reader tests
+#             variant: on the oldest and the newest kernel one guest
+#             with 1 vCPU runs every suite; on the newest and the RT
+#             kernel one with 2 vCPUs the overflow and killed/racing
+#             reader tests
 #   --long    (make stress) TCPTRACE_STRESS=long: 100 load/unload cycles,
 #             3 minutes of overflow (twice), 10x the fuzz counts; the
 #             2-vCPU guest runs all of test_overflow, test_concurrency and
 #             test_lifecycle
-#   --kernel  only this kernel (repeatable); default: selftests/vm/kernels.sh
+#   --kernel  only this kernel (repeatable); default: the oldest, the
+#             newest and the -rt one of selftests/vm/kernels.sh and
+#             extra-kernels.sh (--long: all of them)
 #
 # Environment: TCPTRACE_KDIR, the kernel build tree (default: the
 # installed kernel's); TCPTRACE_GUEST_WRAP, a guest script that runs the
@@ -67,7 +72,30 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-[ ${#kernels[@]} -gt 0 ] || mapfile -t kernels < <(selftests/vm/kernels.sh)
+# The kernels: installed ones (kernels.sh) and other releases' fetched ones
+# (extra-kernels.sh), as "KVER ROOT" (ROOT: VM_KERNEL_ROOT, "" when
+# installed).  Quick: the oldest, the newest and the PREEMPT_RT one (the
+# 6.12 debug kernel, RT with lockdep, runs a subset too: debug/check.sh);
+# long: all.
+declare -A root_of=()
+while read -r k; do root_of[$k]=; done < <(selftests/vm/kernels.sh)
+given_root=${VM_KERNEL_ROOT:-}
+if [ -z "$given_root" ]; then
+	while read -r k r; do
+		[ "$r" = - ] || root_of[$k]=$r
+	done < <(selftests/vm/extra-kernels.sh)
+fi
+if [ ${#kernels[@]} -eq 0 ]; then
+	mapfile -t all < <(printf '%s\n' "${!root_of[@]}" | sort -V)
+	if [ "$MODE" = long ] || [ ${#all[@]} -le 3 ]; then
+		kernels=("${all[@]}")
+	else
+		rt=$(printf '%s\n' "${all[@]}" | grep -- '-rt-' | tail -n1)
+		kernels=("${all[0]}" ${rt:+"$rt"} "${all[-1]}")
+	fi
+fi
+# where the 2-vCPU guests run in quick mode: the RT kernel and the newest
+newest=$(printf '%s\n' "${kernels[@]}" | sort -V | tail -n1)
 mkdir -p "$OUT"
 # private copies of the module and the CLI (see below)
 SB=${STRESS_BUILD:-build/stress}
@@ -134,6 +162,7 @@ cp tools/tcptrace "$SB/tcptrace"
 T0=$SECONDS
 for k in "${kernels[@]}"; do
 	mkdir -p "$SB/$k"
+	export VM_KERNEL_ROOT=${root_of[$k]-$given_root}
 	if ! make -s module KVER="$k" ${TCPTRACE_KDIR:+KDIR="$TCPTRACE_KDIR"} \
 		>"$OUT/build-$k.log" 2>&1 ||
 		! cp "build/$k/tcptrace.ko" "$SB/$k/tcptrace.ko"; then
@@ -145,8 +174,17 @@ for k in "${kernels[@]}"; do
 	if [ ${#suites[@]} -gt 0 ]; then
 		guest "$k-smp$SMP${STRESS_TAG:-}" "$k" "$SMP" "${suites[@]}"
 	else
-		guest "$k-smp1" "$k" 1
-		guest "$k-smp2" "$k" 2 "${SMP2_SUITES[@]}"
+		# quick: the RT kernel where preemption and a second CPU meet
+		# only (every suite runs on RT with lockdep under the debug
+		# kernel, debug/check.sh)
+		if [ "$MODE" = long ] || [ ${#kernels[@]} -eq 1 ] ||
+			[[ $k != *-rt-* ]]; then
+			guest "$k-smp1" "$k" 1
+		fi
+		if [ "$MODE" = long ] || [ "$k" = "$newest" ] ||
+			[[ $k == *-rt-* ]]; then
+			guest "$k-smp2" "$k" 2 "${SMP2_SUITES[@]}"
+		fi
 	fi
 done
 
