@@ -38,8 +38,13 @@ suite style selftests/style.sh
 # The debug kernel's run (selftests/debug/check.sh) is the longest part
 # and needs one CPU: it runs beside the rest, after the load-sensitive
 # KUnit run, and is counted last.
+# Once the rest is done, this run takes the debug pieces not yet started
+# (check.sh --steal), so both CPUs finish together.
 debug_pid=
 if [ $# -eq 0 ]; then
+	export TCPTRACE_DEBUG_CLAIMS=$OUT/debug-claims
+	rm -rf "$TCPTRACE_DEBUG_CLAIMS"
+	mkdir -p "$TCPTRACE_DEBUG_CLAIMS"
 	echo "# === debug (in the background: $OUT/debug.tap)"
 	selftests/debug/check.sh >"$OUT/debug.tap" 2>&1 </dev/null &
 	debug_pid=$!
@@ -93,6 +98,8 @@ if [ $# -eq 0 ]; then
 fi
 
 if [ -n "$debug_pid" ]; then
+	echo "# === debug: the pieces not started yet, here"
+	suite debug-stolen selftests/debug/check.sh --steal
 	echo "# === debug"
 	wait "$debug_pid"
 	rc=$?

@@ -8,6 +8,13 @@
 # Ends with "N passed, N failed".
 #
 #   selftests/debug/check.sh [GUEST-SUITE ...]
+#   selftests/debug/check.sh --steal
+#
+# The work is four pieces, each one guest (see PIECES below).  A run takes
+# them in order; with TCPTRACE_DEBUG_CLAIMS naming a directory shared with
+# a --steal run (selftests/run.sh: once the rest of make check is done), a
+# piece is run by whichever of the two claims it first (mkdir there), the
+# stealer taking them from the end.  Two CPUs then share the debug work.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -15,6 +22,17 @@ OUT=$ROOT/selftests/out/debug
 mkdir -p "$OUT"
 passed=0
 failed=0
+steal=0
+if [ "${1:-}" = --steal ]; then
+	steal=1
+	shift
+fi
+claims=${TCPTRACE_DEBUG_CLAIMS:-}
+if [ -z "$claims" ]; then
+	[ "$steal" = 0 ] || { echo "# nothing to steal without TCPTRACE_DEBUG_CLAIMS"; echo "0 passed, 0 failed"; exit 0; }
+	claims=$(mktemp -d)
+	trap 'rm -rf "$claims"' EXIT
+fi
 
 # shellcheck source=selftests/tally.sh
 . "$ROOT/selftests/tally.sh"
@@ -29,6 +47,9 @@ root=${tree%/build}
 k=$(cat "$root/release")
 echo "# debug kernel $k ($tree), ready after $((SECONDS - t0)) s" \
 	"(cold build: $(cat "$root/build-seconds") s)"
+# one build at a time: the stealer may come while the other run builds
+exec 8>"$OUT/.build.lock"
+flock 8
 make -s cli || { echo "not ok - building the CLI"; echo "0 passed, 1 failed"; exit 1; }
 if ! make -s module KVER="$k" KDIR="$tree" >"$OUT/build.log" 2>&1; then
 	cat "$OUT/build.log"
@@ -36,14 +57,20 @@ if ! make -s module KVER="$k" KDIR="$tree" >"$OUT/build.log" 2>&1; then
 	echo "0 passed, 1 failed"
 	exit 1
 fi
-export VM_KERNEL_ROOT=$root TCPTRACE_KDIR=$tree STRESS_BUILD=build/stress-debug
+# private copies, per run: a guest of the other run may be reading its own
+sb=build/debug-$steal
+mkdir -p "$sb"
+cp "build/$k/tcptrace.ko" "$sb/tcptrace.ko" && cp tools/tcptrace "$sb/tcptrace" ||
+	{ echo "not ok - copying the module and the CLI"; echo "0 passed, 1 failed"; exit 1; }
+flock -u 8
+export VM_KERNEL_ROOT=$root TCPTRACE_KDIR=$tree STRESS_BUILD=build/stress-debug-$steal
 
 # Under TCG the debug kernel is slow: kmemleak alone (a stack trace per
 # allocation) makes it 2.5 times slower than with the other checks only.
-# So three guests: the guest suites and the stress subset below with
-# kmemleak off (lockdep, atomic-sleep, PROVE_RCU, KASAN and the lockup and
-# stall detectors on), then the tests that load, fail, unload and
-# leave namespaces behind with kmemleak on.
+# So four guests: the guest suites (in two halves) and the stress subset
+# below with kmemleak off (lockdep, atomic-sleep, PROVE_RCU, KASAN and the
+# lockup and stall detectors on), and the tests that load, fail, unload
+# and leave namespaces behind with kmemleak on.
 # (the kmemleak guest runs the lifecycle and container tests: all the
 # other checks are on there too, so they are not run twice)
 STRESS_SUITES=(
@@ -84,20 +111,45 @@ stress_run() {
 	echo "# debug $name: $((SECONDS - t0)) s"
 }
 
-t0=$SECONDS
-VM_OUT_DIR=$OUT/vm-guest VM_APPEND=kmemleak=off \
-	TCPTRACE_KO=$ROOT/build/$k/tcptrace.ko \
-	TCPTRACE_CLI=$ROOT/tools/tcptrace \
-	selftests/vm/run-vm.sh "$k" "$ROOT/selftests/debug/guest.sh" \
-	"$ROOT/selftests/guest.sh" "$@" 2>&1 | tee "$OUT/guest.tap"
-rc=${PIPESTATUS[0]}
-[ "$rc" -ne 99 ] || echo "not ok - kernel report in the debug guest's log, see $OUT/vm-guest" | tee -a "$OUT/guest.tap"
-tally "debug-guest" "$rc" "$OUT/guest.tap"
-echo "# debug guest suites: $((SECONDS - t0)) s"
+# guest_run NAME SUITE...: guest suites in one guest, kmemleak off
+guest_run() {
+	local name=$1 rc t0=$SECONDS
+	shift
+	VM_OUT_DIR=$OUT/vm-$name VM_APPEND=kmemleak=off \
+		TCPTRACE_KO=$ROOT/$sb/tcptrace.ko \
+		TCPTRACE_CLI=$ROOT/$sb/tcptrace \
+		selftests/vm/run-vm.sh "$k" "$ROOT/selftests/debug/guest.sh" \
+		"$ROOT/selftests/guest.sh" "$@" 2>&1 | tee "$OUT/$name.tap"
+	rc=${PIPESTATUS[0]}
+	[ "$rc" -ne 99 ] || echo "not ok - kernel report in the debug guest's log, see $OUT/vm-$name" | tee -a "$OUT/$name.tap"
+	tally "debug-$name" "$rc" "$OUT/$name.tap"
+	echo "# debug $name: $((SECONDS - t0)) s"
+}
 
-if [ $# -eq 0 ]; then
-	stress_run stress 0 "${STRESS_SUITES[@]}"
-	stress_run kmemleak 1 "${LEAK_SUITES[@]}"
+# The pieces, longest first where the order is free.
+PIECES=(guest-a guest-b kmemleak stress)
+piece() {
+	case $1 in
+	guest-a) guest_run guest-a test_foundation test_handshake ;;
+	guest-b) guest_run guest-b test_diag test_topology test_edges ;;
+	kmemleak) stress_run kmemleak 1 "${LEAK_SUITES[@]}" ;;
+	stress) stress_run stress 0 "${STRESS_SUITES[@]}" ;;
+	esac
+}
+
+if [ $# -gt 0 ]; then
+	guest_run guest "$@"
+else
+	order=("${PIECES[@]}")
+	if [ "$steal" = 1 ]; then
+		order=()
+		for p in "${PIECES[@]}"; do order=("$p" "${order[@]}"); done
+	fi
+	for p in "${order[@]}"; do
+		mkdir "$claims/$p" 2>/dev/null || continue
+		echo "# === debug piece $p ($([ "$steal" = 1 ] && echo stolen || echo in turn))"
+		piece "$p"
+	done
 fi
 
 echo "$passed passed, $failed failed"
