@@ -8,7 +8,8 @@ cd "$(dirname "$0")/tcptrace"
 echo "# guest kernel $(uname -r)"
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] ||
-	suites=(test_foundation test_handshake test_diag test_topology test_edges)
+	suites=(test_foundation test_handshake test_diag test_topology test_edges
+		test_reasons)
 rc=0
 for s in "${suites[@]}"; do
 	echo "# suite $s"

@@ -49,7 +49,7 @@ checkpatch() {
 	perl "$CP" --strict --no-tree --quiet \
 		--ignore SPLIT_STRING,CAMELCASE,VOLATILE \
 		--ignore PREFER_DEFINED_ATTRIBUTE_MACRO,MACRO_ARG_REUSE \
-		--file tools/*.c >"$log" 2>&1
+		--file tools/*.c tools/*.h >"$log" 2>&1
 	rc=$?
 	[ -s "$log" ] && rc=1
 	result $rc "checkpatch --strict tools/" "$log"

@@ -32,6 +32,7 @@
 #include <linux/sock_diag.h>
 
 #include "record.h"
+#include "explain.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -1495,6 +1496,7 @@ static const char *cause_name(unsigned int c)
 static void diag_explain_base(const struct tcptrace_diag_rec *d, char *out,
 			      size_t len)
 {
+	const struct tt_explain *ex;
 	char st[24];
 	double secs = d->duration_ns / 1e9;
 
@@ -1503,11 +1505,16 @@ static void diag_explain_base(const struct tcptrace_diag_rec *d, char *out,
 	case TCPTRACE_DIAG_SYN_UNANSWERED:
 		switch (d->cause) {
 		case TCPTRACE_CAUSE_DROP_REASON:
-			snprintf(out, len, "SYN arrived, no SYN-ACK left "
-				 "(%.1fs): the kernel dropped it: %.32s%s",
-				 secs, d->reason,
-				 strncmp(d->reason, "NETFILTER_DROP", 14) ? "" :
-				 " (a firewall rule)");
+			ex = tt_explain_drop(d->reason, sizeof(d->reason));
+			if (ex)
+				snprintf(out, len, "SYN arrived, no SYN-ACK "
+					 "left (%.1fs): the kernel dropped it: "
+					 "%.32s: %s. Check: %s", secs,
+					 d->reason, ex->meaning, ex->check);
+			else
+				snprintf(out, len, "SYN arrived, no SYN-ACK "
+					 "left (%.1fs): the kernel dropped it: "
+					 "%.32s", secs, d->reason);
 			return;
 		case TCPTRACE_CAUSE_LISTEN_OVERFLOW:
 			snprintf(out, len, "SYN arrived, no SYN-ACK left "
@@ -1651,6 +1658,7 @@ static void diag_explain_base(const struct tcptrace_diag_rec *d, char *out,
 static void diag_explain(const struct tcptrace_diag_rec *d, char *out,
 			 size_t len)
 {
+	const struct tt_explain *ex;
 	size_t n;
 
 	diag_explain_base(d, out, len);
@@ -1661,7 +1669,11 @@ static void diag_explain(const struct tcptrace_diag_rec *d, char *out,
 	if (d->kind != TCPTRACE_DIAG_RST_OUT)
 		return;
 	n = strlen(out);
-	if (d->flags & TCPTRACE_DF_RST_REASON)
+	ex = tt_explain_reset(d->reason, sizeof(d->reason));
+	if ((d->flags & TCPTRACE_DF_RST_REASON) && ex)
+		snprintf(out + n, len - n, " [kernel reset reason: %.32s: %s. "
+			 "Check: %s]", d->reason, ex->meaning, ex->check);
+	else if (d->flags & TCPTRACE_DF_RST_REASON)
 		snprintf(out + n, len - n, " [kernel reset reason: %.32s]",
 			 d->reason);
 	else if (d->flags & TCPTRACE_DF_NO_RST_REASON)
@@ -1669,9 +1681,23 @@ static void diag_explain(const struct tcptrace_diag_rec *d, char *out,
 			 "Linux 6.10]");
 }
 
+/* The explanation of the kernel's reason a diagnosis names, if known. */
+static const struct tt_explain *
+diag_reason_explained(const struct tcptrace_diag_rec *d)
+{
+	if (d->kind == TCPTRACE_DIAG_SYN_UNANSWERED &&
+	    d->cause == TCPTRACE_CAUSE_DROP_REASON)
+		return tt_explain_drop(d->reason, sizeof(d->reason));
+	if (d->kind == TCPTRACE_DIAG_RST_OUT &&
+	    (d->flags & TCPTRACE_DF_RST_REASON))
+		return tt_explain_reset(d->reason, sizeof(d->reason));
+	return NULL;
+}
+
 static void print_diag(const struct tcptrace_diag_rec *d)
 {
-	char why[320];
+	const struct tt_explain *ex;
+	char why[1024];
 
 	diag_explain(d, why, sizeof(why));
 	ob_line();
@@ -1718,6 +1744,17 @@ static void print_diag(const struct tcptrace_diag_rec *d)
 	} else {
 		OB_LIT(",\"ttl_seen\":null,\"ttl_expected\":null");
 	}
+	ex = diag_reason_explained(d);
+	OB_LIT(",\"meaning\":");
+	if (ex)
+		ob_jstr(ex->meaning, strlen(ex->meaning));
+	else
+		OB_LIT("null");
+	OB_LIT(",\"check\":");
+	if (ex)
+		ob_jstr(ex->check, strlen(ex->check));
+	else
+		OB_LIT("null");
 	OB_LIT(",\"explain\":");
 	ob_jstr(why, sizeof(why));
 	ob_json_cgroup(tt_diag_cgroup_id(d), cg_lookup(tt_diag_cgroup_id(d)));
@@ -2481,6 +2518,8 @@ static const char help_text[] =
 	"usage: tcptrace [options]\n"
 	"       tcptrace conns [options]          one line per finished connection\n"
 	"       tcptrace conns --state time-wait  TIME_WAIT sockets now, time left\n"
+	"       tcptrace explain NAME...          what a drop or reset reason means,\n"
+	"                                         what to check\n"
 	"Trace TCP connections from /dev/tcptrace: one line per state transition,\n"
 	"and one per handshake with the TCP options each side used.\n"
 	"\n"
@@ -2511,6 +2550,44 @@ static const char help_text[] =
 static void print_help(FILE *out)
 {
 	fputs(help_text, out);
+}
+
+/*
+ * tcptrace explain [NAME...]: what the kernel's drop and reset reasons
+ * mean and what to check; "rst" prints the tables of
+ * Documentation/diagnosing.rst.
+ */
+static int explain_cmd(int argc, char **argv)
+{
+	const struct tt_explain *d, *r;
+	int i, rc = EX_OK;
+
+	if (argc == 1 && !strcmp(argv[0], "rst")) {
+		tt_explain_rst(stdout);
+		return EX_OK;
+	}
+	for (i = 0; i < argc; i++) {
+		d = tt_explain_drop(argv[i], strlen(argv[i]));
+		r = tt_explain_reset(argv[i], strlen(argv[i]));
+		if (d)
+			printf("%s (drop reason): %s. Check: %s\n", d->name,
+			       d->meaning, d->check);
+		if (r)
+			printf("%s (reset reason): %s. Check: %s\n", r->name,
+			       r->meaning, r->check);
+		if (!d && !r) {
+			fprintf(stderr, "tcptrace: no explanation of '%s' "
+				"(names as in tcptrace's output, e.g. "
+				"IP_RPFILTER)\n", argv[i]);
+			rc = EX_DATA;
+		}
+	}
+	if (!argc) {
+		fprintf(stderr, "usage: tcptrace explain NAME... | "
+			"tcptrace explain rst\n");
+		rc = EX_USAGE;
+	}
+	return rc;
 }
 
 static long parse_num(const char *s, const char *what, long lo, long hi)
@@ -2637,6 +2714,8 @@ int main(int argc, char **argv)
 			return EX_USAGE;
 		}
 	}
+	if (optind < argc && !strcmp(argv[optind], "explain"))
+		return explain_cmd(argc - optind - 1, argv + optind + 1);
 	if (optind < argc && !strcmp(argv[optind], "conns")) {
 		opt.mode = MODE_CONNS;
 		optind++;

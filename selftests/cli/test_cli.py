@@ -20,6 +20,7 @@ from ktap import test, run, check, eq  # noqa: E402
 CLI = os.environ.get("TCPTRACE_CLI",
                      os.path.join(os.path.dirname(__file__), "..", "..",
                                   "tools", "tcptrace"))
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 HDR = struct.Struct("<HHBBHIIQ")
 # sock netns_cookie netns_ino pid tid family sport dport old new flags pad[3]
 STATE = struct.Struct("<QQIIIHHHBBB3x16s16s16s")
@@ -239,7 +240,8 @@ def diagnoses_in_plain_words():
     r = cli(diag_rec(1, cause=1, reason=b"NETFILTER_DROP",
                      duration=1200000000, count=1))
     check("SYN arrived, no SYN-ACK left (1.2s): the kernel dropped it: "
-          "NETFILTER_DROP (a firewall rule)" in r.stdout, r.stdout)
+          "NETFILTER_DROP: a firewall rule" in r.stdout, r.stdout)
+    check("Check: nft list ruleset" in r.stdout, r.stdout)
     # a client that gave up after 3 SYNs
     r = cli(diag_rec(2, cause=4, count=3, duration=3000000000))
     check("no SYN-ACK after 3 tries (3.0s)" in r.stdout, r.stdout)
@@ -249,6 +251,56 @@ def diagnoses_in_plain_words():
        "--diag")
     r = cli(state() + diag_rec(5), "-j", "--handshakes")
     eq(r.stdout, "", "--handshakes drops diagnoses and transitions")
+
+
+@test
+def reasons_explained_or_shown_as_they_are():
+    """A known drop or reset reason comes with its meaning and what to
+    check (text and JSON); an unknown one is shown as the kernel spells
+    it, with null meaning and check."""
+    r = cli(diag_rec(1, cause=1, reason=b"IP_RPFILTER", duration=10 ** 9,
+                     count=1), "-j")
+    d = json.loads(r.stdout)
+    check("reverse-path filter" in d["meaning"], d["meaning"])
+    check("rp_filter" in d["check"], d["check"])
+    check("IP_RPFILTER: the reverse-path filter" in d["explain"] and
+          "Check: net.ipv4.conf.all.rp_filter" in d["explain"],
+          d["explain"])
+    r = cli(diag_rec(1, cause=1, reason=b"SOME_NEW_REASON", count=1), "-j")
+    d = json.loads(r.stdout)
+    eq((d["reason"], d["meaning"], d["check"]),
+       ("SOME_NEW_REASON", None, None), "unknown reason")
+    check(d["explain"].endswith("the kernel dropped it: SOME_NEW_REASON"),
+          d["explain"])
+    # an RST this host sent, with the kernel's reset reason (flag 0x4)
+    r = cli(diag_rec(3, cause=1, flags=0x4, reason=b"NO_SOCKET"))
+    check("[kernel reset reason: NO_SOCKET: nothing listens on that port"
+          in r.stdout and "Check: ss -lnt" in r.stdout, r.stdout)
+    r = subprocess.run([CLI, "explain", "TCP_CSUM", "XFRM_POLICY"],
+                       capture_output=True, text=True)
+    eq(r.returncode, 0, r.stderr)
+    check("TCP_CSUM (drop reason): bad TCP checksum" in r.stdout and
+          "XFRM_POLICY (drop reason): an IPsec" in r.stdout, r.stdout)
+    r = subprocess.run([CLI, "explain", "NO_SUCH_THING"],
+                       capture_output=True, text=True)
+    eq(r.returncode, 3, "unknown name: rc")
+    check("no explanation of 'NO_SUCH_THING'" in r.stderr, r.stderr)
+
+
+@test
+def diagnosing_rst_tables_are_the_clis():
+    """Documentation/diagnosing.rst's reason tables are exactly what
+    tcptrace explain rst prints: the two cannot drift."""
+    doc = open(os.path.join(ROOT, "Documentation", "diagnosing.rst")).read()
+    begin = ".. BEGIN tcptrace explain rst\n\n"
+    end = ".. END tcptrace explain rst\n"
+    check(begin in doc and end in doc, "markers in diagnosing.rst")
+    table = doc.split(begin, 1)[1].split(end, 1)[0]
+    r = subprocess.run([CLI, "explain", "rst"], capture_output=True,
+                       text=True)
+    eq(r.returncode, 0, r.stderr)
+    eq(table, r.stdout, "diagnosing.rst tables vs tcptrace explain rst "
+       "(regenerate them with it)")
 
 
 @test

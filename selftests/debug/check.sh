@@ -131,7 +131,7 @@ PIECES=(guest-a guest-b kmemleak stress)
 piece() {
 	case $1 in
 	guest-a) guest_run guest-a test_foundation test_handshake ;;
-	guest-b) guest_run guest-b test_diag test_topology test_edges ;;
+	guest-b) guest_run guest-b test_diag test_topology test_edges test_reasons ;;
 	kmemleak) stress_run kmemleak 1 "${LEAK_SUITES[@]}" ;;
 	stress) stress_run stress 0 "${STRESS_SUITES[@]}" ;;
 	esac

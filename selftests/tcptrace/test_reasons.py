@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Drop reasons explained (issue: explain, don't just name): each cause is
+made for real in namespaces, and the diagnosis must name the kernel's
+reason and say what to check.  Where the kernel gives no drop reasons
+(5.10), the diagnosis must say so instead (lib.drop_reason)."""
+import sys
+
+from ktap import test, run, check, Skip
+from lib import (load, unload, Net, Tracer, new_port, ns_py, sh, one,
+                 drop_reason)
+
+LISTENER = ("import socket, time\nls = socket.socket()\n"
+            "ls.bind(('0.0.0.0', %d)); ls.listen()\n"
+            "print('ready', flush=True)\ntime.sleep(30)")
+
+# A listener whose socket filter (classic BPF "ret #0") drops everything.
+FILTERED_LISTENER = r"""
+import socket, struct, time
+SO_ATTACH_FILTER = 26
+ls = socket.socket()
+ls.bind(('0.0.0.0', %d)); ls.listen()
+prog = struct.pack("HBBI", 0x06, 0, 0, 0)          # BPF_RET | BPF_K, 0
+buf = __import__("ctypes").create_string_buffer(prog)
+fprog = struct.pack("HL", 1, __import__("ctypes").addressof(buf))
+ls.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+print('ready', flush=True)
+time.sleep(30)
+"""
+
+
+def connect(n, port):
+    ns_py("ttc", "import socket\ns = socket.socket()\ns.settimeout(2)\n"
+          "try: s.connect(('%s', %d))\nexcept OSError: pass"
+          % (n.server, port), check_rc=False)
+
+
+def reason_shown(n, port, what, name, words, send=connect):
+    """@send a SYN from ttc to the server's @port, which never answers;
+    the server's syn_unanswered diagnosis names the kernel's reason @name
+    (lib.drop_reason: or says the kernel gives none), says what it means
+    and what to check, and the check mentions every one of @words."""
+    t = Tracer("--diag")
+    try:
+        send(n, port)
+        t.wait_for(lambda r: r.get("diag") == "syn_unanswered" and
+                   r.get("sport") == port, "the SYN's diagnosis")
+    finally:
+        recs = t.stop()
+    d = one(recs, "syn_unanswered", what, sport=port)
+    drop_reason(d, name, what)
+    if d["reason"] != name:
+        return
+    check(d["meaning"] and d["check"], "%s explained: %r" % (name, d))
+    for w in words:
+        check(w in d["check"], "%s: check mentions %r: %s" % (
+            name, w, d["check"]))
+    check(d["meaning"] in d["explain"] and d["check"] in d["explain"],
+          "the text line carries both: %s" % d["explain"])
+
+
+@test
+def reverse_path_filter():
+    """Asymmetric routing: the SYN comes in on s0, the route back to the
+    client leaves by another interface, strict rp_filter drops it."""
+    load("syn_timeout_ms=300")
+    with Net() as n:
+        port = new_port()
+        n.bg("tts", LISTENER % port)
+        # strict rp_filter refuses the client's ARP requests too: the
+        # client knows the server's address already
+        mac = sh("ip -n tts -br link show s0").stdout.split()[2]
+        sh("ip -n ttc neigh replace %s lladdr %s dev c0 nud permanent"
+           % (n.server, mac))
+        sh("ip -n tts link add d0 type dummy && ip -n tts link set d0 up")
+        sh("ip -n tts route add 10.210.1.2/32 dev d0")
+        for c in ("all", "s0"):
+            sh("ip netns exec tts sysctl -qw net.ipv4.conf.%s.rp_filter=1"
+               % c)
+        reason_shown(n, port, "strict rp_filter, asymmetric route",
+                     "IP_RPFILTER", ["rp_filter", "ip route get"])
+
+
+def bad_checksum_syn(n, port):
+    ns_py("ttc", "from scapy.all import IP, TCP, send, conf\n"
+          "conf.verb = 0\n"
+          "send(IP(dst='%s')/TCP(sport=47002, dport=%d, flags='S', "
+          "chksum=0x1234))" % (n.server, port))
+
+
+@test
+def bad_tcp_checksum():
+    """A SYN whose TCP checksum is wrong (a broken NIC or middlebox):
+    TCP drops it."""
+    load("syn_timeout_ms=300")
+    with Net() as n:
+        port = new_port()
+        n.bg("tts", LISTENER % port)
+        reason_shown(n, port, "a SYN with a bad TCP checksum", "TCP_CSUM",
+                     ["checksum", "ethtool"], send=bad_checksum_syn)
+
+
+@test
+def socket_filter_on_the_listener():
+    """The application attached a socket filter to its listener that
+    rejects the SYN."""
+    load("syn_timeout_ms=300")
+    with Net() as n:
+        port = new_port()
+        n.bg("tts", FILTERED_LISTENER % port)
+        reason_shown(n, port, "a SYN a socket filter rejects",
+                     "SOCKET_FILTER", ["filter"])
+
+
+@test
+def ipsec_policy_blocks():
+    """An XFRM (IPsec) policy blocks TCP from the client."""
+    load("syn_timeout_ms=300")
+    with Net() as n:
+        r = sh("ip -n tts xfrm policy add src 10.210.1.2/32 dst %s/32 "
+               "proto tcp dir in action block" % n.server, False)
+        if r.returncode:
+            raise Skip("no XFRM in this kernel: %s" % r.stderr.strip())
+        port = new_port()
+        n.bg("tts", LISTENER % port)
+        reason_shown(n, port, "a SYN an IPsec policy blocks",
+                     "XFRM_POLICY", ["ip xfrm policy"])
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(run(sys.argv[1:]))
+    finally:
+        unload()

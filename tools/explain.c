@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The plain-words explanations of the kernel's drop and reset reasons.
+ * The names are the kernel's (include/net/dropreason-core.h and
+ * include/net/rstreason.h, without their prefixes); they differ between
+ * kernels, so a table may hold names a given kernel does not have.
+ * Documentation/diagnosing.rst's table is this file's output
+ * (tcptrace --explain-table); a CLI test keeps the two equal.
+ */
+#include <string.h>
+
+#include "explain.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static const struct tt_explain drops[] = {
+	{ "NETFILTER_DROP",
+	  "a firewall rule (nftables or iptables) dropped it, or conntrack "
+	  "did (a full table, a packet in INVALID state dropped by a rule)",
+	  "nft list ruleset or iptables-save -c (the rule whose counter "
+	  "rises); net.netfilter.nf_conntrack_count against "
+	  "nf_conntrack_max" },
+	{ "IP_RPFILTER",
+	  "the reverse-path filter: the route back to the sender does not "
+	  "leave by the interface the packet came in on (asymmetric routing)",
+	  "net.ipv4.conf.all.rp_filter and that interface's (the higher "
+	  "applies; 2 is loose mode), and ip route get to the sender" },
+	{ "IP_INNOROUTES",
+	  "no route for it on the way in",
+	  "ip route get DEST from SOURCE iif INTERFACE, and the policy "
+	  "rules (ip rule)" },
+	{ "IP_OUTNOROUTES",
+	  "no route out for it",
+	  "ip route get to the peer: a missing default route, or a VRF or "
+	  "policy rule that sends it elsewhere" },
+	{ "IP_INVALID_SOURCE",
+	  "a martian source: the sender's address cannot come from there "
+	  "(zero, multicast, loopback, or a broadcast address)",
+	  "net.ipv4.conf.all.log_martians=1 logs them; what rewrites or "
+	  "spoofs that source on the way" },
+	{ "IP_LOCAL_SOURCE",
+	  "the sender's address is one of this host's own",
+	  "a routing loop, a NAT rule rewriting to a local address, or "
+	  "spoofing; net.ipv4.conf.INTERFACE.accept_local" },
+	{ "IP_INVALID_DEST",
+	  "its destination cannot be delivered to (zero, broadcast, or a "
+	  "martian destination)",
+	  "the address the client uses, and the NAT in front of this host" },
+	{ "IP_LOCALNET",
+	  "a 127.0.0.0/8 address arrived on an interface other than "
+	  "loopback",
+	  "net.ipv4.conf.INTERFACE.route_localnet, and what sends to "
+	  "127.0.0.1 from outside" },
+	{ "IP_CSUM",
+	  "bad IPv4 header checksum",
+	  "the NIC or a middlebox corrupting packets (ip -s link: errors)" },
+	{ "TCP_CSUM",
+	  "bad TCP checksum",
+	  "a broken NIC, driver or middlebox on the path; checksum "
+	  "offload settings on both ends (ethtool -k: rx/tx-checksumming)" },
+	{ "SKB_CSUM",
+	  "bad checksum found while copying it",
+	  "a broken NIC, driver or middlebox on the path; checksum "
+	  "offload settings (ethtool -k)" },
+	{ "SOCKET_FILTER",
+	  "a socket filter (SO_ATTACH_FILTER, a BPF program on the "
+	  "socket) rejected it",
+	  "the application's own filter on that socket (ss -0 -p, "
+	  "bpftool prog)" },
+	{ "XFRM_POLICY",
+	  "an IPsec (XFRM) policy rejected it: a block policy, or no "
+	  "security association for it",
+	  "ip xfrm policy, ip xfrm state, /proc/net/xfrm_stat" },
+	{ "SECURITY_HOOK",
+	  "a security module (SELinux, AppArmor, Smack) refused it",
+	  "the audit log (ausearch -m avc) for the service's label" },
+	{ "TCP_LISTEN_OVERFLOW",
+	  "the listener's accept queue was full",
+	  "the application not calling accept() fast enough, its "
+	  "listen() backlog and net.core.somaxconn (ss -lnt: Recv-Q "
+	  "against Send-Q)" },
+	{ "SOCKET_RCVBUFF",
+	  "the socket's receive buffer was full",
+	  "the application not reading; net.ipv4.tcp_rmem, SO_RCVBUF" },
+	{ "PROTO_MEM",
+	  "TCP as a whole is over its memory limit",
+	  "/proc/net/sockstat (TCP mem) against net.ipv4.tcp_mem" },
+	{ "SOCKET_BACKLOG",
+	  "the socket's backlog (packets queued while the application "
+	  "holds the socket) overflowed",
+	  "an application holding its socket busy; its receive buffer "
+	  "(net.ipv4.tcp_rmem)" },
+	{ "PKT_TOO_BIG",
+	  "too big for the path's MTU, with Don't Fragment set",
+	  "the MTU along the path (tracepath, ip route get), tunnels, "
+	  "ICMP 'fragmentation needed' being filtered; clamp the MSS" },
+	{ "NO_SOCKET",
+	  "no socket for it: nothing listens on that port, or the "
+	  "connection is already gone",
+	  "ss -lnt for the port; the service's state" },
+	{ "TCP_INVALID_SYN",
+	  "a SYN the connection's state does not allow",
+	  "both ends' idea of the connection; a client reusing a port" },
+	{ "TCP_FLAGS",
+	  "TCP flags the socket's state does not accept",
+	  "a middlebox rewriting flags, or a client bug" },
+	{ "TCP_RFC7323_PAWS",
+	  "PAWS: its TCP timestamp is older than the connection's last",
+	  "clients behind one NAT with different clocks; "
+	  "net.ipv4.tcp_timestamps" },
+	{ "TCP_RFC7323_TW_PAWS",
+	  "PAWS against a TIME_WAIT socket: its timestamp is older than "
+	  "that connection's last",
+	  "clients behind one NAT reusing ports; net.ipv4.tcp_timestamps" },
+	{ "TCP_MD5NOTFOUND",
+	  "no TCP-MD5 signature where the socket expects one",
+	  "the MD5 keys of both ends (BGP peers' configuration)" },
+	{ "TCP_MD5UNEXPECTED",
+	  "a TCP-MD5 signature the socket does not expect",
+	  "the MD5 keys of both ends (BGP peers' configuration)" },
+	{ "TCP_MD5FAILURE",
+	  "a wrong TCP-MD5 signature",
+	  "the MD5 keys of both ends (BGP peers' configuration)" },
+	{ "TCP_AONOTFOUND",
+	  "no TCP-AO option where the socket expects one",
+	  "the TCP-AO keys of both ends" },
+	{ "TCP_AOUNEXPECTED",
+	  "a TCP-AO option the socket does not expect",
+	  "the TCP-AO keys of both ends" },
+	{ "TCP_AOKEYNOTFOUND",
+	  "a TCP-AO key id the socket does not have",
+	  "the TCP-AO keys of both ends" },
+	{ "TCP_AOFAILURE",
+	  "a wrong TCP-AO MAC",
+	  "the TCP-AO keys of both ends" },
+	{ "TCP_MINTTL",
+	  "its TTL is below the socket's minimum (IP_MINTTL, GTSM)",
+	  "the hop count to the peer and the socket's IP_MINTTL" },
+	{ "OTHERHOST",
+	  "not addressed to this host's link-layer address",
+	  "the interface's MAC address, bridges, promiscuous mode" },
+	{ "CPU_BACKLOG",
+	  "the per-CPU input queue was full",
+	  "net.core.netdev_max_backlog, softnet_stat's drops, RPS" },
+	{ "QDISC_DROP",
+	  "a traffic-control queue dropped it",
+	  "tc -s qdisc show (drops, overlimits)" },
+	{ "TC_INGRESS",
+	  "a tc filter on the way in dropped it",
+	  "tc filter show dev INTERFACE ingress" },
+	{ "TC_EGRESS",
+	  "a tc filter on the way out dropped it",
+	  "tc filter show dev INTERFACE egress" },
+	{ "XDP",
+	  "an XDP program dropped it",
+	  "ip link show (xdp), bpftool net" },
+	{ "BPF_CGROUP_EGRESS",
+	  "a cgroup BPF program dropped it on its way out",
+	  "bpftool cgroup tree" },
+	{ "NEIGH_FAILED",
+	  "the next hop's link-layer address could not be resolved "
+	  "(ARP or neighbour discovery failed)",
+	  "ip neigh show; the next hop's reachability" },
+	{ "NEIGH_QUEUEFULL",
+	  "too many packets waiting for the next hop's address",
+	  "ip neigh show; net.ipv4.neigh.default.unres_qlen_bytes" },
+	{ "IPV6DISABLED",
+	  "IPv6 is disabled on the interface",
+	  "net.ipv6.conf.INTERFACE.disable_ipv6" },
+	{ "NOMEM",
+	  "the kernel could not allocate memory for it",
+	  "free memory and the kernel log" },
+	{ "NOT_SPECIFIED",
+	  "the kernel gave no specific reason",
+	  "nstat -az (TcpExt and IpExt counters that moved)" },
+};
+
+static const struct tt_explain resets[] = {
+	{ "NO_SOCKET",
+	  "nothing listens on that port, or the connection is gone",
+	  "ss -lnt for the port; the service's state" },
+	{ "NOT_SPECIFIED",
+	  "the kernel gave no specific reason",
+	  "nstat -az (TcpExt counters that moved)" },
+	{ "TCP_INVALID_ACK_SEQUENCE",
+	  "the peer acknowledged data never sent on this connection",
+	  "a half-open connection, or a middlebox rewriting sequence "
+	  "numbers" },
+	{ "TCP_RFC7323_PAWS",
+	  "PAWS rejected the peer's segment (an older timestamp)",
+	  "clients behind one NAT; net.ipv4.tcp_timestamps" },
+	{ "TCP_TOO_OLD_ACK",
+	  "the peer acknowledged data older than anything outstanding",
+	  "a half-open connection or a replayed segment" },
+	{ "TCP_ACK_UNSENT_DATA",
+	  "the peer acknowledged data not yet sent",
+	  "a half-open connection or a middlebox" },
+	{ "TCP_FLAGS",
+	  "TCP flags the socket's state does not accept",
+	  "a middlebox rewriting flags, or a client bug" },
+	{ "TCP_OLD_ACK",
+	  "an ACK for an old connection on this tuple",
+	  "a client reusing ports quickly" },
+	{ "TCP_ABORT_ON_DATA",
+	  "data arrived after the application closed its socket",
+	  "the application closing before reading everything" },
+	{ "TCP_TIMEWAIT_SOCKET",
+	  "a segment for a connection in TIME_WAIT that TIME_WAIT "
+	  "rejects",
+	  "clients reusing ports faster than TIME_WAIT ends" },
+	{ "INVALID_SYN",
+	  "a SYN the socket's state does not allow",
+	  "a client reusing a port of a live connection" },
+	{ "TCP_ABORT_ON_CLOSE",
+	  "the application closed with unread data",
+	  "the application's protocol: read everything before close()" },
+	{ "TCP_ABORT_ON_LINGER",
+	  "close() with SO_LINGER {1, 0}",
+	  "the application's SO_LINGER use" },
+	{ "TCP_ABORT_ON_MEMORY",
+	  "TCP ran out of memory for the socket",
+	  "/proc/net/sockstat against net.ipv4.tcp_mem; orphan sockets "
+	  "(net.ipv4.tcp_max_orphans)" },
+	{ "TCP_STATE",
+	  "the socket was closed by a state change (shutdown, ss -K, "
+	  "connect(AF_UNSPEC))",
+	  "what in the application or in operations killed it" },
+	{ "TCP_KEEPALIVE_TIMEOUT",
+	  "keepalive probes went unanswered: the peer is gone",
+	  "the path to the peer, NAT and firewall idle timeouts" },
+	{ "TCP_DISCONNECT_WITH_DATA",
+	  "the application disconnected with data still unsent or unread",
+	  "the application's close or disconnect path" },
+	{ "ERROR",
+	  "an error on the connection",
+	  "the application's socket errors and the kernel log" },
+};
+
+static const struct tt_explain *find(const struct tt_explain *t, size_t n,
+				     const char *name, size_t len)
+{
+	size_t i, l = strnlen(name, len);
+
+	for (i = 0; i < n; i++)
+		if (strlen(t[i].name) == l && !memcmp(t[i].name, name, l))
+			return &t[i];
+	return NULL;
+}
+
+const struct tt_explain *tt_explain_drop(const char *name, size_t len)
+{
+	return find(drops, ARRAY_SIZE(drops), name, len);
+}
+
+const struct tt_explain *tt_explain_reset(const char *name, size_t len)
+{
+	return find(resets, ARRAY_SIZE(resets), name, len);
+}
+
+static void rst_table(FILE *f, const char *title,
+		      const struct tt_explain *t, size_t n)
+{
+	size_t i;
+
+	fprintf(f, ".. list-table:: %s\n   :header-rows: 1\n\n", title);
+	fprintf(f, "   * - Reason\n     - Meaning\n     - What to check\n");
+	for (i = 0; i < n; i++)
+		fprintf(f, "   * - ``%s``\n     - %s\n     - %s\n",
+			t[i].name, t[i].meaning, t[i].check);
+	fputc('\n', f);
+}
+
+void tt_explain_rst(FILE *f)
+{
+	rst_table(f, "Kernel drop reasons", drops,
+		  ARRAY_SIZE(drops));
+	rst_table(f, "Kernel reset reasons (6.10 and later)", resets,
+		  ARRAY_SIZE(resets));
+}
