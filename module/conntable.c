@@ -111,7 +111,7 @@ struct tcptrace_conn {
 	u8	tw_taken;	/* TW: its socket let a new SYN take over */
 	u8	pre_in;		/* server: SYNs seen only dropped, before LOCAL_IN */
 	u8	no_listener;	/* server: nothing listens: an RST, or nothing */
-	u8	acceptq_full;	/* server: a SYN met the listener's queue full */
+	u8	queues_full;	/* server: TCPTRACE_Q_* a SYN met at the listener */
 	u8	syn_cause;	/* server: a SYN the kernel will not answer */
 	u8	syn_state;	/* ... because of a socket in this state */
 	u16	syn_retrans;
@@ -286,6 +286,10 @@ static struct sock *tcptrace_lookup(const struct net *net,
 	return sk;
 }
 
+/* Full queues of a listener, as tcp_conn_request() will find them */
+#define TCPTRACE_Q_ACCEPT	0x01	/* accept queue: a listen overflow */
+#define TCPTRACE_Q_SYN		0x02	/* SYN queue, and no SYN cookies */
+
 /*
  * Does a listener of @net take SYNs for @k's tuple, as the kernel's own
  * receive path would find it?  (The answer is no for a SYN that IPVS or
@@ -294,7 +298,7 @@ static struct sock *tcptrace_lookup(const struct net *net,
 static bool tcptrace_listener(const struct net *net,
 			      const struct tcptrace_conn_key *k,
 			      int dif, int sdif, u64 *cgroup_id,
-			      bool *acceptq_full)
+			      u8 *queues_full)
 {
 	struct inet_hashinfo *h = net->ipv4.tcp_death_row.hashinfo;
 	struct net *n = (struct net *)net;
@@ -325,9 +329,19 @@ static bool tcptrace_listener(const struct net *net,
 	/*
 	 * TCP drops a SYN to a listener whose accept queue is full (and
 	 * counts a listen overflow): this listener's queue, not a
-	 * namespace-wide counter that any other listener moves.
+	 * namespace-wide counter that any other listener moves.  With SYN
+	 * cookies off it also drops one that finds the SYN queue full, or
+	 * the namespace's SYN backlog three quarters full (for a peer not
+	 * proven by an earlier connection; this cannot tell: best evidence).
 	 */
-	*acceptq_full = sk_acceptq_is_full(sk);
+	*queues_full = sk_acceptq_is_full(sk) ? TCPTRACE_Q_ACCEPT : 0;
+	if (!READ_ONCE(net->ipv4.sysctl_tcp_syncookies)) {
+		int max = READ_ONCE(net->ipv4.sysctl_max_syn_backlog);
+
+		if (inet_csk_reqsk_queue_is_full(sk) ||
+		    max - inet_csk_reqsk_queue_len(sk) < (max >> 2))
+			*queues_full |= TCPTRACE_Q_SYN;
+	}
 	rcu_read_unlock();
 	return true;
 }
@@ -761,7 +775,8 @@ static void tcptrace_syn_in(const struct net *net,
 	struct sock *owner;
 	unsigned long flags;
 	u8 cause = 0, state = 0;
-	bool no_listener = false, acceptq_full = false;
+	bool no_listener = false;
+	u8 queues_full = 0;
 	u64 cgroup_id = 0;
 	int dif, sdif;
 
@@ -785,7 +800,7 @@ static void tcptrace_syn_in(const struct net *net,
 	 */
 	if ((!owner || !cause) &&
 	    !tcptrace_listener(net, k, dif, sdif, &cgroup_id,
-			       &acceptq_full)) {
+			       &queues_full)) {
 		if (owner)
 			cause = TCPTRACE_CAUSE_TW_REFUSED;
 		else
@@ -815,7 +830,7 @@ static void tcptrace_syn_in(const struct net *net,
 		c->syn_state = state;
 		c->no_listener = no_listener;
 		/* any SYN of it: the retransmissions met the queue too */
-		c->acceptq_full |= acceptq_full;
+		c->queues_full |= queues_full;
 	}
 	raw_spin_unlock_irqrestore(&b->lock, flags);
 }
@@ -1372,7 +1387,8 @@ void tcptrace_conn_dropped(const struct sk_buff *skb, const struct sock *rx_sk,
 	const struct net *net;
 	unsigned long flags;
 	u64 cgroup_id = 0;
-	bool known, acceptq_full;
+	bool known;
+	u8 queues_full;
 	u8 family;
 
 	if (skb->protocol == htons(ETH_P_IP))
@@ -1424,7 +1440,7 @@ void tcptrace_conn_dropped(const struct sk_buff *skb, const struct sock *rx_sk,
 	    !tcptrace_addr_local(net, k.laddr) ||
 	    !tcptrace_listener(net, &k, skb->dev->ifindex,
 			       l3mdev_master_ifindex_rcu(skb->dev), &cgroup_id,
-			       &acceptq_full))
+			       &queues_full))
 		return;
 	raw_spin_lock_irqsave(&b->lock, flags);
 	if (!tcptrace_find(b, &k, TCPTRACE_HANDSHAKE)) {
@@ -1459,7 +1475,10 @@ static void tcptrace_syn_unanswered(struct tcptrace_diag_rec *d,
 		d->reason_code = c->drop_reason;
 		tcptrace_drop_reason_name(c->drop_reason, d->reason,
 					  sizeof(d->reason));
-	} else if (c->acceptq_full) {
+	} else if (c->queues_full & TCPTRACE_Q_SYN) {
+		/* tcp_conn_request() looks at the SYN queue first */
+		d->cause = TCPTRACE_CAUSE_SYN_QUEUE_FULL;
+	} else if (c->queues_full & TCPTRACE_Q_ACCEPT) {
 		d->cause = TCPTRACE_CAUSE_LISTEN_OVERFLOW;
 	} else if (!TCPTRACE_HAVE_DROP_REASONS) {
 		d->flags |= TCPTRACE_DF_NO_DROP_REASON;

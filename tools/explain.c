@@ -222,9 +222,11 @@ static const struct tt_explain resets[] = {
 	  "/proc/net/sockstat against net.ipv4.tcp_mem; orphan sockets "
 	  "(net.ipv4.tcp_max_orphans)" },
 	{ "TCP_STATE",
-	  "the socket was closed by a state change (shutdown, ss -K, "
-	  "connect(AF_UNSPEC))",
-	  "what in the application or in operations killed it" },
+	  "an abortive close: the socket was closed or reset in a state "
+	  "that calls for an RST (SO_LINGER {1, 0}, connect(AF_UNSPEC), "
+	  "ss -K)",
+	  "what closed it: the application's close() and SO_LINGER, or "
+	  "operations (ss -K)" },
 	{ "TCP_KEEPALIVE_TIMEOUT",
 	  "keepalive probes went unanswered: the peer is gone",
 	  "the path to the peer, NAT and firewall idle timeouts" },

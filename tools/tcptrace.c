@@ -1477,6 +1477,7 @@ static const char *const cause_names[] = {
 	[TCPTRACE_CAUSE_REJECT] = "firewall_reject",
 	[TCPTRACE_CAUSE_TW_REFUSED] = "time_wait_refused",
 	[TCPTRACE_CAUSE_CHALLENGE_ACK] = "challenge_ack",
+	[TCPTRACE_CAUSE_SYN_QUEUE_FULL] = "syn_queue_full",
 };
 
 #define NAME_OR(tab, i, dflt) \
@@ -1523,6 +1524,16 @@ static void diag_explain_base(const struct tcptrace_diag_rec *d, char *out,
 				 "not calling accept() fast enough, or its "
 				 "listen() backlog (capped by "
 				 "net.core.somaxconn) is too small", secs);
+			return;
+		case TCPTRACE_CAUSE_SYN_QUEUE_FULL:
+			snprintf(out, len, "SYN arrived, no SYN-ACK left "
+				 "(%.1fs): the listener's SYN queue (handshakes "
+				 "not finished yet) is full and SYN cookies are "
+				 "off (net.ipv4.tcp_syncookies=0): a SYN flood, "
+				 "or clients that never finish handshakes. "
+				 "Check: turn tcp_syncookies on (1), or raise "
+				 "the listen() backlog and "
+				 "net.ipv4.tcp_max_syn_backlog", secs);
 			return;
 		case TCPTRACE_CAUSE_PAWS:
 			snprintf(out, len, "SYN on a tuple still in %s here, "

@@ -283,6 +283,8 @@ enum tcptrace_diag_cause {
 	TCPTRACE_CAUSE_TW_REFUSED	= 14,
 	/* SYN on a connection: RFC 5961 challenge ACK */
 	TCPTRACE_CAUSE_CHALLENGE_ACK	= 15,
+	/* SYN: the listener's SYN queue full and SYN cookies off */
+	TCPTRACE_CAUSE_SYN_QUEUE_FULL	= 16,
 };
 
 /* tcptrace_diag_rec.flags */

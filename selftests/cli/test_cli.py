@@ -276,6 +276,12 @@ def reasons_explained_or_shown_as_they_are():
     r = cli(diag_rec(3, cause=1, flags=0x4, reason=b"NO_SOCKET"))
     check("[kernel reset reason: NO_SOCKET: nothing listens on that port"
           in r.stdout and "Check: ss -lnt" in r.stdout, r.stdout)
+    # SYN cookies off and the SYN queue full: no drop reason, a cause
+    r = cli(diag_rec(1, cause=16, count=1, duration=4 * 10 ** 8), "-j")
+    d = json.loads(r.stdout)
+    eq(d["cause"], "syn_queue_full", "cause name")
+    check("SYN queue" in d["explain"] and "tcp_syncookies" in d["explain"],
+          d["explain"])
     r = subprocess.run([CLI, "explain", "TCP_CSUM", "XFRM_POLICY"],
                        capture_output=True, text=True)
     eq(r.returncode, 0, r.stderr)

@@ -320,8 +320,12 @@ def rst_reason(d, names):
     if KVER >= (6, 10):
         check(d["reason"] in names, "kernel's reset reason %r, want one of "
               "%r" % (d["reason"], names))
-        check("[kernel reset reason: %s]" % d["reason"] in d["explain"],
+        check("[kernel reset reason: %s" % d["reason"] in d["explain"],
               d["explain"])
+        if d["meaning"]:
+            check("%s: %s. Check: %s]" % (d["reason"], d["meaning"],
+                                          d["check"]) in d["explain"],
+                  "the reason explained: %s" % d["explain"])
     else:
         eq(d["reason"], None, "no reset reasons before 6.10")
         check("no kernel reset reason before Linux 6.10" in d["explain"],

@@ -6,9 +6,9 @@ reason and say what to check.  Where the kernel gives no drop reasons
 (5.10), the diagnosis must say so instead (lib.drop_reason)."""
 import sys
 
-from ktap import test, run, check, Skip
+from ktap import test, run, check, eq, Skip
 from lib import (load, unload, Net, Tracer, new_port, ns_py, sh, one,
-                 drop_reason)
+                 diags, drop_reason)
 
 LISTENER = ("import socket, time\nls = socket.socket()\n"
             "ls.bind(('0.0.0.0', %d)); ls.listen()\n"
@@ -125,6 +125,48 @@ def ipsec_policy_blocks():
         n.bg("tts", LISTENER % port)
         reason_shown(n, port, "a SYN an IPsec policy blocks",
                      "XFRM_POLICY", ["ip xfrm policy"])
+
+
+def syns_past_the_queue(n, port):
+    """Three SYNs, 0.3 s apart: the handshakes of the first two stay
+    half-open (the client, scapy, drops the RSTs its kernel would answer
+    their SYN-ACKs with) and fill a backlog-1 listener's SYN queue (full
+    when longer than the backlog); the third finds it full."""
+    sh("ip netns exec ttc nft add table ip f")
+    sh("ip netns exec ttc nft add chain ip f o '{ type filter hook output "
+       "priority 0; }'")
+    sh("ip netns exec ttc nft add rule ip f o tcp flags rst drop")
+    ns_py("ttc", "import time\n"
+          "from scapy.all import IP, TCP, send, conf\nconf.verb = 0\n"
+          "for sport in (47010, 47011, 47012):\n"
+          "    send(IP(dst='%s')/TCP(sport=sport, dport=%d, flags='S'))\n"
+          "    time.sleep(0.3)" % (n.server, port))
+
+
+@test
+def syn_queue_full_without_syncookies():
+    """SYN cookies off and a listener with backlog 1 whose SYN queue
+    holds handshakes that never finish: TCP drops the next SYN, with no
+    drop reason; the diagnosis says why and what to change."""
+    load("syn_timeout_ms=300")
+    with Net() as n:
+        sh("ip netns exec tts sysctl -qw net.ipv4.tcp_syncookies=0")
+        port = new_port()
+        n.bg("tts", LISTENER.replace("ls.listen()", "ls.listen(1)") % port)
+        t = Tracer("--diag")
+        try:
+            syns_past_the_queue(n, port)
+            t.wait_for(lambda r: r.get("diag") == "syn_unanswered" and
+                       r.get("dport") == 47012, "the third SYN's diagnosis")
+        finally:
+            recs = t.stop()
+        d = one(recs, "syn_unanswered", "SYN queue full", sport=port,
+                dport=47012)
+        eq(d["cause"], "syn_queue_full", "cause")
+        check("tcp_syncookies" in d["explain"] and
+              "tcp_max_syn_backlog" in d["explain"], d["explain"])
+        eq([x for x in diags(recs, "syn_unanswered", sport=port)
+            if x["dport"] != 47012], [], "the first two were answered")
 
 
 if __name__ == "__main__":
