@@ -4,11 +4,12 @@
 made for real in namespaces, and the diagnosis must name the kernel's
 reason and say what to check.  Where the kernel gives no drop reasons
 (5.10), the diagnosis must say so instead (lib.drop_reason)."""
+import re
 import sys
 
 from ktap import test, run, check, eq, Skip
 from lib import (load, unload, Net, Tracer, new_port, ns_py, sh, one,
-                 diags, drop_reason)
+                 diags, drop_reason, KVER)
 
 LISTENER = ("import socket, time\nls = socket.socket()\n"
             "ls.bind(('0.0.0.0', %d)); ls.listen()\n"
@@ -125,6 +126,57 @@ def ipsec_policy_blocks():
         n.bg("tts", LISTENER % port)
         reason_shown(n, port, "a SYN an IPsec policy blocks",
                      "XFRM_POLICY", ["ip xfrm policy"])
+
+
+def kernel_drop_reasons():
+    """The drop reason names the running kernel has (5.17+), from the
+    kfree_skb tracepoint's format; empty without tracefs."""
+    for d in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing"):
+        try:
+            with open(d + "/events/skb/kfree_skb/format") as f:
+                return set(re.findall(r'"([A-Z][A-Z0-9_]+)"', f.read()))
+        except OSError:
+            continue
+    return set()
+
+
+def martian_syn(n, port):
+    ns_py("ttc", "from scapy.all import IP, TCP, send, conf\n"
+          "conf.verb = 0\n"
+          "send(IP(src='0.0.0.0', dst='%s')/TCP(sport=47020, dport=%d, "
+          "flags='S'))" % (n.server, port))
+
+
+@test
+def martian_source():
+    """A SYN from 0.0.0.0 (a martian source, as a broken NAT or a spoofer
+    makes): the kernel names it IP_INVALID_SOURCE where it has that
+    reason (7.x); older kernels drop it without a specific reason, and
+    the diagnosis says that much."""
+    load("syn_timeout_ms=300")
+    names = kernel_drop_reasons()
+    if not names and KVER >= (5, 17):
+        raise Skip("no tracefs to learn the kernel's drop reasons")
+    want = "IP_INVALID_SOURCE" if "IP_INVALID_SOURCE" in names else \
+        "NOT_SPECIFIED"
+    with Net() as n:
+        port = new_port()
+        n.bg("tts", LISTENER % port)
+        if want == "IP_INVALID_SOURCE" or KVER < (5, 17):
+            reason_shown(n, port, "a SYN from a martian source", want,
+                         ["log_martians"], send=martian_syn)
+            return
+        t = Tracer("--diag")
+        try:
+            martian_syn(n, port)
+            t.wait_for(lambda r: r.get("diag") == "syn_unanswered" and
+                       r.get("sport") == port, "the SYN's diagnosis")
+        finally:
+            recs = t.stop()
+        d = one(recs, "syn_unanswered", "a martian SYN, no reason", sport=port)
+        eq((d["cause"], d["reason"]), ("drop_reason", "NOT_SPECIFIED"),
+           "dropped, the kernel saying no more")
+        check("no specific reason" in d["explain"], d["explain"])
 
 
 def syns_past_the_queue(n, port):
