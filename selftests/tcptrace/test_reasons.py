@@ -36,19 +36,26 @@ def connect(n, port):
           % (n.server, port), check_rc=False)
 
 
-def reason_shown(n, port, what, name, words, send=connect):
-    """@send a SYN from ttc to the server's @port, which never answers;
-    the server's syn_unanswered diagnosis names the kernel's reason @name
-    (lib.drop_reason: or says the kernel gives none), says what it means
-    and what to check, and the check mentions every one of @words."""
+def syn_diag(n, port, what, send=connect, **kw):
+    """@send a SYN from ttc to the server's @port, which never answers:
+    the server's syn_unanswered diagnosis (with the fields @kw)."""
     t = Tracer("--diag")
     try:
         send(n, port)
         t.wait_for(lambda r: r.get("diag") == "syn_unanswered" and
-                   r.get("sport") == port, "the SYN's diagnosis")
+                   r.get("sport") == port and
+                   all(r.get(k) == v for k, v in kw.items()),
+                   "the SYN's diagnosis")
     finally:
         recs = t.stop()
-    d = one(recs, "syn_unanswered", what, sport=port)
+    return one(recs, "syn_unanswered", what, sport=port, **kw), recs
+
+
+def reason_shown(n, port, what, name, words, send=connect):
+    """The diagnosis of a SYN @send makes names the kernel's reason @name
+    (lib.drop_reason: or says the kernel gives none), says what it means
+    and what to check, and the check mentions every one of @words."""
+    d, _ = syn_diag(n, port, what, send)
     drop_reason(d, name, what)
     if d["reason"] != name:
         return
@@ -166,14 +173,7 @@ def martian_source():
             reason_shown(n, port, "a SYN from a martian source", want,
                          ["log_martians"], send=martian_syn)
             return
-        t = Tracer("--diag")
-        try:
-            martian_syn(n, port)
-            t.wait_for(lambda r: r.get("diag") == "syn_unanswered" and
-                       r.get("sport") == port, "the SYN's diagnosis")
-        finally:
-            recs = t.stop()
-        d = one(recs, "syn_unanswered", "a martian SYN, no reason", sport=port)
+        d, _ = syn_diag(n, port, "a martian SYN, no reason", martian_syn)
         eq((d["cause"], d["reason"]), ("drop_reason", "NOT_SPECIFIED"),
            "dropped, the kernel saying no more")
         check("no specific reason" in d["explain"], d["explain"])
@@ -205,15 +205,8 @@ def syn_queue_full_without_syncookies():
         sh("ip netns exec tts sysctl -qw net.ipv4.tcp_syncookies=0")
         port = new_port()
         n.bg("tts", LISTENER.replace("ls.listen()", "ls.listen(1)") % port)
-        t = Tracer("--diag")
-        try:
-            syns_past_the_queue(n, port)
-            t.wait_for(lambda r: r.get("diag") == "syn_unanswered" and
-                       r.get("dport") == 47012, "the third SYN's diagnosis")
-        finally:
-            recs = t.stop()
-        d = one(recs, "syn_unanswered", "SYN queue full", sport=port,
-                dport=47012)
+        d, recs = syn_diag(n, port, "SYN queue full", syns_past_the_queue,
+                           dport=47012)
         eq(d["cause"], "syn_queue_full", "cause")
         check("tcp_syncookies" in d["explain"] and
               "tcp_max_syn_backlog" in d["explain"], d["explain"])
