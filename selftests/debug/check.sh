@@ -126,12 +126,14 @@ guest_run() {
 	echo "# debug $name: $((SECONDS - t0)) s"
 }
 
-# The pieces, longest first where the order is free.
+# The pieces, longest first where the order is free.  test_reasons (drop
+# reasons of SYNs, through the same drop and LOCAL_IN paths test_diag
+# takes here) runs on the stock kernels only: 10 minutes under this one.
 PIECES=(guest-a guest-b kmemleak stress)
 piece() {
 	case $1 in
 	guest-a) guest_run guest-a test_foundation test_handshake ;;
-	guest-b) guest_run guest-b test_diag test_topology test_edges test_reasons ;;
+	guest-b) guest_run guest-b test_diag test_topology test_edges ;;
 	kmemleak) stress_run kmemleak 1 "${LEAK_SUITES[@]}" ;;
 	stress) stress_run stress 0 "${STRESS_SUITES[@]}" ;;
 	esac
