@@ -286,9 +286,14 @@ static struct sock *tcptrace_lookup(const struct net *net,
 	return sk;
 }
 
-/* Full queues of a listener, as tcp_conn_request() will find them */
-#define TCPTRACE_Q_ACCEPT	0x01	/* accept queue: a listen overflow */
-#define TCPTRACE_Q_SYN		0x02	/* SYN queue, and no SYN cookies */
+/*
+ * Full queues of a listener, as tcp_conn_request() will find them, in
+ * the order it looks: the SYN queue (with SYN cookies off), the accept
+ * queue, then (cookies off again) the namespace's SYN backlog.
+ */
+#define TCPTRACE_Q_SYN		0x01	/* SYN queue full, no SYN cookies */
+#define TCPTRACE_Q_ACCEPT	0x02	/* accept queue: a listen overflow */
+#define TCPTRACE_Q_BACKLOG	0x04	/* tcp_max_syn_backlog 3/4 used */
 
 /*
  * Does a listener of @net take SYNs for @k's tuple, as the kernel's own
@@ -338,9 +343,10 @@ static bool tcptrace_listener(const struct net *net,
 	if (!READ_ONCE(net->ipv4.sysctl_tcp_syncookies)) {
 		int max = READ_ONCE(net->ipv4.sysctl_max_syn_backlog);
 
-		if (inet_csk_reqsk_queue_is_full(sk) ||
-		    max - inet_csk_reqsk_queue_len(sk) < (max >> 2))
+		if (inet_csk_reqsk_queue_is_full(sk))
 			*queues_full |= TCPTRACE_Q_SYN;
+		if (max - inet_csk_reqsk_queue_len(sk) < (max >> 2))
+			*queues_full |= TCPTRACE_Q_BACKLOG;
 	}
 	rcu_read_unlock();
 	return true;
@@ -807,6 +813,9 @@ static void tcptrace_syn_in(const struct net *net,
 			no_listener = true;
 	}
 
+	/* a SYN taking over a TIME_WAIT tuple skips the SYN queue limits */
+	if (owner && !cause)
+		queues_full &= TCPTRACE_Q_ACCEPT;
 	raw_spin_lock_irqsave(&b->lock, flags);
 	if (owner && !cause) {
 		/* the timewait socket gives the tuple to the new connection */
@@ -1476,10 +1485,12 @@ static void tcptrace_syn_unanswered(struct tcptrace_diag_rec *d,
 		tcptrace_drop_reason_name(c->drop_reason, d->reason,
 					  sizeof(d->reason));
 	} else if (c->queues_full & TCPTRACE_Q_SYN) {
-		/* tcp_conn_request() looks at the SYN queue first */
+		/* in tcp_conn_request()'s order */
 		d->cause = TCPTRACE_CAUSE_SYN_QUEUE_FULL;
 	} else if (c->queues_full & TCPTRACE_Q_ACCEPT) {
 		d->cause = TCPTRACE_CAUSE_LISTEN_OVERFLOW;
+	} else if (c->queues_full & TCPTRACE_Q_BACKLOG) {
+		d->cause = TCPTRACE_CAUSE_SYN_QUEUE_FULL;
 	} else if (!TCPTRACE_HAVE_DROP_REASONS) {
 		d->flags |= TCPTRACE_DF_NO_DROP_REASON;
 	}
