@@ -398,12 +398,18 @@ fi
 
 # --- the other Debian releases of the matrix (5.10, 7.x) ----------------------------
 
+selftests/packaging/other-releases.sh "$DKMS_DEB" "$CLI_DEB" \
+	>"$OUT/other-releases.tap" 2>&1
+rc=$?
 while IFS= read -r line; do
 	case $line in
 	"ok "*) pass "${line#ok }" ;;
 	"not ok "*) fail "${line#not ok }" ;;
 	*) echo "$line" ;;
 	esac
-done < <(selftests/packaging/other-releases.sh "$DKMS_DEB" "$CLI_DEB")
+done <"$OUT/other-releases.tap"
+if [ "$rc" -ne 0 ] && ! grep -q '^not ok ' "$OUT/other-releases.tap"; then
+	fail "other-releases.sh exited with $rc" "$(tail -n 20 "$OUT/other-releases.tap")"
+fi
 
 summary
