@@ -92,8 +92,9 @@ demo: deps
 check: deps
 	./selftests/run.sh
 
-# KUnit suite of the module's pure logic, on a UML kernel built from
-# Debian's linux-source-6.1 (cached in /var/cache/tcptrace/kunit).
+# KUnit suite of the module's pure logic, on a UML kernel built from the
+# newest kernel source Debian has (trixie-backports' linux-source-7.3,
+# fetched; bookworm's 6.1 as a fallback), cached in /var/cache/tcptrace/kunit.
 kunit: deps
 	./selftests/kunit/run.sh
 

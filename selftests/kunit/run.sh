@@ -98,8 +98,13 @@ flock 9
 stamp_want="$(stat -c '%n %s %Y' "$tarball")"
 if [ "$(cat "$ksrc/.tcptrace-extracted" 2>/dev/null)" != "$stamp_want" ]; then
 	log "extracting $tarball into $cache"
-	# one tree at a time: another source's tree and build go
-	rm -rf "$cache"/.extract.* "$cache"/linux-source-* "$build"
+	# one tree at a time: another source's tree (stamped) and build go
+	for t in "$cache"/*/.tcptrace-extracted; do
+		if [ -e "$t" ]; then
+			rm -rf "${t%/.tcptrace-extracted}"
+		fi
+	done
+	rm -rf "$cache"/.extract.* "$ksrc" "$build"
 	tmp=$(mktemp -d "$cache/.extract.XXXXXX")
 	tar -xJf "$tarball" -C "$tmp"
 	[ -f "$tmp/$name/Makefile" ] || die "$tarball has no $name/"

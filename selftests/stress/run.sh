@@ -80,12 +80,18 @@ done
 declare -A root_of=()
 while read -r k; do root_of[$k]=; done < <(selftests/vm/kernels.sh)
 given_root=${VM_KERNEL_ROOT:-}
-if [ -z "$given_root" ]; then
+need_extra=0
+[ ${#kernels[@]} -gt 0 ] || need_extra=1
+for k in "${kernels[@]}"; do
+	[ -n "${root_of[$k]+set}" ] || need_extra=1
+done
+if [ -z "$given_root" ] && [ "$need_extra" = 1 ]; then
 	while read -r k r; do
 		[ "$r" = - ] || root_of[$k]=$r
 	done < <(selftests/vm/extra-kernels.sh)
 fi
 if [ ${#kernels[@]} -eq 0 ]; then
+	[ ${#root_of[@]} -gt 0 ] || { echo "not ok - no kernel to test"; echo "0 passed, 1 failed"; exit 1; }
 	mapfile -t all < <(printf '%s\n' "${!root_of[@]}" | sort -V)
 	if [ "$MODE" = long ] || [ ${#all[@]} -le 3 ]; then
 		kernels=("${all[@]}")

@@ -68,11 +68,26 @@ esac
 opts=(-q -o "Dir::Etc::SourceList=$apt/sources.list"
 	-o Dir::Etc::SourceParts=/dev/null -o "Dir::State::Lists=$apt/lists"
 	-o "Dir::Cache=$apt" -o Debug::NoLocking=1)
+# newest_cached_source: the tarball of the newest source fetched before
+newest_cached_source() {
+	local d
+	d=$(find "$cache/src" -mindepth 2 -maxdepth 2 -name complete \
+		-printf '%h\n' 2>/dev/null | sort -V | tail -n1)
+	[ -n "$d" ] && ls "$d"/usr/src/linux-source-*.tar.xz 2>/dev/null | head -n1
+}
 log "apt-get update ($suite)"
-apt-get "${opts[@]}" update >&2 </dev/null || die "apt-get update failed"
+if ! apt-get "${opts[@]}" update >&2 </dev/null; then
+	# the archive unreachable: a source fetched before still serves
+	if [ -n "$source" ] && tarball=$(newest_cached_source); then
+		log "apt-get update failed: using the cached $tarball"
+		echo "$tarball"
+		exit 0
+	fi
+	die "apt-get update failed"
+fi
 if [ -n "$source" ]; then
 	pkg=$(apt-cache "${opts[@]}" pkgnames linux-source- 2>/dev/null |
-		grep -E '^linux-source-[0-9]+\.[0-9]+$' | sort -V | tail -n1)
+		grep -E '^linux-source-[0-9]+\.[0-9]+$' | sort -V | tail -n1) || true
 	[ -n "$pkg" ] || die "no linux-source-X.Y in $suite"
 	ver=$(apt-cache "${opts[@]}" show "$pkg" 2>/dev/null |
 		sed -n 's/^Version: //p' | sort -V | tail -n1)
