@@ -315,10 +315,13 @@ def cgroup_of_the_socket_not_of_current():
         sv = [r for r in recs if r["sock"] == sid]
         eq([(r["old"], r["new"]) for r in cl], CLIENT, "client transitions")
         eq([(r["old"], r["new"]) for r in sv], SERVER, "server transitions")
-        check(any(r["ctx"] == "softirq" for r in cl),
-              "client records in softirq: %r" % [r["ctx"] for r in cl])
-        check(any(r["ctx"] == "softirq" for r in sv),
-              "server records in softirq: %r" % [r["ctx"] for r in sv])
+        # Which end's packets are processed in softirq is timing: one
+        # that arrives while its socket's owner holds the lock waits for
+        # release_sock(), in that task (seen on 6.1-rt: every client
+        # record in task context).  At least one record must be.
+        check(any(r["ctx"] == "softirq" for r in cl + sv),
+              "records in softirq: client %r, server %r" % (
+                  [r["ctx"] for r in cl], [r["ctx"] for r in sv]))
         for r in cl:
             eq((r["cgroup_id"], r["cgroup"]), (cg_id, "/tt-cg"),
                "client %s -> %s (%s)" % (r["old"], r["new"], r["ctx"]))
