@@ -33,6 +33,11 @@ def size(quick, long):
     return quick if QUICK else long
 
 
+def scaled(n, least=1):
+    """@n counts of work, fewer under a slow (debug) kernel: SLOWDOWN."""
+    return max(least, int(n // SLOWDOWN))
+
+
 NCPUS = os.cpu_count() or 1
 REC_LOST = 2
 

@@ -347,7 +347,7 @@ def random_packet_flood():
     seed = int(os.environ.get("TCPTRACE_SEED", "0")) or RNG.getrandbits(32)
     RNG.seed(seed)
     diag("TCPTRACE_SEED=%d reproduces this run" % seed)
-    n = size(1500, 30000)
+    n = scaled(size(1500, 30000), 500)
     try:
         fd = open_dev()
         m0 = stats(fd)["malformed"]
@@ -358,7 +358,7 @@ def random_packet_flood():
         for i in range(0, n, 500):
             sent += net.send(frames[i:i + 500])
             drain(fd, t)
-        raw = [f[14:] for f in frames[:size(500, 5000)]]
+        raw = [f[14:] for f in frames[:scaled(size(500, 5000), 100)]]
         sent_raw = net.send_raw([retarget(p) for p in raw])
         time.sleep(2)
         drain(fd, t)
