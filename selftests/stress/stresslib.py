@@ -91,6 +91,12 @@ def validate_slabs():
         p = "/sys/kernel/slab/%s/validate" % c
         if os.path.islink("/sys/kernel/slab/" + c) or not os.path.exists(p):
             continue
+        # Debian's 7.3.4 reports its boot-time kmem_cache_node slab
+        # "Freepointer corrupt" on the first validation, with no module
+        # ever loaded (reproduced: a guest that only validates).  SLUB's
+        # own bootstrap cache; tcptrace never allocates from it.
+        if c == "kmem_cache_node" and KVER >= (7, 0):
+            continue
         try:
             with open(p, "w") as f:
                 f.write("1")
