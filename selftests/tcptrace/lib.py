@@ -205,6 +205,24 @@ def stats(fd):
                 conn_timeouts=conn_timeouts, malformed=malformed)
 
 
+def mac_of(ns, dev):
+    return sh("ip -n %s -br link show %s" % (ns, dev)).stdout.split()[2]
+
+
+def send_l2(ns, dev, dst_mac, pkts, gap=0.0):
+    """Send scapy packets (@pkts: expressions over IP and TCP) out of
+    @dev in @ns to @dst_mac, at layer 2.  Scapy's layer-3 send resolves
+    the MAC itself with a 2 s ARP timeout; a slow (debug) kernel may miss
+    it, scapy then broadcasts, and TCP ignores a frame not sent to its
+    host."""
+    code = ("import time\nfrom scapy.all import Ether, IP, TCP, sendp, conf\n"
+            "conf.verb = 0\n")
+    for p in pkts:
+        code += "sendp(Ether(dst='%s')/%s, iface='%s')\ntime.sleep(%f)\n" % (
+            dst_mac, p, dev, gap)
+    ns_py(ns, code)
+
+
 def ns_py(ns, code, timeout=TIMEOUT, check_rc=True):
     r = subprocess.run(["ip", "netns", "exec", ns, "python3", "-c", code],
                        capture_output=True, text=True, timeout=timeout)

@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ktap import test, run, check, eq, diag, Skip  # noqa: E402
 from lib import (load, unload, new_port, sh, Tracer, Net,  # noqa: E402
                  kill_tracers, cookie, diags, one, ns_py, KVER,
-                 drop_reason)
+                 drop_reason, mac_of, send_l2)
 
 
 def states(recs, **kw):
@@ -179,10 +179,9 @@ def syn_dropped_inside_tcp_names_its_reason():
         t = Tracer("--diag")
         # SYN+FIN to a listener: TCP itself drops it, after LOCAL_IN,
         # where the packet no longer has a device
-        ns_py("ttc", "from scapy.all import IP, TCP, send, conf\n"
-              "conf.verb = 0\n"
-              "send(IP(dst='%s')/TCP(sport=47001, dport=%d, flags='SF'))"
-              % (n.server, port))
+        send_l2("ttc", "c0", mac_of("tts", "s0"), [
+            "IP(dst='%s')/TCP(sport=47001, dport=%d, flags='SF')"
+            % (n.server, port)])
         t.wait_for(lambda r: r.get("diag") == "syn_unanswered" and
                    r.get("sport") == port, "the SYN's diagnosis")
         recs = t.stop()

@@ -9,7 +9,7 @@ import sys
 
 from ktap import test, run, check, eq, Skip
 from lib import (load, unload, Net, Tracer, new_port, ns_py, sh, one,
-                 diags, drop_reason, KVER)
+                 diags, drop_reason, KVER, mac_of, send_l2)
 
 LISTENER = ("import socket, time\nls = socket.socket()\n"
             "ls.bind(('0.0.0.0', %d)); ls.listen()\n"
@@ -77,7 +77,7 @@ def reverse_path_filter():
         n.bg("tts", LISTENER % port)
         # strict rp_filter refuses the client's ARP requests too: the
         # client knows the server's address already
-        mac = sh("ip -n tts -br link show s0").stdout.split()[2]
+        mac = mac_of("tts", "s0")
         sh("ip -n ttc neigh replace %s lladdr %s dev c0 nud permanent"
            % (n.server, mac))
         sh("ip -n tts link add d0 type dummy && ip -n tts link set d0 up")
@@ -90,10 +90,9 @@ def reverse_path_filter():
 
 
 def bad_checksum_syn(n, port):
-    ns_py("ttc", "from scapy.all import IP, TCP, send, conf\n"
-          "conf.verb = 0\n"
-          "send(IP(dst='%s')/TCP(sport=47002, dport=%d, flags='S', "
-          "chksum=0x1234))" % (n.server, port))
+    send_l2("ttc", "c0", mac_of("tts", "s0"), [
+        "IP(dst='%s')/TCP(sport=47002, dport=%d, flags='S', chksum=0x1234)"
+        % (n.server, port)])
 
 
 @test
@@ -148,10 +147,9 @@ def kernel_drop_reasons():
 
 
 def martian_syn(n, port):
-    ns_py("ttc", "from scapy.all import IP, TCP, send, conf\n"
-          "conf.verb = 0\n"
-          "send(IP(src='0.0.0.0', dst='%s')/TCP(sport=47020, dport=%d, "
-          "flags='S'))" % (n.server, port))
+    send_l2("ttc", "c0", mac_of("tts", "s0"), [
+        "IP(src='0.0.0.0', dst='%s')/TCP(sport=47020, dport=%d, flags='S')"
+        % (n.server, port)])
 
 
 @test
@@ -188,11 +186,10 @@ def syns_past_the_queue(n, port):
     sh("ip netns exec ttc nft add chain ip f o '{ type filter hook output "
        "priority 0; }'")
     sh("ip netns exec ttc nft add rule ip f o tcp flags rst drop")
-    ns_py("ttc", "import time\n"
-          "from scapy.all import IP, TCP, send, conf\nconf.verb = 0\n"
-          "for sport in (47010, 47011, 47012):\n"
-          "    send(IP(dst='%s')/TCP(sport=sport, dport=%d, flags='S'))\n"
-          "    time.sleep(0.3)" % (n.server, port))
+    send_l2("ttc", "c0", mac_of("tts", "s0"), [
+        "IP(dst='%s')/TCP(sport=%d, dport=%d, flags='S')"
+        % (n.server, sport, port) for sport in (47010, 47011, 47012)],
+        gap=0.3)
 
 
 @test
