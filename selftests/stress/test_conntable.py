@@ -503,9 +503,9 @@ def big_table_bounded_work():
             t0 = time.monotonic()
             frames = syn_frames(topo, n + 4000, 80)
             def paced(fr):
-                # 100 at a time: a 2000-frame burst overflows the
-                # receiving veth's queue on a slow guest (NAPI ring, not
-                # the backlog): those SYNs never reach a hook
+                # 100 at a time: from a 2000-frame burst into a slow
+                # guest many SYNs went untraced, with no backlog drop
+                # (where they went is not established)
                 for i in range(0, len(fr), 100):
                     topo.send(fr[i:i + 100])
 
