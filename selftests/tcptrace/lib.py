@@ -314,6 +314,12 @@ class Net(Netns):
             self.server = "10.210.1.1"
         return self
 
+    def send_to_server(self, pkts, gap=0.0):
+        """Crafted packets (send_l2) from the client's c0 to the next
+        hop's MAC: the server's s0, or the router's r0."""
+        nxt = ("ttr", "r0") if self.router else ("tts", "s0")
+        send_l2("ttc", "c0", mac_of(*nxt), pkts, gap)
+
 
 def diags(recs, kind=None, **kw):
     out = [r for r in recs if r["type"] == "diag" and

@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ktap import test, run, check, eq, diag, Skip  # noqa: E402
 from lib import (load, unload, new_port, sh, Tracer, Net,  # noqa: E402
                  kill_tracers, cookie, diags, one, ns_py, KVER,
-                 drop_reason, mac_of, send_l2)
+                 drop_reason)
 
 
 def states(recs, **kw):
@@ -179,7 +179,7 @@ def syn_dropped_inside_tcp_names_its_reason():
         t = Tracer("--diag")
         # SYN+FIN to a listener: TCP itself drops it, after LOCAL_IN,
         # where the packet no longer has a device
-        send_l2("ttc", "c0", mac_of("tts", "s0"), [
+        n.send_to_server([
             "IP(dst='%s')/TCP(sport=47001, dport=%d, flags='SF')"
             % (n.server, port)])
         t.wait_for(lambda r: r.get("diag") == "syn_unanswered" and

@@ -9,7 +9,7 @@ import sys
 
 from ktap import test, run, check, eq, Skip
 from lib import (load, unload, Net, Tracer, new_port, ns_py, sh, one,
-                 diags, drop_reason, KVER, mac_of, send_l2)
+                 diags, drop_reason, KVER, mac_of)
 
 LISTENER = ("import socket, time\nls = socket.socket()\n"
             "ls.bind(('0.0.0.0', %d)); ls.listen()\n"
@@ -90,7 +90,7 @@ def reverse_path_filter():
 
 
 def bad_checksum_syn(n, port):
-    send_l2("ttc", "c0", mac_of("tts", "s0"), [
+    n.send_to_server([
         "IP(dst='%s')/TCP(sport=47002, dport=%d, flags='S', chksum=0x1234)"
         % (n.server, port)])
 
@@ -147,7 +147,7 @@ def kernel_drop_reasons():
 
 
 def martian_syn(n, port):
-    send_l2("ttc", "c0", mac_of("tts", "s0"), [
+    n.send_to_server([
         "IP(src='0.0.0.0', dst='%s')/TCP(sport=47020, dport=%d, flags='S')"
         % (n.server, port)])
 
@@ -186,7 +186,7 @@ def syns_past_the_queue(n, port):
     sh("ip netns exec ttc nft add chain ip f o '{ type filter hook output "
        "priority 0; }'")
     sh("ip netns exec ttc nft add rule ip f o tcp flags rst drop")
-    send_l2("ttc", "c0", mac_of("tts", "s0"), [
+    n.send_to_server([
         "IP(dst='%s')/TCP(sport=%d, dport=%d, flags='S')"
         % (n.server, sport, port) for sport in (47010, 47011, 47012)],
         gap=0.3)
