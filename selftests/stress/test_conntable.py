@@ -427,8 +427,14 @@ def function_during(funcs, action):
 def graph_during(func, action):
     """Durations (us) of @func's calls while @action(), function_graph."""
     trace_reset()
-    tw("set_graph_function", func)
-    tw("max_graph_depth", "1")
+    # Only @func hooked, at whatever depth.  Not set_graph_function with
+    # max_graph_depth 1: the depth counts from where the task was when
+    # tracing began, so a kworker's tcptrace_conn_scan (under
+    # process_one_work) is at depth 1, ignored, and its ignored entry
+    # left the kworker's graph bit set: every later function of that
+    # kworker was traced in its place (a CI run: no scan traced, its
+    # kworker's process_one_work and schedule instead).
+    tw("set_ftrace_filter", func)
     tw("trace", "")
     tw("current_tracer", "function_graph")
     tw("tracing_on", "1")
@@ -502,18 +508,13 @@ def big_table_bounded_work():
         try:
             t0 = time.monotonic()
             frames = syn_frames(topo, n + 4000, 80)
-            def paced(fr):
-                # 100 at a time: from a 2000-frame burst into a slow
-                # guest many SYNs went untraced, with no backlog drop
-                # (where they went is not established)
-                for i in range(0, len(fr), 100):
-                    topo.send(fr[i:i + 100])
-
-            paced(frames[:2000])
+            topo.send(frames[:2000])
             # the SYN path's cost with an (almost) empty table
+            drops = softnet_dropped()
             empty = graph_during(
                 "tcptrace_conn_packet",
-                lambda: paced(frames[2000:4000]))
+                lambda: topo.send(frames[2000:4000]))
+            drops = [softnet_dropped() - drops]
             for i in range(4000, n, 5000):
                 topo.send(frames[i:i + 5000])
                 drain(fd, Tally())
@@ -535,8 +536,10 @@ def big_table_bounded_work():
             check(per and max(per) <= min(1024 + 200, ntw // 2),
                   "a scan looks up its window, not all %d" % ntw)
             # the SYN path with the full table
+            d0 = softnet_dropped()
             full = graph_during("tcptrace_conn_packet",
-                                lambda: paced(frames[n:n + 2000]))
+                                lambda: topo.send(frames[n:n + 2000]))
+            drops.append(softnet_dropped() - d0)
             folds = function_during(["snmp_fold_field"],
                                     lambda: topo.send(frames[n + 2000:]))
             scans = graph_during("tcptrace_conn_scan",
@@ -551,12 +554,10 @@ def big_table_bounded_work():
              "a full one (%d); scans %s us" % (
                  avg(empty), len(empty), avg(full), len(full),
                  ", ".join("%.0f" % x for x in scans)))
-        # a few hundred calls make a fair average; on a loaded host not
-        # every sent SYN gets traced (seen: 413 of 2000, none dropped by
-        # the backlog)
-        check(len(empty) >= 200 and len(full) >= 200,
-              "SYNs traced (%d and %d of 2000; backlog drops %d)" % (
-                  len(empty), len(full), softnet_dropped()))
+        # every SYN the backlog took passes the hook at least once
+        check(len(empty) >= 2000 - drops[0] and len(full) >= 2000 - drops[1],
+              "hook calls traced (%d and %d for 2000 SYNs each; backlog "
+              "drops %d and %d)" % (len(empty), len(full), *drops))
         check(avg(full) < 3 * avg(empty) + 5,
               "a SYN costs about the same with a full table")
         check(not [x for x in folds if "<-tcptrace_" in x],
