@@ -18,8 +18,10 @@ class Skip(Exception):
 
 def run(selected=None, after_each=None):
     todo = [t for t in _tests if not selected or t.__name__ in selected]
+    # a misspelt name in a selection would silently run nothing
+    unknown = sorted(set(selected or ()) - {t.__name__ for t in _tests})
     print("TAP version 13", flush=True)
-    print("1..%d" % len(todo), flush=True)
+    print("1..%d" % (len(todo) + len(unknown)), flush=True)
     failed = 0
     for i, t in enumerate(todo, 1):
         name = t.__name__
@@ -42,7 +44,11 @@ def run(selected=None, after_each=None):
             print("not ok %d %s" % (i, name), flush=True)
             continue
         print("ok %d %s" % (i, name), flush=True)
-    print("# %d passed, %d failed" % (len(todo) - failed, failed), flush=True)
+    for i, name in enumerate(unknown, len(todo) + 1):
+        failed += 1
+        print("not ok %d %s # no such test" % (i, name), flush=True)
+    print("# %d passed, %d failed" % (len(todo) + len(unknown) - failed,
+                                       failed), flush=True)
     return 1 if failed else 0
 
 
