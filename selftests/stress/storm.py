@@ -5,13 +5,16 @@ the stress tests load and unload the module, overflow its buffer and
 exhaust its connection table.
 
   storm.py [--seconds S] [--mode refused|abort|full|mix] [--procs N]
-           [--host 127.0.0.1] [--port P]
+           [--host 127.0.0.1] [--port P] [--rate R]
 
 refused  connect() to a closed port: SYN, RST (no socket lingers)
 abort    connect() to a listener, send, close with SO_LINGER 0 (RST): a
          whole handshake, no TIME_WAIT left behind
 full     the same with an orderly close (the client goes to TIME_WAIT)
 mix      refused and abort, alternating
+
+--rate R paces each process to R connections a second (default 0: as
+fast as it can).
 
 Runs until S seconds passed or SIGTERM/SIGINT; prints the number of
 connections made and failed ("connections N errors E") and exits 0.  A
@@ -57,7 +60,11 @@ def worker(args, port, counter, errors, stop):
             threading.Thread(target=acceptor, args=(ls,), daemon=True).start()
     deadline = time.monotonic() + args.seconds
     n = err = 0
+    due = time.monotonic()
     while not stop.is_set() and time.monotonic() < deadline:
+        if args.rate > 0:
+            due += 1.0 / args.rate
+            time.sleep(max(0.0, due - time.monotonic()))
         mode = args.mode
         if mode == "mix":
             mode = "refused" if n % 2 else "abort"
@@ -93,6 +100,7 @@ def main():
     ap.add_argument("--procs", type=int, default=1)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=9)
+    ap.add_argument("--rate", type=float, default=0)
     args = ap.parse_args()
     stop = multiprocessing.Event()
     counter = multiprocessing.Value("q", 0)

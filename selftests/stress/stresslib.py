@@ -216,6 +216,13 @@ def check_memory_back(before, after, what, slack_kib=None):
 
 # --- background load -----------------------------------------------------
 
+# Connections a second per storm process, 0: as fast as it can.  The
+# kmemleak guest (selftests/debug/check.sh) paces its storms: there a
+# stack trace is saved per allocation, and an unpaced storm starved the
+# test itself (30 loopback connections outlived TIME_WAIT's 60 s).
+STORM_RATE = float(os.environ.get("TCPTRACE_STORM_RATE", "0"))
+
+
 class Storm:
     """storm.py in the background (optionally in a network namespace)."""
 
@@ -223,7 +230,8 @@ class Storm:
                  host="127.0.0.1", port=9):
         cmd = [sys.executable, os.path.join(HERE, "storm.py"),
                "--seconds", str(seconds), "--mode", mode,
-               "--procs", str(procs), "--host", host, "--port", str(port)]
+               "--procs", str(procs), "--host", host, "--port", str(port),
+               "--rate", str(STORM_RATE)]
         if netns:
             cmd = ["ip", "netns", "exec", netns] + cmd
         self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)

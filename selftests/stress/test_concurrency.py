@@ -107,7 +107,7 @@ def readers_killed_while_blocked():
     mark = LogMark()
     storm = Storm(mode="mix", procs=NCPUS)
     kinds = list(BLOCKED)
-    rounds = scaled(size(30, 400), 2 * len(kinds))
+    rounds = scaled(size(16, 400), 2 * len(kinds))
     for i in range(rounds):
         kind = kinds[i % len(kinds)]
         p = start_blocked(kind)
