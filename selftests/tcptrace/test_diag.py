@@ -31,8 +31,8 @@ def firewall_drops_syns():
         sh("ip netns exec ttc sysctl -qw net.ipv4.tcp_syn_retries=1")
         srv = ns_bg("tts", "import socket\nls = socket.socket()\n"
                     "ls.bind(('0.0.0.0', %d)); ls.listen()\n"
-                    "print('ready', flush=True)\nimport time\n"
-                    "time.sleep(30)" % port)
+                    "print('ready', flush=True)\nimport sys\n"
+                    "sys.stdin.read()" % port)
         t = Tracer("--diag")
         r = ns_py("ttc", "import socket\ns = socket.socket()\n"
                   "print(s.connect_ex(('%s', %d)))" % (n.server, port))
@@ -58,9 +58,9 @@ def os_errno(name):
 def full_accept_queue():
     with Net() as n:
         port = new_port()
-        srv = ns_bg("tts", "import socket, time\nls = socket.socket()\n"
+        srv = ns_bg("tts", "import socket, sys\nls = socket.socket()\n"
                     "ls.bind(('0.0.0.0', %d)); ls.listen(0)\n"
-                    "print('ready', flush=True)\ntime.sleep(60)" % port)
+                    "print('ready', flush=True)\nsys.stdin.read()" % port)
         t = Tracer("--diag")
         # non-blocking connects: the first fills the queue, later SYNs
         # are dropped by the listener
@@ -176,12 +176,12 @@ def half_open_after_server_lost_state():
     with Net() as n:
         port = new_port()
         # the server's socket will abort (SO_LINGER 0) when it is killed
-        srv = ns_bg("tts", "import socket, struct, time\nls = socket.socket()\n"
+        srv = ns_bg("tts", "import socket, struct, sys\nls = socket.socket()\n"
                     "ls.bind(('0.0.0.0', %d)); ls.listen()\n"
                     "print('ready', flush=True)\na, _ = ls.accept()\n"
                     "a.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,"
                     " struct.pack('ii', 1, 0))\n"
-                    "print('accepted', flush=True)\ntime.sleep(60)" % port)
+                    "print('accepted', flush=True)\nsys.stdin.read()" % port)
         cl = subprocess.Popen(
             ["ip", "netns", "exec", "ttc", "python3", "-u", "-c",
              "import socket, sys\nc = socket.create_connection(('%s', %d))\n"

@@ -173,9 +173,9 @@ def syn_dropped_inside_tcp_names_its_reason():
     load("syn_timeout_ms=300")
     with Net() as n:
         port = new_port()
-        n.bg("tts", "import socket, time\nls = socket.socket()\n"
+        n.bg("tts", "import socket, sys\nls = socket.socket()\n"
              "ls.bind(('0.0.0.0', %d)); ls.listen()\n"
-             "print('ready', flush=True)\ntime.sleep(30)" % port)
+             "print('ready', flush=True)\nsys.stdin.read()" % port)
         t = Tracer("--diag")
         # SYN+FIN to a listener: TCP itself drops it, after LOCAL_IN,
         # where the packet no longer has a device

@@ -11,13 +11,16 @@ from ktap import test, run, check, eq, Skip
 from lib import (load, unload, Net, Tracer, new_port, ns_py, sh, one,
                  diags, drop_reason, KVER, mac_of)
 
-LISTENER = ("import socket, time\nls = socket.socket()\n"
+# Listeners live until the test closes their stdin or kills them: a
+# fixed lifetime ran out under the debug kernel, where importing scapy
+# alone takes two minutes, and the SYN then met a closed port.
+LISTENER = ("import socket, sys\nls = socket.socket()\n"
             "ls.bind(('0.0.0.0', %d)); ls.listen()\n"
-            "print('ready', flush=True)\ntime.sleep(30)")
+            "print('ready', flush=True)\nsys.stdin.read()")
 
 # A listener whose socket filter (classic BPF "ret #0") drops everything.
 FILTERED_LISTENER = r"""
-import socket, struct, time
+import socket, struct, sys
 SO_ATTACH_FILTER = 26
 ls = socket.socket()
 ls.bind(('0.0.0.0', %d)); ls.listen()
@@ -26,7 +29,7 @@ buf = __import__("ctypes").create_string_buffer(prog)
 fprog = struct.pack("HL", 1, __import__("ctypes").addressof(buf))
 ls.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
 print('ready', flush=True)
-time.sleep(30)
+sys.stdin.read()
 """
 
 
