@@ -511,11 +511,11 @@ def big_table_bounded_work():
             frames = syn_frames(topo, n + 4000, 80)
             topo.send(frames[:2000])
             # the SYN path's cost with an (almost) empty table
-            drops = softnet_dropped()
+            d0 = softnet_dropped()
             empty = graph_during(
                 "tcptrace_conn_packet",
                 lambda: topo.send(frames[2000:4000]))
-            drops = [softnet_dropped() - drops]
+            drops = [softnet_dropped() - d0]
             for i in range(4000, n, 5000):
                 topo.send(frames[i:i + 5000])
                 drain(fd, Tally())

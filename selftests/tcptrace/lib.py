@@ -223,6 +223,15 @@ def send_l2(ns, dev, dst_mac, pkts, gap=0.0):
     ns_py(ns, code)
 
 
+# Python for ns_bg(): a listener on a port (%d), until the test kills it
+# or closes its stdin.  Not for a fixed time: that ran out under the debug
+# kernel, where importing scapy alone takes two minutes, and the test's
+# SYN then met a closed port.
+LISTENER = ("import socket, sys\nls = socket.socket()\n"
+            "ls.bind(('0.0.0.0', %d)); ls.listen()\n"
+            "print('ready', flush=True)\nsys.stdin.read()")
+
+
 def ns_py(ns, code, timeout=TIMEOUT, check_rc=True):
     r = subprocess.run(["ip", "netns", "exec", ns, "python3", "-c", code],
                        capture_output=True, text=True, timeout=timeout)

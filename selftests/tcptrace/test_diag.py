@@ -17,7 +17,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ktap import test, run, check, eq, diag  # noqa: E402
 from lib import (load, unload, new_port, sh, Tracer, TIMEOUT,  # noqa: E402
                  kill_tracers, refused, cookie, ns_py, ns_bg, Net, nft,
-                 diags, one, rst_reason, drop_reason, KVER)
+                 diags, one, rst_reason, drop_reason, KVER,
+                 LISTENER)
 
 
 @test
@@ -29,10 +30,7 @@ def firewall_drops_syns():
             "  type filter hook input priority 0;\n"
             "  tcp dport %d tcp flags syn drop\n }\n}" % port)
         sh("ip netns exec ttc sysctl -qw net.ipv4.tcp_syn_retries=1")
-        srv = ns_bg("tts", "import socket\nls = socket.socket()\n"
-                    "ls.bind(('0.0.0.0', %d)); ls.listen()\n"
-                    "print('ready', flush=True)\nimport sys\n"
-                    "sys.stdin.read()" % port)
+        srv = ns_bg("tts", LISTENER % port)
         t = Tracer("--diag")
         r = ns_py("ttc", "import socket\ns = socket.socket()\n"
                   "print(s.connect_ex(('%s', %d)))" % (n.server, port))
@@ -58,9 +56,7 @@ def os_errno(name):
 def full_accept_queue():
     with Net() as n:
         port = new_port()
-        srv = ns_bg("tts", "import socket, sys\nls = socket.socket()\n"
-                    "ls.bind(('0.0.0.0', %d)); ls.listen(0)\n"
-                    "print('ready', flush=True)\nsys.stdin.read()" % port)
+        srv = ns_bg("tts", LISTENER.replace("listen()", "listen(0)") % port)
         t = Tracer("--diag")
         # non-blocking connects: the first fills the queue, later SYNs
         # are dropped by the listener

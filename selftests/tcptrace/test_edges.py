@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ktap import test, run, check, eq, diag, Skip  # noqa: E402
 from lib import (load, unload, new_port, sh, Tracer, Net,  # noqa: E402
                  kill_tracers, cookie, diags, one, ns_py, KVER,
-                 drop_reason)
+                 drop_reason, LISTENER)
 
 
 def states(recs, **kw):
@@ -173,9 +173,7 @@ def syn_dropped_inside_tcp_names_its_reason():
     load("syn_timeout_ms=300")
     with Net() as n:
         port = new_port()
-        n.bg("tts", "import socket, sys\nls = socket.socket()\n"
-             "ls.bind(('0.0.0.0', %d)); ls.listen()\n"
-             "print('ready', flush=True)\nsys.stdin.read()" % port)
+        n.bg("tts", LISTENER % port)
         t = Tracer("--diag")
         # SYN+FIN to a listener: TCP itself drops it, after LOCAL_IN,
         # where the packet no longer has a device

@@ -9,16 +9,9 @@ import sys
 
 from ktap import test, run, check, eq, Skip
 from lib import (load, unload, Net, Tracer, new_port, ns_py, sh, one,
-                 diags, drop_reason, KVER, mac_of)
+                 diags, drop_reason, KVER, mac_of, LISTENER)
 
-# Listeners live until the test closes their stdin or kills them: a
-# fixed lifetime ran out under the debug kernel, where importing scapy
-# alone takes two minutes, and the SYN then met a closed port.
-LISTENER = ("import socket, sys\nls = socket.socket()\n"
-            "ls.bind(('0.0.0.0', %d)); ls.listen()\n"
-            "print('ready', flush=True)\nsys.stdin.read()")
-
-# A listener whose socket filter (classic BPF "ret #0") drops everything.
+# A LISTENER whose socket filter (classic BPF "ret #0") drops everything.
 FILTERED_LISTENER = r"""
 import socket, struct, sys
 SO_ATTACH_FILTER = 26
