@@ -63,7 +63,8 @@ def worker(args, port, counter, errors, stop):
     due = time.monotonic()
     while not stop.is_set() and time.monotonic() < deadline:
         if args.rate > 0:
-            due += 1.0 / args.rate
+            # after a stall, go on at the rate, not in a burst to catch up
+            due = max(due + 1.0 / args.rate, time.monotonic())
             time.sleep(max(0.0, due - time.monotonic()))
         mode = args.mode
         if mode == "mix":
