@@ -82,8 +82,10 @@ export VM_KERNEL_ROOT=$root TCPTRACE_KDIR=$tree STRESS_BUILD=build/stress-debug-
 # and leave namespaces behind with kmemleak on.
 # (the kmemleak guest runs the lifecycle and container tests: all the
 # other checks are on there too, so they are not run twice)
+# (scoped_reader_bounded_under_storm takes the scoped read path that
+# scoped_reader_loss_exact takes: 114 s more here, stock kernels only)
 STRESS_SUITES=(
-	test_scope:scoped_reader_bounded_under_storm,scoped_reader_loss_exact
+	test_scope:scoped_reader_loss_exact
 	test_packets
 	test_device:read_sizes_alignment_and_faults,fault_leftover_stays_in_its_namespace
 	test_concurrency:readers_killed_while_blocked

@@ -70,7 +70,7 @@ def end_reader(kind, p):
 
 @test
 def load_unload_cycles_under_storm():
-    cycles = size(20, 100)
+    cycles = size(12, 100)
     unload()
     # warm-up: what a storm and one load leave cached belongs to the
     # baseline
@@ -154,16 +154,35 @@ def load_failures_unwind():
     check_kernel(mark, "failed loads")
 
 
-OPENER = ("import os, sys, time\n"
-          "n = 0; end = time.monotonic() + float(sys.argv[1])\n"
-          "while time.monotonic() < end:\n"
-          "  try: fd = os.open('%s', os.O_RDONLY | os.O_NONBLOCK)\n"
-          "  except OSError: continue\n"
-          "  n += 1\n"
-          "  try: os.read(fd, 4096)\n"
-          "  except OSError: pass\n"
-          "  time.sleep(0.05); os.close(fd)\n"
-          "print(n, flush=True)\n" % DEV)
+# One process for every load: started once (a Python start-up takes half
+# a minute under the debug kernel with kmemleak, longer than a load), it
+# tries to open the device from "g" on stdin until "s", then prints how
+# many opens got in; so it is trying during the whole load, not after it.
+OPENER = ("import os, select, sys, time\n"
+          "while os.read(0, 1) == b'g':\n"
+          "  n = 0\n"
+          "  print('trying', flush=True)\n"
+          "  while not select.select([0], [], [], 0)[0]:\n"
+          "    try: fd = os.open('%s', os.O_RDONLY | os.O_NONBLOCK)\n"
+          "    except OSError: continue\n"
+          "    n += 1\n"
+          "    try: os.read(fd, 4096)\n"
+          "    except OSError: pass\n"
+          "    time.sleep(0.05); os.close(fd)\n"
+          "  os.read(0, 1)\n"
+          "  print(n, flush=True)\n" % DEV)
+
+
+def racing_opener(op, action):
+    """@action() while @op (OPENER) keeps trying to open the device: the
+    action's result and the number of opens that got in."""
+    op.stdin.write("g")
+    op.stdin.flush()
+    eq(op.stdout.readline().strip(), "trying", "the opener is trying")
+    r = action()
+    op.stdin.write("s")
+    op.stdin.flush()
+    return r, int(op.stdout.readline())
 
 
 @test
@@ -177,13 +196,13 @@ def init_failures_with_racing_opener():
     before = MemSnap()
     mark = LogMark()
     storm = Storm(mode="mix")
+    op = subprocess.Popen([sys.executable, "-c", OPENER],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          text=True)
     try:
         for step in range(1, 6):
-            op = subprocess.Popen([sys.executable, "-c", OPENER, "1.5"],
-                                  stdout=subprocess.PIPE, text=True)
-            time.sleep(0.2)
-            r = sh("insmod %s fail_init_step=%d" % (KO, step), False)
-            opens = int(op.communicate(timeout=TIMEOUT)[0])
+            r, opens = racing_opener(op, lambda: sh(
+                "insmod %s fail_init_step=%d" % (KO, step), False))
             check(r.returncode != 0 and "Cannot allocate memory" in r.stderr,
                   "step %d: the load fails with ENOMEM (%s)" % (
                       step, r.stderr.strip()))
@@ -191,14 +210,16 @@ def init_failures_with_racing_opener():
             check(not os.path.exists("/sys/module/tcptrace"),
                   "step %d: nothing loaded" % step)
             check(not os.path.exists(DEV), "step %d: no device" % step)
-        op = subprocess.Popen([sys.executable, "-c", OPENER, "2"],
-                              stdout=subprocess.PIPE, text=True)
-        time.sleep(0.2)
-        sh("insmod %s" % KO)
-        opens = int(op.communicate(timeout=TIMEOUT)[0])
+
+        def good_load():
+            sh("insmod %s" % KO)
+            time.sleep(SLOWDOWN)
+        _, opens = racing_opener(op, good_load)
         check(opens > 0, "a good load lets the opener in (%d opens)" % opens)
         unload()
     finally:
+        op.stdin.close()
+        op.wait(TIMEOUT)
         storm.stop()
     after = MemSnap()
     check_memory_back(before, after, "after failed loads")

@@ -215,8 +215,11 @@ def send_l2(ns, dev, dst_mac, pkts, gap=0.0):
     the MAC itself with a 2 s ARP timeout; a slow (debug) kernel may miss
     it, scapy then broadcasts, and TCP ignores a frame not sent to its
     host."""
-    code = ("import time\nfrom scapy.all import Ether, IP, TCP, sendp, conf\n"
-            "conf.verb = 0\n")
+    # scapy's own modules, not scapy.all (three times its start-up)
+    code = ("import time\nfrom scapy.config import conf\n"
+            "from scapy.layers.l2 import Ether\n"
+            "from scapy.layers.inet import IP, TCP\n"
+            "from scapy.sendrecv import sendp\nconf.verb = 0\n")
     for p in pkts:
         code += "sendp(Ether(dst='%s')/%s, iface='%s')\ntime.sleep(%f)\n" % (
             dst_mac, p, dev, gap)

@@ -357,7 +357,10 @@ MALFORMED = {
 
 @test
 def malformed_syn_options_are_flagged():
-    from scapy.all import IP, TCP, Raw, send, conf  # noqa: F401
+    from scapy.config import conf
+    from scapy.layers.inet import IP, TCP
+    from scapy.packet import Raw
+    from scapy.sendrecv import send
     conf.verb = 0
     load("hs_timeout=1")
     fd = os.open(DEV, os.O_RDONLY | os.O_NONBLOCK)
@@ -415,9 +418,10 @@ for i in range(int(sys.argv[1])):
 """
 
 # A namespace's setup (ip, nft) costs about 0.3 s in a TCG guest, and
-# seconds under the debug kernel (SLOWDOWN 5; 40 took 414 s there): 100
-# on stock kernels, 4 under the debug one.
-NNS = int(100 // SLOWDOWN ** 2)
+# seconds under the debug kernel (SLOWDOWN 5; 40 took 414 s there): 50
+# on stock kernels (33 s for 100 on 6.1, 67 s on 5.10), 4 under the debug
+# one.
+NNS = max(4, int(50 // SLOWDOWN ** 2))
 
 
 @test
