@@ -7,6 +7,7 @@
  * Documentation/diagnosing.rst's table is this file's output
  * (tcptrace explain rst); a CLI test keeps the two equal.
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include "explain.h"
@@ -238,6 +239,23 @@ static const struct tt_explain resets[] = {
 	  "the application's socket errors and the kernel log" },
 };
 
+/* Drop reasons whose check is a sysctl's value: the reader shows it. */
+static const struct {
+	const char *name;
+	const char *facts;
+} drop_facts[] = {
+	{ "NETFILTER_DROP",
+	  "net.netfilter.nf_conntrack_count net.netfilter.nf_conntrack_max" },
+	{ "IP_RPFILTER", "net.ipv4.conf.*.rp_filter" },
+	{ "IP_LOCAL_SOURCE", "net.ipv4.conf.*.accept_local" },
+	{ "IP_LOCALNET", "net.ipv4.conf.*.route_localnet" },
+	{ "TCP_LISTEN_OVERFLOW", "net.core.somaxconn" },
+	{ "SOCKET_RCVBUFF", "net.ipv4.tcp_rmem" },
+	{ "PROTO_MEM", "net.ipv4.tcp_mem" },
+	{ "TCP_RFC7323_PAWS", "net.ipv4.tcp_timestamps" },
+	{ "IPV6DISABLED", "net.ipv6.conf.*.disable_ipv6" },
+};
+
 static const struct tt_explain *find(const struct tt_explain *t, size_t n,
 				     const char *name, size_t len)
 {
@@ -259,23 +277,54 @@ const struct tt_explain *tt_explain_reset(const char *name, size_t len)
 	return find(resets, ARRAY_SIZE(resets), name, len);
 }
 
+/* "a b" as "``a``, ``b``" */
+static void facts_rst(FILE *f, const char *facts)
+{
+	const char *p = facts, *end;
+
+	while (p && *p) {
+		end = strchrnul(p, ' ');
+		fprintf(f, "%s``%.*s``", p == facts ? " " : ", ",
+			(int)(end - p), p);
+		p = *end ? end + 1 : end;
+	}
+}
+
+const char *tt_explain_drop_facts(const char *name, size_t len)
+{
+	size_t i, l = strnlen(name, len);
+
+	for (i = 0; i < ARRAY_SIZE(drop_facts); i++)
+		if (strlen(drop_facts[i].name) == l &&
+		    !memcmp(drop_facts[i].name, name, l))
+			return drop_facts[i].facts;
+	return NULL;
+}
+
 static void rst_table(FILE *f, const char *title,
-		      const struct tt_explain *t, size_t n)
+		      const struct tt_explain *t, size_t n, bool drops)
 {
 	size_t i;
 
 	fprintf(f, ".. list-table:: %s\n   :header-rows: 1\n\n", title);
-	fprintf(f, "   * - Reason\n     - Meaning\n     - What to check\n");
-	for (i = 0; i < n; i++)
+	fprintf(f, "   * - Reason\n     - Meaning\n     - What to check\n%s",
+		drops ? "     - Values shown (live, in its namespace)\n" : "");
+	for (i = 0; i < n; i++) {
 		fprintf(f, "   * - ``%s``\n     - %s\n     - %s\n",
 			t[i].name, t[i].meaning, t[i].check);
+		if (!drops)
+			continue;
+		fputs("     -", f);
+		facts_rst(f, tt_explain_drop_facts(t[i].name,
+						   strlen(t[i].name)));
+		fputc('\n', f);
+	}
 	fputc('\n', f);
 }
 
 void tt_explain_rst(FILE *f)
 {
-	rst_table(f, "Kernel drop reasons", drops,
-		  ARRAY_SIZE(drops));
+	rst_table(f, "Kernel drop reasons", drops, ARRAY_SIZE(drops), true);
 	rst_table(f, "Kernel reset reasons (6.10 and later)", resets,
-		  ARRAY_SIZE(resets));
+		  ARRAY_SIZE(resets), false);
 }

@@ -21,6 +21,12 @@ struct tt_explain {
 const struct tt_explain *tt_explain_drop(const char *name, size_t len);
 const struct tt_explain *tt_explain_reset(const char *name, size_t len);
 
+/*
+ * The sysctls (space-separated, nsfacts.h) whose current values the
+ * reader shows beside a drop reason's explanation; NULL when none.
+ */
+const char *tt_explain_drop_facts(const char *name, size_t len);
+
 /* Both tables as reStructuredText, for Documentation/diagnosing.rst. */
 void tt_explain_rst(FILE *f);
 

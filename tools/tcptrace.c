@@ -33,6 +33,7 @@
 
 #include "record.h"
 #include "explain.h"
+#include "nsfacts.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -1705,12 +1706,117 @@ diag_reason_explained(const struct tcptrace_diag_rec *d)
 	return NULL;
 }
 
+/* printf to the end of the string in @buf (@len bytes in all) */
+static void __attribute__((format(printf, 3, 4)))
+str_append(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t n = strlen(buf);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf + n, len - n, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * The sysctls whose values an explanation calls for, or NULL: a drop
+ * reason's (explain.c), or those the causes the module finds name.
+ */
+static const char *diag_facts_names(const struct tcptrace_diag_rec *d)
+{
+	if (d->kind != TCPTRACE_DIAG_SYN_UNANSWERED)
+		return NULL;
+	switch (d->cause) {
+	case TCPTRACE_CAUSE_DROP_REASON:
+		return tt_explain_drop_facts(d->reason, sizeof(d->reason));
+	case TCPTRACE_CAUSE_UNANSWERED:
+		/* no drop reason from this kernel: the usual suspects' */
+		if (d->flags & TCPTRACE_DF_NO_DROP_REASON)
+			return "net.netfilter.nf_conntrack_count "
+			       "net.netfilter.nf_conntrack_max "
+			       "net.ipv4.conf.*.rp_filter "
+			       "net.ipv4.tcp_syncookies";
+		break;
+	case TCPTRACE_CAUSE_LISTEN_OVERFLOW:
+		return "net.core.somaxconn";
+	case TCPTRACE_CAUSE_SYN_QUEUE_FULL:
+		return "net.ipv4.tcp_syncookies net.ipv4.tcp_max_syn_backlog "
+		       "net.core.somaxconn";
+	case TCPTRACE_CAUSE_PAWS:
+		return "net.ipv4.tcp_timestamps";
+	case TCPTRACE_CAUSE_TW_REFUSED:
+		return "net.ipv4.tcp_tw_reuse";
+	}
+	return NULL;
+}
+
+/*
+ * A SYN that got no SYN-ACK, dropped by the kernel or with no reason
+ * known (the kernel gives none where it finds no route for the SYN-ACK):
+ * the route back to the client is worth a look.
+ */
+static bool diag_wants_route(const struct tcptrace_diag_rec *d)
+{
+	return d->kind == TCPTRACE_DIAG_SYN_UNANSWERED &&
+	       (d->cause == TCPTRACE_CAUSE_UNANSWERED ||
+		d->cause == TCPTRACE_CAUSE_DROP_REASON);
+}
+
+/*
+ * Those values and that route now, in the record's namespace: live
+ * traces only (a capture file's namespaces are another moment's).
+ */
+static const struct tt_nsfacts *diag_facts(const struct tcptrace_diag_rec *d)
+{
+	const char *names = diag_facts_names(d);
+	struct tt_route_q q = { 0 };
+
+	if (opt.input)
+		return NULL;
+	/* a peer of 0.0.0.0 or :: (a martian) has no route to ask about */
+	if (diag_wants_route(d) &&
+	    (d->family == AF_INET || d->family == AF_INET6) &&
+	    memcmp(d->daddr, q.remote, d->family == AF_INET ? 4 : 16)) {
+		q.family = d->family;
+		memcpy(q.local, d->saddr, sizeof(q.local));
+		memcpy(q.remote, d->daddr, sizeof(q.remote));
+	}
+	if (!names && !q.family)
+		return NULL;
+	return tt_nsfacts(d->netns_ino, names, &q);
+}
+
 static void print_diag(const struct tcptrace_diag_rec *d)
 {
+	const struct tt_nsfacts *facts;
 	const struct tt_explain *ex;
-	char why[1024];
+	char why[1024], peer[INET6_ADDRSTRLEN], local[INET6_ADDRSTRLEN];
+	int i, nf;
 
 	diag_explain(d, why, sizeof(why));
+	facts = diag_facts(d);
+	nf = facts ? facts->n : 0;
+	for (i = 0; i < nf; i++)
+		str_append(why, sizeof(why), "%s%s=%s", i ? ", " :
+			   " [now in its netns: ", facts->f[i].name,
+			   facts->f[i].value);
+	if (facts && facts->route[0]) {
+		fmt_addr(d->family, d->daddr, peer, sizeof(peer));
+		str_append(why, sizeof(why), "%sroute back to %s: %s",
+			   nf ? ", " : " [now in its netns: ", peer,
+			   facts->route);
+	}
+	if (facts)
+		str_append(why, sizeof(why), "]");
+	/* the kernel gives no reason when the SYN-ACK has no route out */
+	if (facts && !strncmp(facts->route, "none", 4) &&
+	    d->cause == TCPTRACE_CAUSE_UNANSWERED) {
+		fmt_addr(d->family, d->saddr, local, sizeof(local));
+		str_append(why, sizeof(why), ": no route leads back to the "
+			   "client, so no SYN-ACK can leave. Check: ip route "
+			   "get %s from %s in that netns (a missing return "
+			   "or default route, ip rule)", peer, local);
+	}
 	ob_line();
 	if (!opt.json) {
 		ob_text_head(d->hdr.ts_ns, d->netns_ino, "[diag]", 6, 22,
@@ -1764,6 +1870,22 @@ static void print_diag(const struct tcptrace_diag_rec *d)
 	OB_LIT(",\"check\":");
 	if (ex)
 		ob_jstr(ex->check, strlen(ex->check));
+	else
+		OB_LIT("null");
+	OB_LIT(",\"sysctls\":");
+	if (!nf)
+		OB_LIT("null");
+	for (i = 0; i < nf; i++) {
+		ob_chr(i ? ',' : '{');
+		ob_jstr(facts->f[i].name, sizeof(facts->f[i].name));
+		ob_chr(':');
+		ob_jstr(facts->f[i].value, sizeof(facts->f[i].value));
+	}
+	if (nf)
+		ob_chr('}');
+	OB_LIT(",\"route_back\":");
+	if (facts && facts->route[0])
+		ob_jstr(facts->route, sizeof(facts->route));
 	else
 		OB_LIT("null");
 	OB_LIT(",\"explain\":");

@@ -266,6 +266,10 @@ def reasons_explained_or_shown_as_they_are():
     check("IP_RPFILTER: the reverse-path filter" in d["explain"] and
           "Check: net.ipv4.conf.all.rp_filter" in d["explain"],
           d["explain"])
+    # sysctl values only on a live trace: a capture file's namespaces are
+    # another moment's, maybe another host's
+    eq(d["sysctls"], None, "no sysctl values from a capture file")
+    check("now in its netns" not in d["explain"], d["explain"])
     r = cli(diag_rec(1, cause=1, reason=b"SOME_NEW_REASON", count=1), "-j")
     d = json.loads(r.stdout)
     eq((d["reason"], d["meaning"], d["check"]),

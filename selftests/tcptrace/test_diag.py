@@ -56,6 +56,9 @@ def os_errno(name):
 def full_accept_queue():
     with Net() as n:
         port = new_port()
+        # a value of its own there: read in the server's netns, not the
+        # reader's
+        sh("ip netns exec tts sysctl -qw net.core.somaxconn=77")
         srv = ns_bg("tts", LISTENER.replace("listen()", "listen(0)") % port)
         t = Tracer("--diag")
         # non-blocking connects: the first fills the queue, later SYNs
@@ -74,6 +77,9 @@ def full_accept_queue():
         d = one(recs, "syn_unanswered", "server", sport=port)
         eq(d["cause"], "listen_overflow", "reason: accept queue overflow")
         check("accept queue is full" in d["explain"], d["explain"])
+        eq(d["sysctls"], {"net.core.somaxconn": "77"}, "somaxconn there")
+        check("[now in its netns: net.core.somaxconn=77]" in d["explain"],
+              d["explain"])
 
 
 @test

@@ -9,7 +9,7 @@ import sys
 
 from ktap import test, run, check, eq, Skip
 from lib import (load, unload, Net, Tracer, new_port, ns_py, sh, one,
-                 diags, drop_reason, KVER, mac_of, LISTENER)
+                 diags, drop_reason, KVER, mac_of, nft, LISTENER)
 
 # A LISTENER whose socket filter (classic BPF "ret #0") drops everything.
 FILTERED_LISTENER = r"""
@@ -47,20 +47,34 @@ def syn_diag(n, port, what, send=connect, **kw):
     return one(recs, "syn_unanswered", what, sport=port, **kw), recs
 
 
-def reason_shown(n, port, what, name, words, send=connect):
+def facts_shown(d, facts, what):
+    """The diagnosis @d shows the sysctl values @facts (name: value), read
+    in the server's namespace, in JSON and in its text."""
+    got = d["sysctls"] or {}
+    for k, v in facts.items():
+        eq(got.get(k), v, "%s: %s now, in the server's netns" % (what, k))
+        check("%s=%s" % (k, v) in d["explain"], "%s: the text says %s=%s: "
+              "%s" % (what, k, v, d["explain"]))
+
+
+def reason_shown(n, port, what, name, words, send=connect, facts=None):
     """The diagnosis of a SYN @send makes names the kernel's reason @name
     (lib.drop_reason: or says the kernel gives none), says what it means
-    and what to check, and the check mentions every one of @words."""
+    and what to check, and the check mentions every one of @words; it
+    shows the sysctl values @facts (on 5.10 too: there the usual
+    suspects' values stand in for the missing reason)."""
     d, _ = syn_diag(n, port, what, send)
     drop_reason(d, name, what)
+    facts_shown(d, facts or {}, what)
     if d["reason"] != name:
-        return
+        return d
     check(d["meaning"] and d["check"], "%s explained: %r" % (name, d))
     for w in words:
         check(w in d["check"], "%s: check mentions %r: %s" % (
             name, w, d["check"]))
     check(d["meaning"] in d["explain"] and d["check"] in d["explain"],
           "the text line carries both: %s" % d["explain"])
+    return d
 
 
 @test
@@ -81,8 +95,14 @@ def reverse_path_filter():
         for c in ("all", "s0"):
             sh("ip netns exec tts sysctl -qw net.ipv4.conf.%s.rp_filter=1"
                % c)
-        reason_shown(n, port, "strict rp_filter, asymmetric route",
-                     "IP_RPFILTER", ["rp_filter", "ip route get"])
+        d = reason_shown(n, port, "strict rp_filter, asymmetric route",
+                         "IP_RPFILTER", ["rp_filter", "ip route get"],
+                         facts={"net.ipv4.conf.all.rp_filter": "1",
+                                "net.ipv4.conf.s0.rp_filter": "1"})
+        # where the route back leaves: not s0, where the SYN came in
+        eq(d["route_back"], "dev d0", "the route back, in the server's netns")
+        check("route back to 10.210.1.2: dev d0" in d["explain"],
+              d["explain"])
 
 
 def bad_checksum_syn(n, port):
@@ -203,8 +223,90 @@ def syn_queue_full_without_syncookies():
         eq(d["cause"], "syn_queue_full", "cause")
         check("tcp_syncookies" in d["explain"] and
               "tcp_max_syn_backlog" in d["explain"], d["explain"])
+        backlog = sh("ip netns exec tts sysctl -n "
+                     "net.ipv4.tcp_max_syn_backlog").stdout.strip()
+        facts_shown(d, {"net.ipv4.tcp_syncookies": "0",
+                        "net.ipv4.tcp_max_syn_backlog": backlog},
+                    "SYN queue full")
         eq([x for x in diags(recs, "syn_unanswered", sport=port)
             if x["dport"] != 47012], [], "the first two were answered")
+
+
+@test
+def no_route_back():
+    """The client's address is one the server has no route to (a return
+    route lost in a renumbering, a missing default route): the SYN
+    arrives, TCP finds no route for its SYN-ACK and sends none, and the
+    kernel gives no drop reason for that.  The diagnosis shows that no
+    route leads back, as ip route get would in the server's netns."""
+    load("syn_timeout_ms=300")
+    with Net() as n:
+        port = new_port()
+        n.bg("tts", LISTENER % port)
+        sh("ip -n ttc addr add 10.211.0.2/32 dev c0")
+        sh("ip -n ttc neigh replace %s lladdr %s dev c0 nud permanent"
+           % (n.server, mac_of("tts", "s0")))
+
+        def from_elsewhere(n, port):
+            ns_py("ttc", "import socket\ns = socket.socket()\n"
+                  "s.bind(('10.211.0.2', 0)); s.settimeout(2)\n"
+                  "try: s.connect(('%s', %d))\nexcept OSError: pass"
+                  % (n.server, port), check_rc=False)
+        d, _ = syn_diag(n, port, "no route back", from_elsewhere)
+        check(d["cause"] in ("unanswered", "drop_reason"), d)
+        eq(d["route_back"], "none (Network is unreachable)",
+           "the route back, in the server's netns")
+        check("route back to 10.211.0.2: none (Network is unreachable)"
+              in d["explain"], d["explain"])
+        if d["cause"] == "unanswered":
+            check("no route leads back to the client" in d["explain"] and
+                  "ip route get 10.211.0.2 from %s" % n.server
+                  in d["explain"], "explained: %s" % d["explain"])
+
+
+# Connections the client holds open (established, so conntrack marks them
+# ASSURED: a full table cannot make room by dropping them early).
+HOLDER = """
+import socket, sys
+cs = [socket.create_connection(('%s', %d)) for _ in range(%d)]
+print('ready', flush=True)
+sys.stdin.read()
+"""
+CT_MAX = "/proc/sys/net/netfilter/nf_conntrack_max"
+
+
+@test
+def conntrack_table_full():
+    """The server's conntrack table is full (nf_conntrack_max, global, is
+    lowered to the entries its namespace holds; they are established, so
+    none can be dropped early): conntrack drops the next SYN before TCP
+    sees it.  The diagnosis names the netfilter drop, and shows the
+    table's count against its limit, read in the server's namespace."""
+    load("syn_timeout_ms=300")
+    with Net() as n:
+        port = new_port()
+        n.bg("tts", LISTENER % port)
+        # a rule that uses conntrack turns it on in the server's netns
+        nft("tts", "table ip f {\n chain in {\n"
+            "  type filter hook input priority 0;\n"
+            "  ct state invalid drop\n }\n}")
+        n.bg("ttc", HOLDER % (n.server, port, 3))
+        count = sh("ip netns exec tts cat /proc/sys/net/netfilter/"
+                   "nf_conntrack_count").stdout.strip()
+        check(int(count) >= 3, "conntrack holds the 3 connections: %s"
+              % count)
+        with open(CT_MAX) as f:
+            old = f.read().strip()
+        try:
+            with open(CT_MAX, "w") as f:
+                f.write(count)
+            reason_shown(n, port, "a SYN conntrack has no room for",
+                         "NETFILTER_DROP", ["nf_conntrack_max"],
+                         facts={"net.netfilter.nf_conntrack_count": count,
+                                "net.netfilter.nf_conntrack_max": count})
+        finally:
+            with open(CT_MAX, "w") as f:
+                f.write(old)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The context of a diagnosis that the reader, not the module, fetches:
+ * the current values of the sysctls its explanation names, read in the
+ * network namespace the record came from.  Nothing of it runs on the
+ * traced path.  Live traces only: the namespaces behind a capture file
+ * are another moment's, maybe another host's.
+ */
+#ifndef TCPTRACE_NSFACTS_H
+#define TCPTRACE_NSFACTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TT_NSFACTS_MAX	8	/* values per diagnosis */
+
+struct tt_nsfact {
+	char name[80];		/* net.ipv4.tcp_syncookies */
+	char value[48];		/* whitespace runs as one space */
+};
+
+/* What the route back is asked for: ip route get @remote from @local */
+struct tt_route_q {
+	int family;		/* AF_INET, AF_INET6 */
+	uint8_t local[16];	/* IPv4: the first 4 bytes */
+	uint8_t remote[16];
+};
+
+struct tt_nsfacts {
+	int n;
+	struct tt_nsfact f[TT_NSFACTS_MAX];
+	char route[96];		/* "dev d0 via 10.0.0.1", "none (...)"; "" */
+};
+
+/*
+ * Reads, in the network namespace whose inode is @netns_ino, the sysctls
+ * @names lists (space-separated dotted names; one component may be "*":
+ * every entry there, shown when not "0", and "all" always) and, with @q,
+ * the route back to the peer.  NULL when the namespace is gone or out of
+ * reach (no process or /run/netns name holds it, or no right to enter
+ * it), nothing was read, or more than 32 fresh reads were asked for in
+ * this second; else valid until the next call.  Results are kept for a
+ * second: a storm of diagnoses reads them once.
+ */
+const struct tt_nsfacts *tt_nsfacts(uint32_t netns_ino, const char *names,
+				    const struct tt_route_q *q);
+
+#endif /* TCPTRACE_NSFACTS_H */
