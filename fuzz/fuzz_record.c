@@ -48,7 +48,10 @@ static unsigned long min_size(unsigned int type, unsigned int version)
 			return sizeof(struct tcptrace_handshake_rec) - 8;
 		return sizeof(struct tcptrace_handshake_rec);
 	case TCPTRACE_REC_DIAG:
+		/* version 2 added cgroup_id, 3 the SYN's interface */
 		if (version == 1)
+			return sizeof(struct tcptrace_diag_rec) - 16;
+		if (version == 2)
 			return sizeof(struct tcptrace_diag_rec) - 8;
 		return sizeof(struct tcptrace_diag_rec);
 	case TCPTRACE_REC_CONN:
@@ -59,7 +62,10 @@ static unsigned long min_size(unsigned int type, unsigned int version)
 	return 0;
 }
 
-/* The cgroup accessors: 0 for version 1, the field itself from 2 on. */
+/*
+ * The accessors of later fields: 0 before their version, the field itself
+ * from it on.
+ */
 static void check_cgroup(const struct tcptrace_hdr *h)
 {
 	const struct tcptrace_state_rec *s = (const void *)h;
@@ -80,6 +86,8 @@ static void check_cgroup(const struct tcptrace_hdr *h)
 	} else if (h->type == TCPTRACE_REC_DIAG) {
 		id = tt_diag_cgroup_id(d);
 		CHECK(h->version >= 2 ? id == d->cgroup_id : id == 0);
+		id = tt_diag_in_ifindex(d);
+		CHECK(h->version >= 3 ? id == d->in_ifindex : id == 0);
 	}
 }
 

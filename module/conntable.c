@@ -98,6 +98,7 @@ struct tcptrace_conn {
 	u32	netns_ino;
 	u32	drop_reason;	/* kernel drop reason of the SYN, 0: none */
 	int	bound_dev_if;	/* TW: the socket's device (VRF, scope) */
+	int	syn_iif;	/* server: the interface the SYN came in on */
 	u8	used;
 	u8	phase;		/* enum tcptrace_phase */
 	u8	role;
@@ -683,6 +684,8 @@ static void tcptrace_conn_start(struct tcptrace_conn *c,
 	c->role = out ? TCPTRACE_ROLE_CLIENT : TCPTRACE_ROLE_SERVER;
 	c->syn = pkt->opts;
 	c->syn.seen_ns = c->born_ns;
+	if (!out)
+		c->syn_iif = pkt->iif;
 }
 
 /*
@@ -1474,6 +1477,7 @@ static void tcptrace_syn_unanswered(struct tcptrace_diag_rec *d,
 {
 	tcptrace_diag_fill(d, c, TCPTRACE_DIAG_SYN_UNANSWERED,
 			   TCPTRACE_CAUSE_UNANSWERED);
+	d->in_ifindex = c->syn_iif;
 	d->duration_ns = now - c->born_ns;
 	d->count = c->syn_retrans + 1;
 	if (c->syn_cause) {

@@ -120,6 +120,7 @@ bool tcptrace_parse_skb(const struct sk_buff *skb, u8 family,
 	pkt->family = family;
 	pkt->sport = get_unaligned_be16(th);
 	pkt->dport = get_unaligned_be16(th + 2);
+	pkt->iif = skb->skb_iif;
 	if (*fl & TCPTRACE_TH_SYN) {
 		pkt->seq = get_unaligned_be32(th + 4);
 		pkt->flags = tcptrace_parse_tcphdr(th, avail, &pkt->opts);

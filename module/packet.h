@@ -17,6 +17,7 @@ struct tcptrace_pkt {
 	u16	sport;
 	u16	dport;
 	u32	seq;		/* SYNs: the sequence number */
+	int	iif;		/* received: skb_iif, the interface it came in on */
 	u8	saddr[16];
 	u8	daddr[16];
 	struct tcptrace_tcpopts opts;	/* for SYNs: options, ttl, ip_id */

@@ -76,6 +76,15 @@ static inline __u32 tt_state_pidns(const struct tcptrace_state_rec *r)
 	return r->hdr.version >= TT_PIDNS_VERSION ? r->pidns_ino : 0;
 }
 
+/* The diag record layout that added in_ifindex; older ones end before. */
+#define TT_DIAG_IFINDEX_VERSION	3
+
+/* The ingress interface of a TT_OK diag record; 0: none or not known. */
+static inline __u32 tt_diag_in_ifindex(const struct tcptrace_diag_rec *r)
+{
+	return r->hdr.version >= TT_DIAG_IFINDEX_VERSION ? r->in_ifindex : 0;
+}
+
 /* "ESTABLISHED", "SYN_SENT", ...; NULL if unknown */
 const char *tt_state_name(unsigned int state);
 /* parse a state name (any case, '-' or '_'), -1 if unknown */

@@ -41,7 +41,7 @@
 struct slot {
 	uint32_t ino;
 	const char *names;	/* the caller's constant: compared by address */
-	struct tt_route_q q;	/* family 0: no route asked */
+	struct tt_nsquery q;	/* family 0: no route asked */
 	uint64_t at_ns;
 	struct tt_nsfacts v;
 };
@@ -248,7 +248,7 @@ static void rta_add(struct nlmsghdr *n, int type, const void *data,
  * The route the namespace the task is in would send to @q->remote from
  * @q->local by (RTM_GETROUTE, as ip route get), in words, into @out.
  */
-static void route_back(const struct tt_route_q *q, char *out, size_t len)
+static void route_back(const struct tt_nsquery *q, char *out, size_t len)
 {
 	int alen = q->family == AF_INET ? 4 : 16, fd, l, oif = 0;
 	struct timeval tv = { .tv_sec = 1 };
@@ -312,8 +312,12 @@ static void read_here(struct slot *s)
 {
 	s->v.n = read_all(s->names, s->v.f, TT_NSFACTS_MAX);
 	s->v.route[0] = '\0';
+	s->v.iif_name[0] = '\0';
 	if (s->q.family)
 		route_back(&s->q, s->v.route, sizeof(s->v.route));
+	/* as this namespace names it */
+	if (s->q.iif && !if_indextoname(s->q.iif, s->v.iif_name))
+		s->v.iif_name[0] = '\0';
 }
 
 static void read_in(struct slot *s, uint64_t now)
@@ -325,6 +329,7 @@ static void read_in(struct slot *s, uint64_t now)
 
 	s->v.n = 0;
 	s->v.route[0] = '\0';
+	s->v.iif_name[0] = '\0';
 	if (self == -2)
 		self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (self < 0 || fstat(self, &st))
@@ -354,9 +359,9 @@ static void read_in(struct slot *s, uint64_t now)
 }
 
 const struct tt_nsfacts *tt_nsfacts(uint32_t netns_ino, const char *names,
-				    const struct tt_route_q *q)
+				    const struct tt_nsquery *q)
 {
-	static const struct tt_route_q none;
+	static const struct tt_nsquery none;
 	static uint64_t window_ns;
 	static unsigned int reads;
 	uint64_t now = now_ns();
@@ -386,5 +391,5 @@ const struct tt_nsfacts *tt_nsfacts(uint32_t netns_ino, const char *names,
 	s->at_ns = now;
 	read_in(s, now);
 found:
-	return s->v.n || s->v.route[0] ? &s->v : NULL;
+	return s->v.n || s->v.route[0] || s->v.iif_name[0] ? &s->v : NULL;
 }

@@ -19,9 +19,13 @@ struct tt_nsfact {
 	char value[48];		/* whitespace runs as one space */
 };
 
-/* What the route back is asked for: ip route get @remote from @local */
-struct tt_route_q {
-	int family;		/* AF_INET, AF_INET6 */
+/*
+ * What else is asked: the route back (ip route get @remote from @local),
+ * when @family is set; the name of interface @iif, when set.
+ */
+struct tt_nsquery {
+	int family;		/* AF_INET, AF_INET6; 0: no route */
+	int iif;		/* an ifindex there; 0: none */
 	uint8_t local[16];	/* IPv4: the first 4 bytes */
 	uint8_t remote[16];
 };
@@ -30,19 +34,20 @@ struct tt_nsfacts {
 	int n;
 	struct tt_nsfact f[TT_NSFACTS_MAX];
 	char route[96];		/* "dev d0 via 10.0.0.1", "none (...)"; "" */
+	char iif_name[16];	/* IF_NAMESIZE; "" */
 };
 
 /*
  * Reads, in the network namespace whose inode is @netns_ino, the sysctls
  * @names lists (space-separated dotted names; one component may be "*":
- * every entry there, shown when not "0", and "all" always) and, with @q,
- * the route back to the peer.  NULL when the namespace is gone or out of
+ * every entry there, shown when not "0", and "all" always) and what @q
+ * asks for.  NULL when the namespace is gone or out of
  * reach (no process or /run/netns name holds it, or no right to enter
  * it), nothing was read, or more than 32 fresh reads were asked for in
  * this second; else valid until the next call.  Results are kept for a
  * second: a storm of diagnoses reads them once.
  */
 const struct tt_nsfacts *tt_nsfacts(uint32_t netns_ino, const char *names,
-				    const struct tt_route_q *q);
+				    const struct tt_nsquery *q);
 
 #endif /* TCPTRACE_NSFACTS_H */

@@ -1769,10 +1769,12 @@ static bool diag_wants_route(const struct tcptrace_diag_rec *d)
 static const struct tt_nsfacts *diag_facts(const struct tcptrace_diag_rec *d)
 {
 	const char *names = diag_facts_names(d);
-	struct tt_route_q q = { 0 };
+	struct tt_nsquery q = { 0 };
 
 	if (opt.input)
 		return NULL;
+	if (d->kind == TCPTRACE_DIAG_SYN_UNANSWERED)
+		q.iif = tt_diag_in_ifindex(d);
 	/* a peer of 0.0.0.0 or :: (a martian) has no route to ask about */
 	if (diag_wants_route(d) &&
 	    (d->family == AF_INET || d->family == AF_INET6) &&
@@ -1781,7 +1783,7 @@ static const struct tt_nsfacts *diag_facts(const struct tcptrace_diag_rec *d)
 		memcpy(q.local, d->saddr, sizeof(q.local));
 		memcpy(q.remote, d->daddr, sizeof(q.remote));
 	}
-	if (!names && !q.family)
+	if (!names && !q.family && !q.iif)
 		return NULL;
 	return tt_nsfacts(d->netns_ino, names, &q);
 }
@@ -1791,23 +1793,29 @@ static void print_diag(const struct tcptrace_diag_rec *d)
 	const struct tt_nsfacts *facts;
 	const struct tt_explain *ex;
 	char why[1024], peer[INET6_ADDRSTRLEN], local[INET6_ADDRSTRLEN];
+	const char *sep;
 	int i, nf;
 
 	diag_explain(d, why, sizeof(why));
 	facts = diag_facts(d);
-	nf = facts ? facts->n : 0;
-	for (i = 0; i < nf; i++)
-		str_append(why, sizeof(why), "%s%s=%s", i ? ", " :
-			   " [now in its netns: ", facts->f[i].name,
-			   facts->f[i].value);
-	if (facts && facts->route[0]) {
+	if (facts) {
+		str_append(why, sizeof(why), " [now in its netns:");
+		sep = " ";
+		if (facts->iif_name[0]) {
+			str_append(why, sizeof(why), " SYN came in on %s",
+				   facts->iif_name);
+			sep = ", ";
+		}
+		for (i = 0; i < facts->n; i++, sep = ", ")
+			str_append(why, sizeof(why), "%s%s=%s", sep,
+				   facts->f[i].name, facts->f[i].value);
 		fmt_addr(d->family, d->daddr, peer, sizeof(peer));
-		str_append(why, sizeof(why), "%sroute back to %s: %s",
-			   nf ? ", " : " [now in its netns: ", peer,
-			   facts->route);
-	}
-	if (facts)
+		if (facts->route[0])
+			str_append(why, sizeof(why), "%sroute back to %s: %s",
+				   sep, peer, facts->route);
 		str_append(why, sizeof(why), "]");
+	}
+	nf = facts ? facts->n : 0;
 	/* the kernel gives no reason when the SYN-ACK has no route out */
 	if (facts && !strncmp(facts->route, "none", 4) &&
 	    d->cause == TCPTRACE_CAUSE_UNANSWERED) {
@@ -1883,6 +1891,16 @@ static void print_diag(const struct tcptrace_diag_rec *d)
 	}
 	if (nf)
 		ob_chr('}');
+	OB_LIT(",\"in_ifindex\":");
+	if (tt_diag_in_ifindex(d))
+		ob_u64(tt_diag_in_ifindex(d));
+	else
+		OB_LIT("null");
+	OB_LIT(",\"in_dev\":");
+	if (facts && facts->iif_name[0])
+		ob_jstr(facts->iif_name, sizeof(facts->iif_name));
+	else
+		OB_LIT("null");
 	OB_LIT(",\"route_back\":");
 	if (facts && facts->route[0])
 		ob_jstr(facts->route, sizeof(facts->route));

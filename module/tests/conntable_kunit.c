@@ -1450,7 +1450,9 @@ static void conn_scan_timeouts(struct kunit *test)
 	 * even on a slow host.
 	 */
 	tt_table(test, TT_ENTRIES, 2, 100);
-	tt_in(test, tt_c2s(&p, TT_SYN, TT_CPORT));
+	/* the first came in on interface 7: its diagnosis says so */
+	tt_c2s(&p, TT_SYN, TT_CPORT)->iif = 7;
+	tt_in(test, &p);
 	tt_in(test, tt_c2s(&p, TT_SYN, TT_CPORT + 1));
 	tt_out(test, tt_c2s(&p, TT_SYN, TT_CPORT + 2));
 	/* the kernel dropped the second SYN: that is why */
@@ -1493,11 +1495,13 @@ static void conn_scan_timeouts(struct kunit *test)
 						SKB_DROP_REASON_NETFILTER_DROP);
 				KUNIT_EXPECT_STREQ(test, d->reason,
 						   "NETFILTER_DROP");
+				KUNIT_EXPECT_EQ(test, d->in_ifindex, 0);
 			} else {
 				KUNIT_EXPECT_EQ(test, d->dport, TT_CPORT);
 				KUNIT_EXPECT_EQ(test, d->cause,
 						TCPTRACE_CAUSE_UNANSWERED);
 				KUNIT_EXPECT_STREQ(test, d->reason, "");
+				KUNIT_EXPECT_EQ(test, d->in_ifindex, 7);
 			}
 			KUNIT_EXPECT_EQ(test, d->hdr.ctx, TCPTRACE_CTX_KTHREAD);
 			ndiag++;

@@ -185,7 +185,7 @@ static void rec_abi_layout(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, offsetof(struct tcptrace_handshake_rec, syn), 88);
 	KUNIT_EXPECT_EQ(test,
 			offsetof(struct tcptrace_handshake_rec, synack), 128);
-	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_diag_rec), 144);
+	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_diag_rec), 152);
 	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_conn_rec), 120);
 	/* version 2 added cgroup_id at the end of the version 1 layouts */
 	KUNIT_EXPECT_EQ(test, TT_STATE_V1_SIZE, 112);
@@ -198,6 +198,11 @@ static void rec_abi_layout(struct kunit *test)
 				       cgroup_id), 192);
 	KUNIT_EXPECT_EQ(test, offsetof(struct tcptrace_diag_rec, cgroup_id),
 			136);
+	/* and diag records' version 3 the SYN's interface after it */
+	KUNIT_EXPECT_EQ(test, offsetof(struct tcptrace_diag_rec, in_ifindex),
+			144);
+	KUNIT_EXPECT_EQ(test, TCPTRACE_DIAG_REC_VERSION,
+			TT_DIAG_IFINDEX_VERSION);
 	KUNIT_EXPECT_GE(test, TCPTRACE_HANDSHAKE_REC_VERSION,
 			TT_CGROUP_VERSION);
 	KUNIT_EXPECT_GE(test, TCPTRACE_DIAG_REC_VERSION, TT_CGROUP_VERSION);
@@ -480,6 +485,16 @@ static void rec_size_below_type(struct kunit *test)
 	tt_put_raw(test, b, TCPTRACE_REC_STATE, TT_STATE_V1_SIZE, 3);
 	off = 0;
 	tt_expect_next(test, b, &off, TT_MALFORMED, NULL, 0);
+
+	/* a version 3 diag record must hold in_ifindex; version 2 not */
+	b->len = 0;
+	tt_put_raw(test, b, TCPTRACE_REC_DIAG, 144, 3);
+	off = 0;
+	tt_expect_next(test, b, &off, TT_MALFORMED, NULL, 0);
+	b->len = 0;
+	tt_put_raw(test, b, TCPTRACE_REC_DIAG, 144, 2);
+	off = 0;
+	tt_expect_next(test, b, &off, TT_OK, NULL, 144);
 }
 
 static void rec_old_version_layout(struct kunit *test)

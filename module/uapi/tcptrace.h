@@ -326,9 +326,16 @@ struct tcptrace_diag_rec {
 	char	reason[TCPTRACE_REASON_LEN];	/* from the running kernel */
 	/* version 2: as in tcptrace_handshake_rec; version 1 ends before it */
 	__u64	cgroup_id;
+	/*
+	 * version 3: for syn_unanswered, the interface the SYN came in on
+	 * (its ifindex in the record's namespace; 0: not known); version 2
+	 * ends before it
+	 */
+	__u32	in_ifindex;
+	__u32	pad3;
 };
 
-#define TCPTRACE_DIAG_REC_VERSION	2
+#define TCPTRACE_DIAG_REC_VERSION	3
 
 /* A connection's totals, when its socket closes. */
 struct tcptrace_conn_rec {

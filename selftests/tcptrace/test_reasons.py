@@ -100,9 +100,14 @@ def reverse_path_filter():
                          facts={"net.ipv4.conf.all.rp_filter": "1",
                                 "net.ipv4.conf.s0.rp_filter": "1"})
         # where the route back leaves: not s0, where the SYN came in
-        eq(d["route_back"], "dev d0", "the route back, in the server's netns")
-        check("route back to 10.210.1.2: dev d0" in d["explain"],
+        eq((d["in_dev"], d["route_back"]), ("s0", "dev d0"),
+           "in on s0, back by d0, in the server's netns")
+        check("SYN came in on s0" in d["explain"] and
+              "route back to 10.210.1.2: dev d0" in d["explain"],
               d["explain"])
+        eq(d["in_ifindex"], int(sh("ip netns exec tts cat "
+                                   "/sys/class/net/s0/ifindex").stdout),
+           "the index of s0 in the server's netns")
 
 
 def bad_checksum_syn(n, port):
@@ -254,8 +259,9 @@ def no_route_back():
                   % (n.server, port), check_rc=False)
         d, _ = syn_diag(n, port, "no route back", from_elsewhere)
         check(d["cause"] in ("unanswered", "drop_reason"), d)
-        eq(d["route_back"], "none (Network is unreachable)",
-           "the route back, in the server's netns")
+        eq((d["in_dev"], d["route_back"]),
+           ("s0", "none (Network is unreachable)"),
+           "in on s0, no route back, in the server's netns")
         check("route back to 10.211.0.2: none (Network is unreachable)"
               in d["explain"], d["explain"])
         if d["cause"] == "unanswered":
