@@ -435,66 +435,43 @@ static void rec_size_not_multiple_of_8(struct kunit *test)
 
 static void rec_size_below_type(struct kunit *test)
 {
+	/* a record alone in the buffer, shorter than its version's layout */
+	static const struct {
+		u16 type, size;
+		u8 version;
+		enum tt_decode want;
+	} cases[] = {
+		{ TCPTRACE_REC_STATE, 104, 1, TT_MALFORMED },
+		{ TCPTRACE_REC_LOST, 24, 1, TT_MALFORMED },
+		{ TCPTRACE_REC_HANDSHAKE, 184, 1, TT_MALFORMED },
+		/* a handshake record the size of a state record */
+		{ TCPTRACE_REC_HANDSHAKE, 112, 1, TT_MALFORMED },
+		{ TCPTRACE_REC_DIAG, 128, 1, TT_MALFORMED },
+		{ TCPTRACE_REC_CONN, 104, 1, TT_MALFORMED },
+		/* version 2 with version 1's size: cgroup_id outside it */
+		{ TCPTRACE_REC_STATE, TT_STATE_V1_SIZE, 2, TT_MALFORMED },
+		{ TCPTRACE_REC_CONN, TT_CONN_V1_SIZE, 2, TT_MALFORMED },
+		/* and any later version too */
+		{ TCPTRACE_REC_STATE, TT_STATE_V1_SIZE, 3, TT_MALFORMED },
+		/* a version 3 diag record holds in_ifindex; version 2 not */
+		{ TCPTRACE_REC_DIAG, 144, 3, TT_MALFORMED },
+		{ TCPTRACE_REC_DIAG, 144, 2, TT_OK },
+	};
 	struct tt_buf *b = tt_buf_new(test);
-	unsigned long off;
+	unsigned long off, next;
+	unsigned int i;
 
-	b->len = 0;
-	tt_put_raw(test, b, TCPTRACE_REC_STATE, 104, 1);
-	off = 0;
-	tt_expect_next(test, b, &off, TT_MALFORMED, NULL, 0);
-
-	b->len = 0;
-	tt_put_raw(test, b, TCPTRACE_REC_LOST, 24, 1);
-	off = 0;
-	tt_expect_next(test, b, &off, TT_MALFORMED, NULL, 0);
-
-	b->len = 0;
-	tt_put_raw(test, b, TCPTRACE_REC_HANDSHAKE, 184, 1);
-	off = 0;
-	tt_expect_next(test, b, &off, TT_MALFORMED, NULL, 0);
-
-	/* a handshake record the size of a state record */
-	b->len = 0;
-	tt_put_raw(test, b, TCPTRACE_REC_HANDSHAKE, 112, 1);
-	off = 0;
-	tt_expect_next(test, b, &off, TT_MALFORMED, NULL, 0);
-
-	b->len = 0;
-	tt_put_raw(test, b, TCPTRACE_REC_DIAG, 128, 1);
-	off = 0;
-	tt_expect_next(test, b, &off, TT_MALFORMED, NULL, 0);
-
-	b->len = 0;
-	tt_put_raw(test, b, TCPTRACE_REC_CONN, 104, 1);
-	off = 0;
-	tt_expect_next(test, b, &off, TT_MALFORMED, NULL, 0);
-
-	/* version 2 with version 1's size: cgroup_id would be outside it */
-	b->len = 0;
-	tt_put_raw(test, b, TCPTRACE_REC_STATE, TT_STATE_V1_SIZE, 2);
-	off = 0;
-	tt_expect_next(test, b, &off, TT_MALFORMED, NULL, 0);
-
-	b->len = 0;
-	tt_put_raw(test, b, TCPTRACE_REC_CONN, TT_CONN_V1_SIZE, 2);
-	off = 0;
-	tt_expect_next(test, b, &off, TT_MALFORMED, NULL, 0);
-
-	/* and any later version too */
-	b->len = 0;
-	tt_put_raw(test, b, TCPTRACE_REC_STATE, TT_STATE_V1_SIZE, 3);
-	off = 0;
-	tt_expect_next(test, b, &off, TT_MALFORMED, NULL, 0);
-
-	/* a version 3 diag record must hold in_ifindex; version 2 not */
-	b->len = 0;
-	tt_put_raw(test, b, TCPTRACE_REC_DIAG, 144, 3);
-	off = 0;
-	tt_expect_next(test, b, &off, TT_MALFORMED, NULL, 0);
-	b->len = 0;
-	tt_put_raw(test, b, TCPTRACE_REC_DIAG, 144, 2);
-	off = 0;
-	tt_expect_next(test, b, &off, TT_OK, NULL, 144);
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		b->len = 0;
+		tt_put_raw(test, b, cases[i].type, cases[i].size,
+			   cases[i].version);
+		off = 0;
+		/* past it when good, untouched when not */
+		next = 0;
+		if (cases[i].want == TT_OK)
+			next = cases[i].size;
+		tt_expect_next(test, b, &off, cases[i].want, NULL, next);
+	}
 }
 
 static void rec_old_version_layout(struct kunit *test)
