@@ -239,13 +239,17 @@ static const struct tt_explain resets[] = {
 	  "the application's socket errors and the kernel log" },
 };
 
-/* Drop reasons whose check is a sysctl's value: the reader shows it. */
+/*
+ * Drop reasons whose check is a sysctl's value: the reader shows it
+ * (nsfacts.h; "stat:FILE:COLUMN" is a /proc/net/stat counter).
+ */
 static const struct {
 	const char *name;
 	const char *facts;
 } drop_facts[] = {
 	{ "NETFILTER_DROP",
-	  "net.netfilter.nf_conntrack_count net.netfilter.nf_conntrack_max" },
+	  "net.netfilter.nf_conntrack_count net.netfilter.nf_conntrack_max "
+	  "stat:nf_conntrack:invalid" },
 	{ "IP_RPFILTER", "net.ipv4.conf.*.rp_filter" },
 	{ "IP_LOCAL_SOURCE", "net.ipv4.conf.*.accept_local" },
 	{ "IP_LOCALNET", "net.ipv4.conf.*.route_localnet" },
@@ -282,10 +286,15 @@ static void facts_rst(FILE *f, const char *facts)
 {
 	const char *p = facts, *end;
 
+	char file[32], col[32];
+
 	while (p && *p) {
 		end = strchrnul(p, ' ');
-		fprintf(f, "%s``%.*s``", p == facts ? " " : ", ",
-			(int)(end - p), p);
+		fputs(p == facts ? " " : ", ", f);
+		if (sscanf(p, "stat:%31[a-z_]:%31[a-z_]", file, col) == 2)
+			fprintf(f, "``%s`` in ``/proc/net/stat/%s``", col, file);
+		else
+			fprintf(f, "``%.*s``", (int)(end - p), p);
 		p = *end ? end + 1 : end;
 	}
 }

@@ -203,6 +203,45 @@ static int add_glob(struct tt_nsfact *out, int n, int max, const char *pre,
 	return n;
 }
 
+/*
+ * "stat:FILE:COLUMN": the sum over CPUs of a /proc/net/stat/FILE column
+ * (hexadecimal, one row per CPU under a header of column names), as
+ * the namespace the task is in now counts it.
+ */
+static int add_stat(struct tt_nsfact *out, int n, int max, const char *tok)
+{
+	char file[32], col[32], path[64], line[512], *p, *save;
+	unsigned long long sum = 0;
+	int want = -1, i;
+	FILE *f;
+
+	if (n >= max || sscanf(tok, "stat:%31[a-z_]:%31[a-z_]", file, col) != 2)
+		return n;
+	snprintf(path, sizeof(path), "/proc/thread-self/net/stat/%s", file);
+	f = fopen(path, "re");
+	if (!f)
+		return n;
+	if (fgets(line, sizeof(line), f))
+		for (i = 0, p = strtok_r(line, " \t\n", &save); p;
+		     i++, p = strtok_r(NULL, " \t\n", &save))
+			if (!strcmp(p, col))
+				want = i;
+	while (want >= 0 && fgets(line, sizeof(line), f)) {
+		for (i = 0, p = strtok_r(line, " \t\n", &save); p && i < want;
+		     i++)
+			p = strtok_r(NULL, " \t\n", &save);
+		if (p)
+			sum += strtoull(p, NULL, 16);
+	}
+	fclose(f);
+	if (want < 0)
+		return n;
+	snprintf(out[n].name, sizeof(out[n].name), "/proc/net/stat/%s %s",
+		 file, col);
+	snprintf(out[n].value, sizeof(out[n].value), "%llu", sum);
+	return n + 1;
+}
+
 /* Every sysctl of @names, read in the namespace the task is in now. */
 static int read_all(const char *names, struct tt_nsfact *out, int max)
 {
@@ -215,12 +254,17 @@ static int read_all(const char *names, struct tt_nsfact *out, int max)
 		end = strchrnul(p, ' ');
 		l = end - p;
 		star = memchr(p, '*', l);
-		if (l < sizeof(name) && star && star > p && star[-1] == '.' &&
-		    star + 1 < end && star[1] == '.') {
+		if (l >= sizeof(name)) {
+			/* no such name: skipped */
+		} else if (!strncmp(p, "stat:", 5)) {
+			snprintf(name, sizeof(name), "%.*s", (int)l, p);
+			n = add_stat(out, n, max, name);
+		} else if (star && star > p && star[-1] == '.' &&
+			   star + 1 < end && star[1] == '.') {
 			snprintf(name, sizeof(name), "%.*s", (int)(end - star - 1),
 				 star + 1);
 			n = add_glob(out, n, max, p, star - p, name);
-		} else if (l < sizeof(name) && !star) {
+		} else if (!star) {
 			snprintf(name, sizeof(name), "%.*s", (int)l, p);
 			snprintf(path, sizeof(path), "/proc/sys/%s", name);
 			for (i = 10; path[i]; i++)

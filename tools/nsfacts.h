@@ -40,8 +40,9 @@ struct tt_nsfacts {
 /*
  * Reads, in the network namespace whose inode is @netns_ino, the sysctls
  * @names lists (space-separated dotted names; one component may be "*":
- * every entry there, shown when not "0", and "all" always) and what @q
- * asks for.  NULL when the namespace is gone or out of
+ * every entry there, shown when not "0", and "all" always; a name
+ * "stat:FILE:COLUMN" is the sum over CPUs of that /proc/net/stat/FILE
+ * column) and what @q asks for.  NULL when the namespace is gone or out of
  * reach (no process or /run/netns name holds it, or no right to enter
  * it), nothing was read, or more than 32 fresh reads were asked for in
  * this second; else valid until the next call.  Results are kept for a

@@ -1734,6 +1734,7 @@ static const char *diag_facts_names(const struct tcptrace_diag_rec *d)
 		if (d->flags & TCPTRACE_DF_NO_DROP_REASON)
 			return "net.netfilter.nf_conntrack_count "
 			       "net.netfilter.nf_conntrack_max "
+			       "stat:nf_conntrack:invalid "
 			       "net.ipv4.conf.*.rp_filter "
 			       "net.ipv4.tcp_syncookies";
 		break;

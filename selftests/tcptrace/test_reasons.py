@@ -309,10 +309,36 @@ def conntrack_table_full():
             reason_shown(n, port, "a SYN conntrack has no room for",
                          "NETFILTER_DROP", ["nf_conntrack_max"],
                          facts={"net.netfilter.nf_conntrack_count": count,
-                                "net.netfilter.nf_conntrack_max": count})
+                                "net.netfilter.nf_conntrack_max": count,
+                                # full, not invalid: the other rule case
+                                "/proc/net/stat/nf_conntrack invalid": "0"})
         finally:
             with open(CT_MAX, "w") as f:
                 f.write(old)
+
+
+@test
+def conntrack_invalid_dropped_by_a_rule():
+    """A SYN that conntrack finds invalid (SYN with FIN: no valid TCP flag
+    combination), dropped by the common "ct state invalid drop" rule: the
+    diagnosis names the netfilter drop, and shows conntrack's count of
+    invalid packets in the server's namespace, which this SYN raised."""
+    load("syn_timeout_ms=300")
+    with Net() as n:
+        port = new_port()
+        n.bg("tts", LISTENER % port)
+        nft("tts", "table ip f {\n chain in {\n"
+            "  type filter hook input priority 0;\n"
+            "  ct state invalid drop\n }\n}")
+
+        def syn_fin(n, port):
+            n.send_to_server(["IP(dst='%s')/TCP(sport=47030, dport=%d, "
+                              "flags='SF')" % (n.server, port)])
+        d = reason_shown(n, port, "a SYN+FIN conntrack finds invalid",
+                         "NETFILTER_DROP", ["nft list ruleset"], syn_fin)
+        inv = (d["sysctls"] or {}).get("/proc/net/stat/nf_conntrack invalid")
+        check(inv is not None and int(inv) >= 1,
+              "conntrack's invalid count there: %r" % d["sysctls"])
 
 
 if __name__ == "__main__":
