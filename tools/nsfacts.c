@@ -21,8 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
 #include <sys/socket.h>
 
 #include "nsfacts.h"
@@ -351,14 +353,92 @@ static void route_back(const struct tt_nsquery *q, char *out, size_t len)
 	close(fd);
 }
 
+/* Does listener @m, of @family, take connections to @q->local? */
+static int listens_for(const struct inet_diag_msg *m, int family,
+		       const struct tt_nsquery *q)
+{
+	static const uint8_t any[16];
+	int alen = family == AF_INET ? 4 : 16;
+
+	if (!memcmp(m->id.idiag_src, any, alen))
+		return 1;	/* a wildcard: IPv6's takes IPv4 too */
+	return family == q->family && !memcmp(m->id.idiag_src, q->local, alen);
+}
+
+/*
+ * The listener on @q->lport, as ss -lnt shows it: its accept queue now
+ * (Recv-Q) and its listen() backlog (Send-Q), from sock_diag.
+ */
+static void listener_queue(const struct tt_nsquery *q, struct tt_nsfacts *v)
+{
+	static const int families[] = { AF_INET, AF_INET6 };
+	struct {
+		struct nlmsghdr n;
+		struct inet_diag_req_v2 r;
+	} req = {
+		.n = {
+			.nlmsg_len = sizeof(req),
+			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+		},
+		.r = {
+			.sdiag_protocol = IPPROTO_TCP,
+			.idiag_states = 1 << 10,	/* TCP_LISTEN */
+		},
+	};
+	struct timeval tv = { .tv_sec = 1 };
+	const struct inet_diag_msg *m;
+	struct nlmsghdr *h;
+	unsigned int i;
+	char buf[8192];
+	int fd, l, done;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd < 0)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	for (i = 0; i < 2; i++) {
+		req.r.sdiag_family = families[i];
+		if (send(fd, &req, sizeof(req), 0) < 0)
+			break;
+		for (done = 0; !done;) {
+			l = recv(fd, buf, sizeof(buf), 0);
+			if (l <= 0)
+				break;
+			for (h = (void *)buf; NLMSG_OK(h, (unsigned int)l);
+			     h = NLMSG_NEXT(h, l)) {
+				if (h->nlmsg_type == NLMSG_DONE ||
+				    h->nlmsg_type == NLMSG_ERROR) {
+					done = 1;
+					break;
+				}
+				m = NLMSG_DATA(h);
+				if (v->have_listener ||
+				    ntohs(m->id.idiag_sport) != q->lport ||
+				    !listens_for(m, families[i], q))
+					continue;
+				v->have_listener = 1;
+				v->accept_queue = m->idiag_rqueue;
+				v->backlog = m->idiag_wqueue;
+			}
+		}
+		if (!done)
+			break;
+	}
+	close(fd);
+}
+
 /* Everything @s asks for, read in the namespace the task is in now. */
 static void read_here(struct slot *s)
 {
 	s->v.n = read_all(s->names, s->v.f, TT_NSFACTS_MAX);
 	s->v.route[0] = '\0';
 	s->v.iif_name[0] = '\0';
-	if (s->q.family)
+	s->v.have_listener = 0;
+	if (s->q.family && s->q.route)
 		route_back(&s->q, s->v.route, sizeof(s->v.route));
+	if (s->q.family && s->q.lport)
+		listener_queue(&s->q, &s->v);
 	/* as this namespace names it */
 	if (s->q.iif && !if_indextoname(s->q.iif, s->v.iif_name))
 		s->v.iif_name[0] = '\0';
@@ -374,6 +454,7 @@ static void read_in(struct slot *s, uint64_t now)
 	s->v.n = 0;
 	s->v.route[0] = '\0';
 	s->v.iif_name[0] = '\0';
+	s->v.have_listener = 0;
 	if (self == -2)
 		self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (self < 0 || fstat(self, &st))
@@ -435,5 +516,8 @@ const struct tt_nsfacts *tt_nsfacts(uint32_t netns_ino, const char *names,
 	s->at_ns = now;
 	read_in(s, now);
 found:
-	return s->v.n || s->v.route[0] || s->v.iif_name[0] ? &s->v : NULL;
+	if (!s->v.n && !s->v.route[0] && !s->v.iif_name[0] &&
+	    !s->v.have_listener)
+		return NULL;
+	return &s->v;
 }

@@ -20,12 +20,16 @@ struct tt_nsfact {
 };
 
 /*
- * What else is asked: the route back (ip route get @remote from @local),
- * when @family is set; the name of interface @iif, when set.
+ * What else is asked, of a connection of @family between @local and
+ * @remote: the route back (ip route get @remote from @local) when @route
+ * is set; the name of interface @iif, when set; the queue of the listener
+ * on @local port @lport, when set.
  */
 struct tt_nsquery {
-	int family;		/* AF_INET, AF_INET6; 0: no route */
+	int family;		/* AF_INET, AF_INET6; 0: nothing of these */
+	int route;
 	int iif;		/* an ifindex there; 0: none */
+	int lport;		/* a listener's port; 0: none */
 	uint8_t local[16];	/* IPv4: the first 4 bytes */
 	uint8_t remote[16];
 };
@@ -35,6 +39,8 @@ struct tt_nsfacts {
 	struct tt_nsfact f[TT_NSFACTS_MAX];
 	char route[96];		/* "dev d0 via 10.0.0.1", "none (...)"; "" */
 	char iif_name[16];	/* IF_NAMESIZE; "" */
+	int have_listener;	/* found: its accept queue now, and backlog */
+	unsigned int accept_queue, backlog;
 };
 
 /*

@@ -1769,6 +1769,7 @@ static bool diag_wants_route(const struct tcptrace_diag_rec *d)
  */
 static const struct tt_nsfacts *diag_facts(const struct tcptrace_diag_rec *d)
 {
+	static const uint8_t zero[sizeof(d->daddr)];
 	const char *names = diag_facts_names(d);
 	struct tt_nsquery q = { 0 };
 
@@ -1776,15 +1777,20 @@ static const struct tt_nsfacts *diag_facts(const struct tcptrace_diag_rec *d)
 		return NULL;
 	if (d->kind == TCPTRACE_DIAG_SYN_UNANSWERED)
 		q.iif = tt_diag_in_ifindex(d);
-	/* a peer of 0.0.0.0 or :: (a martian) has no route to ask about */
-	if (diag_wants_route(d) &&
-	    (d->family == AF_INET || d->family == AF_INET6) &&
-	    memcmp(d->daddr, q.remote, d->family == AF_INET ? 4 : 16)) {
+	if (d->family == AF_INET || d->family == AF_INET6) {
 		q.family = d->family;
 		memcpy(q.local, d->saddr, sizeof(q.local));
 		memcpy(q.remote, d->daddr, sizeof(q.remote));
 	}
-	if (!names && !q.family && !q.iif)
+	/* a peer of 0.0.0.0 or :: (a martian) has no route to ask about */
+	q.route = q.family && diag_wants_route(d) &&
+		  memcmp(d->daddr, zero, sizeof(zero));
+	/* a listener's queues, where they are the cause */
+	if (q.family && d->kind == TCPTRACE_DIAG_SYN_UNANSWERED &&
+	    (d->cause == TCPTRACE_CAUSE_LISTEN_OVERFLOW ||
+	     d->cause == TCPTRACE_CAUSE_SYN_QUEUE_FULL))
+		q.lport = d->sport;
+	if (!names && !q.route && !q.iif && !q.lport)
 		return NULL;
 	return tt_nsfacts(d->netns_ino, names, &q);
 }
@@ -1805,6 +1811,12 @@ static void print_diag(const struct tcptrace_diag_rec *d)
 		if (facts->iif_name[0]) {
 			str_append(why, sizeof(why), " SYN came in on %s",
 				   facts->iif_name);
+			sep = ", ";
+		}
+		if (facts->have_listener) {
+			str_append(why, sizeof(why), "%slistener: %u in its "
+				   "accept queue, listen() backlog %u", sep,
+				   facts->accept_queue, facts->backlog);
 			sep = ", ";
 		}
 		for (i = 0; i < facts->n; i++, sep = ", ")
@@ -1902,6 +1914,16 @@ static void print_diag(const struct tcptrace_diag_rec *d)
 		ob_jstr(facts->iif_name, sizeof(facts->iif_name));
 	else
 		OB_LIT("null");
+	OB_LIT(",\"listener\":");
+	if (facts && facts->have_listener) {
+		OB_LIT("{\"accept_queue\":");
+		ob_u64(facts->accept_queue);
+		OB_LIT(",\"backlog\":");
+		ob_u64(facts->backlog);
+		ob_chr('}');
+	} else {
+		OB_LIT("null");
+	}
 	OB_LIT(",\"route_back\":");
 	if (facts && facts->route[0])
 		ob_jstr(facts->route, sizeof(facts->route));

@@ -78,8 +78,12 @@ def full_accept_queue():
         eq(d["cause"], "listen_overflow", "reason: accept queue overflow")
         check("accept queue is full" in d["explain"], d["explain"])
         eq(d["sysctls"], {"net.core.somaxconn": "77"}, "somaxconn there")
-        check("[now in its netns: net.core.somaxconn=77]" in d["explain"],
-              d["explain"])
+        # the first connection waits in the queue of a listen(0) socket
+        eq(d["listener"], {"accept_queue": 1, "backlog": 0},
+           "the listener's queue, as ss -lnt shows it")
+        check("[now in its netns: SYN came in on s0, listener: 1 in its "
+              "accept queue, listen() backlog 0, net.core.somaxconn=77]"
+              in d["explain"], d["explain"])
 
 
 @test

@@ -233,6 +233,11 @@ def syn_queue_full_without_syncookies():
         facts_shown(d, {"net.ipv4.tcp_syncookies": "0",
                         "net.ipv4.tcp_max_syn_backlog": backlog},
                     "SYN queue full")
+        # two half-open handshakes hold its SYN queue, none is accepted
+        eq(d["listener"], {"accept_queue": 0, "backlog": 1},
+           "the listener's queue and backlog")
+        check("listener: 0 in its accept queue, listen() backlog 1"
+              in d["explain"], d["explain"])
         eq([x for x in diags(recs, "syn_unanswered", sport=port)
             if x["dport"] != 47012], [], "the first two were answered")
 
