@@ -37,24 +37,40 @@ struct tt_nsquery {
 struct tt_nsfacts {
 	int n;
 	struct tt_nsfact f[TT_NSFACTS_MAX];
-	char route[96];		/* "dev d0 via 10.0.0.1", "none (...)"; "" */
+	/*
+	 * "dev d0 via 10.0.0.1"; "none (ERROR)" only when the kernel says
+	 * there is no route (unreachable, prohibited); "" when not known
+	 */
+	char route[96];
 	char iif_name[16];	/* IF_NAMESIZE; "" */
 	int have_listener;	/* found: its accept queue now, and backlog */
 	unsigned int accept_queue, backlog;
 };
 
 /*
- * Reads, in the network namespace whose inode is @netns_ino, the sysctls
- * @names lists (space-separated dotted names; one component may be "*":
- * every entry there, shown when not "0", and "all" always; a name
- * "stat:FILE:COLUMN" is the sum over CPUs of that /proc/net/stat/FILE
- * column) and what @q asks for.  NULL when the namespace is gone or out of
- * reach (no process or /run/netns name holds it, or no right to enter
- * it), nothing was read, or more than 32 fresh reads were asked for in
- * this second; else valid until the next call.  Results are kept for a
- * second: a storm of diagnoses reads them once.
+ * Reads, in the network namespace whose inode is @netns_ino and cookie
+ * @netns_cookie, the sysctls @names lists (space-separated dotted names;
+ * one component may be "*": every entry there, shown when not "0", and
+ * "all" always, read after the plain names; a name "stat:FILE:COLUMN" is
+ * the sum over CPUs of that /proc/net/stat/FILE column) and what @q asks
+ * for.  Where the kernel tells a namespace's cookie (SO_NETNS_COOKIE,
+ * 5.14), a namespace that has the inode number but not the cookie (a
+ * later one that got the number again) is not read.
+ *
+ * NULL when the namespace is gone or out of reach (no process or
+ * /run/netns name holds it, or no right to enter it) or nothing was
+ * read; else valid until the next call.  Results are kept for a second,
+ * and at most 32 fresh reads are made a second: past that, only the
+ * sysctls read for the namespace in that second, if any.
  */
-const struct tt_nsfacts *tt_nsfacts(uint32_t netns_ino, const char *names,
+const struct tt_nsfacts *tt_nsfacts(uint32_t netns_ino, uint64_t netns_cookie,
+				    const char *names,
 				    const struct tt_nsquery *q);
+
+/*
+ * Non-NULL (what failed) once the reader could not return to its own
+ * namespace: everything after would look at another; the caller stops.
+ */
+const char *tt_nsfacts_stuck(void);
 
 #endif /* TCPTRACE_NSFACTS_H */

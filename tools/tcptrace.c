@@ -1771,6 +1771,7 @@ static const struct tt_nsfacts *diag_facts(const struct tcptrace_diag_rec *d)
 {
 	static const uint8_t zero[sizeof(d->daddr)];
 	const char *names = diag_facts_names(d);
+	const struct tt_nsfacts *f;
 	struct tt_nsquery q = { 0 };
 
 	if (opt.input)
@@ -1792,7 +1793,10 @@ static const struct tt_nsfacts *diag_facts(const struct tcptrace_diag_rec *d)
 		q.lport = d->sport;
 	if (!names && !q.route && !q.iif && !q.lport)
 		return NULL;
-	return tt_nsfacts(d->netns_ino, names, &q);
+	f = tt_nsfacts(d->netns_ino, d->netns_cookie, names, &q);
+	if (tt_nsfacts_stuck())
+		die(EX_RUNTIME, "%s: %s", tt_nsfacts_stuck(), strerror(errno));
+	return f;
 }
 
 static void print_diag(const struct tcptrace_diag_rec *d)
