@@ -414,22 +414,32 @@ static int link_of(int ifindex, char *name, size_t len)
 	return vrf;
 }
 
+/* An RTM_GETROUTE request, as ip route get makes it */
+struct route_req {
+	struct nlmsghdr n;
+	struct rtmsg r;
+	char attrs[64];
+};
+
+static void route_req_init(struct route_req *req, int family)
+{
+	memset(req, 0, sizeof(*req));
+	req->n.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
+	req->n.nlmsg_type = RTM_GETROUTE;
+	req->n.nlmsg_flags = NLM_F_REQUEST;
+	req->r.rtm_family = family;
+}
+
 /* Is @q->local still an address of the namespace the task is in now? */
 static int is_local(const struct tt_nsquery *q)
 {
 	int alen = q->family == AF_INET ? 4 : 16, err;
-	struct {
-		struct nlmsghdr n;
-		struct rtmsg r;
-		char attrs[32];
-	} req = { 0 };
+	struct nlmsghdr *h;
+	struct route_req req;
 	char buf[4096];
-	struct nlmsghdr *h = (void *)buf;
 
-	req.n.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
-	req.n.nlmsg_type = RTM_GETROUTE;
-	req.n.nlmsg_flags = NLM_F_REQUEST;
-	req.r.rtm_family = q->family;
+	h = (void *)buf;
+	route_req_init(&req, q->family);
 	req.r.rtm_dst_len = alen * 8;
 	rta_add(&req, sizeof(req), RTA_DST, q->local, alen);
 	if (rtnl_ask(&req.n, buf, sizeof(buf), &err) < 0 || err ||
@@ -451,20 +461,14 @@ static void route_back(const struct tt_nsquery *q, int vrf, char *out,
 {
 	int alen = q->family == AF_INET ? 4 : 16, l, err, oif = 0;
 	char dev[IF_NAMESIZE] = "?", gw[INET6_ADDRSTRLEN] = "";
-	struct {
-		struct nlmsghdr n;
-		struct rtmsg r;
-		char attrs[64];
-	} req = { 0 };
-	char buf[4096];
-	struct nlmsghdr *h = (void *)buf;
+	struct nlmsghdr *h;
+	struct route_req req;
 	struct rtattr *a;
+	char buf[4096];
 
 	out[0] = '\0';
-	req.n.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
-	req.n.nlmsg_type = RTM_GETROUTE;
-	req.n.nlmsg_flags = NLM_F_REQUEST;
-	req.r.rtm_family = q->family;
+	h = (void *)buf;
+	route_req_init(&req, q->family);
 	req.r.rtm_dst_len = alen * 8;
 	req.r.rtm_src_len = alen * 8;
 	rta_add(&req, sizeof(req), RTA_DST, q->remote, alen);
