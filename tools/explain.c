@@ -241,7 +241,8 @@ static const struct tt_explain resets[] = {
 
 /*
  * Drop reasons whose check is a sysctl's value: the reader shows it
- * (nsfacts.h; "stat:FILE:COLUMN" is a /proc/net/stat counter).
+ * (nsfacts.h; "stat:FILE:COLUMN" is a /proc/net/stat counter,
+ * "mib:FILE:SECTION:FIELD" one of /proc/net/netstat or snmp).
  */
 static const struct {
 	const char *name;
@@ -250,10 +251,13 @@ static const struct {
 	{ "NETFILTER_DROP",
 	  "net.netfilter.nf_conntrack_count net.netfilter.nf_conntrack_max "
 	  "stat:nf_conntrack:invalid" },
-	{ "IP_RPFILTER", "net.ipv4.conf.*.rp_filter" },
+	{ "IP_RPFILTER",
+	  "mib:netstat:TcpExt:IPReversePathFilter net.ipv4.conf.*.rp_filter" },
 	{ "IP_LOCAL_SOURCE", "net.ipv4.conf.*.accept_local" },
 	{ "IP_LOCALNET", "net.ipv4.conf.*.route_localnet" },
-	{ "TCP_LISTEN_OVERFLOW", "net.core.somaxconn" },
+	{ "TCP_LISTEN_OVERFLOW",
+	  "net.core.somaxconn mib:netstat:TcpExt:ListenOverflows" },
+	{ "TCP_CSUM", "mib:snmp:Tcp:InCsumErrors" },
 	{ "SOCKET_RCVBUFF", "net.ipv4.tcp_rmem" },
 	{ "PROTO_MEM", "net.ipv4.tcp_mem" },
 	{ "TCP_RFC7323_PAWS", "net.ipv4.tcp_timestamps" },
@@ -286,13 +290,16 @@ static void facts_rst(FILE *f, const char *facts)
 {
 	const char *p = facts, *end;
 
-	char file[32], col[32];
+	char file[32], col[32], sec[16];
 
 	while (p && *p) {
 		end = strchrnul(p, ' ');
 		fputs(p == facts ? " " : ", ", f);
 		if (sscanf(p, "stat:%31[a-z_]:%31[a-z_]", file, col) == 2)
 			fprintf(f, "``%s`` in ``/proc/net/stat/%s``", col, file);
+		else if (sscanf(p, "mib:%31[a-z6]:%15[A-Za-z6]:%31[A-Za-z0-9]",
+				file, sec, col) == 3)
+			fprintf(f, "``%s%s`` (nstat)", sec, col);
 		else
 			fprintf(f, "``%.*s``", (int)(end - p), p);
 		p = *end ? end + 1 : end;

@@ -282,6 +282,46 @@ static int add_stat(struct tt_nsfact *out, int n, int max, const char *tok)
 }
 
 /*
+ * "mib:FILE:SECTION:FIELD": a counter of /proc/net/FILE (netstat, snmp:
+ * a line of names, then one of values, per section), named as nstat does
+ * (TcpExtListenOverflows), in the namespace the task is in now.
+ */
+static int add_mib(struct tt_nsfact *out, int n, int max, const char *tok)
+{
+	char file[16], sec[16], field[48], path[64], names[8192], vals[8192];
+	char *np, *vp, *ns, *vs;
+	FILE *f;
+	size_t l;
+
+	if (n >= max || sscanf(tok, "mib:%15[a-z6]:%15[A-Za-z6]:%47[A-Za-z0-9]",
+			       file, sec, field) != 3)
+		return n;
+	snprintf(path, sizeof(path), "/proc/thread-self/net/%s", file);
+	f = fopen(path, "re");
+	if (!f)
+		return n;
+	l = strlen(sec);
+	while (fgets(names, sizeof(names), f) && fgets(vals, sizeof(vals), f)) {
+		if (strncmp(names, sec, l) || names[l] != ':')
+			continue;
+		np = strtok_r(names + l + 1, "\n ", &ns);
+		vp = strtok_r(vals + l + 1, "\n ", &vs);
+		for (; np && vp; np = strtok_r(NULL, "\n ", &ns),
+		     vp = strtok_r(NULL, "\n ", &vs)) {
+			if (strcmp(np, field))
+				continue;
+			snprintf(out[n].name, sizeof(out[n].name), "%s%s",
+				 sec, field);
+			snprintf(out[n].value, sizeof(out[n].value), "%s", vp);
+			fclose(f);
+			return n + 1;
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+/*
  * Every sysctl of @names, read in the namespace the task is in now: the
  * plain names and counters first, then the "*" ones, so that a host with
  * many interfaces does not crowd the others out.
@@ -314,6 +354,10 @@ static int read_all(const char *names, struct tt_nsfact *out, int max)
 			snprintf(name, sizeof(name), "%.*s", (int)l, p);
 			if (!strncmp(name, "stat:", 5)) {
 				n = add_stat(out, n, max, name);
+				continue;
+			}
+			if (!strncmp(name, "mib:", 4)) {
+				n = add_mib(out, n, max, name);
 				continue;
 			}
 			snprintf(path, sizeof(path), "/proc/sys/%s", name);

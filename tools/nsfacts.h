@@ -52,8 +52,9 @@ struct tt_nsfacts {
  * @netns_cookie, the sysctls @names lists (space-separated dotted names;
  * one component may be "*": every entry there, shown when not "0", and
  * "all" always, read after the plain names; a name "stat:FILE:COLUMN" is
- * the sum over CPUs of that /proc/net/stat/FILE column) and what @q asks
- * for.  Where the kernel tells a namespace's cookie (SO_NETNS_COOKIE,
+ * the sum over CPUs of that /proc/net/stat/FILE column, one
+ * "mib:FILE:SECTION:FIELD" a /proc/net/netstat or snmp counter, named as
+ * nstat names it) and what @q asks for.  Where the kernel tells a namespace's cookie (SO_NETNS_COOKIE,
  * 5.14), a namespace that has the inode number but not the cookie (a
  * later one that got the number again) is not read.
  *

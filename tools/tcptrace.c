@@ -1735,14 +1735,16 @@ static const char *diag_facts_names(const struct tcptrace_diag_rec *d)
 			return "net.netfilter.nf_conntrack_count "
 			       "net.netfilter.nf_conntrack_max "
 			       "stat:nf_conntrack:invalid "
+			       "mib:netstat:TcpExt:IPReversePathFilter "
 			       "net.ipv4.conf.*.rp_filter "
 			       "net.ipv4.tcp_syncookies";
 		break;
 	case TCPTRACE_CAUSE_LISTEN_OVERFLOW:
-		return "net.core.somaxconn";
+		return "net.core.somaxconn mib:netstat:TcpExt:ListenOverflows "
+		       "mib:netstat:TcpExt:ListenDrops";
 	case TCPTRACE_CAUSE_SYN_QUEUE_FULL:
 		return "net.ipv4.tcp_syncookies net.ipv4.tcp_max_syn_backlog "
-		       "net.core.somaxconn";
+		       "net.core.somaxconn mib:netstat:TcpExt:TCPReqQFullDrop";
 	case TCPTRACE_CAUSE_PAWS:
 		return "net.ipv4.tcp_timestamps";
 	case TCPTRACE_CAUSE_TW_REFUSED:

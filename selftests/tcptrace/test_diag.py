@@ -77,13 +77,17 @@ def full_accept_queue():
         d = one(recs, "syn_unanswered", "server", sport=port)
         eq(d["cause"], "listen_overflow", "reason: accept queue overflow")
         check("accept queue is full" in d["explain"], d["explain"])
-        eq(d["sysctls"], {"net.core.somaxconn": "77"}, "somaxconn there")
+        facts = d["sysctls"] or {}
+        eq(facts.get("net.core.somaxconn"), "77", "somaxconn there")
+        # the counter nstat shows moved, in the server's netns
+        check(int(facts.get("TcpExtListenOverflows", 0)) >= 1,
+              "ListenOverflows there: %r" % facts)
         # the first connection waits in the queue of a listen(0) socket
         eq(d["listener"], {"accept_queue": 1, "backlog": 0},
            "the listener's queue, as ss -lnt shows it")
         check("[now in its netns: SYN came in on s0, listener: 1 in its "
-              "accept queue, listen() backlog 0, net.core.somaxconn=77]"
-              in d["explain"], d["explain"])
+              "accept queue, listen() backlog 0, net.core.somaxconn=77, "
+              "TcpExtListenOverflows=" in d["explain"], d["explain"])
 
 
 @test

@@ -57,6 +57,14 @@ def facts_shown(d, facts, what):
               "%s" % (what, k, v, d["explain"]))
 
 
+def moved(d, counter):
+    """The diagnosis @d shows the nstat @counter of the server's netns,
+    and it counted this packet."""
+    v = (d["sysctls"] or {}).get(counter)
+    check(v is not None and int(v) >= 1, "%s there: %r" % (counter,
+                                                           d["sysctls"]))
+
+
 def reason_shown(n, port, what, name, words, send=connect, facts=None):
     """The diagnosis of a SYN @send makes names the kernel's reason @name
     (lib.drop_reason: or says the kernel gives none), says what it means
@@ -108,6 +116,7 @@ def reverse_path_filter():
         eq(d["in_ifindex"], int(sh("ip netns exec tts cat "
                                    "/sys/class/net/s0/ifindex").stdout),
            "the index of s0 in the server's netns")
+        moved(d, "TcpExtIPReversePathFilter")
 
 
 def bad_checksum_syn(n, port):
@@ -124,8 +133,11 @@ def bad_tcp_checksum():
     with Net() as n:
         port = new_port()
         n.bg("tts", LISTENER % port)
-        reason_shown(n, port, "a SYN with a bad TCP checksum", "TCP_CSUM",
-                     ["checksum", "ethtool"], send=bad_checksum_syn)
+        d = reason_shown(n, port, "a SYN with a bad TCP checksum",
+                         "TCP_CSUM", ["checksum", "ethtool"],
+                         send=bad_checksum_syn)
+        if d["reason"] == "TCP_CSUM":
+            moved(d, "TcpInCsumErrors")
 
 
 @test
@@ -233,6 +245,7 @@ def syn_queue_full_without_syncookies():
         facts_shown(d, {"net.ipv4.tcp_syncookies": "0",
                         "net.ipv4.tcp_max_syn_backlog": backlog},
                     "SYN queue full")
+        moved(d, "TcpExtTCPReqQFullDrop")
         # two half-open handshakes hold its SYN queue, none is accepted
         eq(d["listener"], {"accept_queue": 0, "backlog": 1},
            "the listener's queue and backlog")
