@@ -54,9 +54,10 @@ struct tt_nsfacts {
  * "all" always, read after the plain names; a name "stat:FILE:COLUMN" is
  * the sum over CPUs of that /proc/net/stat/FILE column, one
  * "mib:FILE:SECTION:FIELD" a /proc/net/netstat or snmp counter, named as
- * nstat names it) and what @q asks for.  Where the kernel tells a namespace's cookie (SO_NETNS_COOKIE,
- * 5.14), a namespace that has the inode number but not the cookie (a
- * later one that got the number again) is not read.
+ * nstat names it) and what @q asks for.  Where the kernel tells a
+ * namespace's cookie (SO_NETNS_COOKIE, 5.14), a namespace that has the
+ * inode number but not the cookie (a later one that got the number
+ * again) is not read.
  *
  * NULL when the namespace is gone or out of reach (no process or
  * /run/netns name holds it, or no right to enter it) or nothing was
