@@ -81,20 +81,34 @@ static uint32_t ino_of(const char *path)
 	return stat(path, &st) ? 0 : (uint32_t)st.st_ino;
 }
 
-static void remember(uint32_t ino, const char *path, uint64_t now)
+/*
+ * Where namespace @ino is, found by the scan at @now.  A slot that scan
+ * filled already is taken only by the namespace it was for (@target),
+ * which is remembered last: more namespaces than slots cannot push it
+ * out.
+ */
+static void remember(uint32_t ino, const char *path, uint64_t now,
+		     int target)
 {
-	unsigned int i, slot = next_where % NS_SLOTS;
+	unsigned int i, slot;
 
 	for (i = 0; i < NS_SLOTS; i++)
 		if (where[i].ino == ino) {
 			/* found once in this scan: keep the first name */
 			if (where[i].at_ns == now && where[i].path[0])
 				return;
-			slot = i;
 			break;
 		}
-	if (i == NS_SLOTS)
+	slot = i;
+	for (i = 0; slot == NS_SLOTS && i < NS_SLOTS; i++) {
+		if (where[next_where % NS_SLOTS].at_ns != now)
+			slot = next_where % NS_SLOTS;
 		next_where++;
+	}
+	if (slot == NS_SLOTS && !target)
+		return;
+	if (slot == NS_SLOTS)
+		slot = next_where++ % NS_SLOTS;
 	where[slot].ino = ino;
 	where[slot].at_ns = now;
 	snprintf(where[slot].path, sizeof(where[slot].path), "%s", path);
@@ -132,12 +146,12 @@ static int scan_ns(uint32_t ino, char *path, size_t len, uint64_t now)
 				snprintf(path, len, "%s", p);
 				found = 0;
 			}
-			remember(got, p, now);
+			if (got != ino)
+				remember(got, p, now, 0);
 		}
 		closedir(d);
 	}
-	if (found)
-		remember(ino, "", now);
+	remember(ino, found ? "" : path, now, 1);
 	return found;
 }
 
@@ -203,7 +217,7 @@ static int add(struct tt_nsfact *out, int n, int max, const char *name,
  * GLOB_MAX in all, at most.
  */
 static int add_glob(struct tt_nsfact *out, int n, int max, const char *pre,
-		    size_t prelen, const char *post)
+		    size_t prelen, const char *post, const char *prefer)
 {
 	char dir[96], path[256], name[80];
 	struct dirent *e;
@@ -222,12 +236,19 @@ static int add_glob(struct tt_nsfact *out, int n, int max, const char *pre,
 	    snprintf(path, sizeof(path), "%sall/%s", dir, post + 1) <
 	    (int)sizeof(path))
 		n = add(out, n, max, name, path);
+	/* the interface the SYN came in on, whatever its value */
+	if (prefer[0] &&
+	    snprintf(name, sizeof(name), "%.*s%s%s", (int)prelen, pre, prefer,
+		     post) < (int)sizeof(name) &&
+	    snprintf(path, sizeof(path), "%s%s/%s", dir, prefer, post + 1) <
+	    (int)sizeof(path))
+		n = add(out, n, max, name, path);
 	d = opendir(dir);
 	if (!d)
 		return n;
 	while (n < max && (e = readdir(d))) {
 		if (e->d_name[0] == '.' || !strcmp(e->d_name, "all") ||
-		    !strcmp(e->d_name, "default"))
+		    !strcmp(e->d_name, "default") || !strcmp(e->d_name, prefer))
 			continue;
 		if (snprintf(name, sizeof(name), "%.*s%s%s", (int)prelen, pre,
 			     e->d_name, post) >= (int)sizeof(name) ||
@@ -326,7 +347,8 @@ static int add_mib(struct tt_nsfact *out, int n, int max, const char *tok)
  * plain names and counters first, then the "*" ones, so that a host with
  * many interfaces does not crowd the others out.
  */
-static int read_all(const char *names, struct tt_nsfact *out, int max)
+static int read_all(const char *names, const char *prefer,
+		    struct tt_nsfact *out, int max)
 {
 	char name[80], path[96];
 	const char *p, *end, *star;
@@ -348,7 +370,8 @@ static int read_all(const char *names, struct tt_nsfact *out, int max)
 					continue;
 				snprintf(name, sizeof(name), "%.*s",
 					 (int)(end - star - 1), star + 1);
-				n = add_glob(out, n, max, p, star - p, name);
+				n = add_glob(out, n, max, p, star - p, name,
+					     prefer);
 				continue;
 			}
 			snprintf(name, sizeof(name), "%.*s", (int)l, p);
@@ -505,8 +528,10 @@ static void route_back(const struct tt_nsquery *q, int vrf, char *out,
 {
 	int alen = q->family == AF_INET ? 4 : 16, l, err, oif = 0;
 	char dev[IF_NAMESIZE] = "?", gw[INET6_ADDRSTRLEN] = "";
+	uint16_t sport, dport;
 	struct nlmsghdr *h;
 	struct route_req req;
+	uint8_t proto;
 	struct rtattr *a;
 	char buf[4096];
 
@@ -517,6 +542,13 @@ static void route_back(const struct tt_nsquery *q, int vrf, char *out,
 	req.r.rtm_src_len = alen * 8;
 	rta_add(&req, sizeof(req), RTA_DST, q->remote, alen);
 	rta_add(&req, sizeof(req), RTA_SRC, q->local, alen);
+	/* what ip rule may match besides: a SYN-ACK's protocol and ports */
+	proto = IPPROTO_TCP;
+	sport = htons(q->sport);
+	dport = htons(q->dport);
+	rta_add(&req, sizeof(req), RTA_IP_PROTO, &proto, 1);
+	rta_add(&req, sizeof(req), RTA_SPORT, &sport, 2);
+	rta_add(&req, sizeof(req), RTA_DPORT, &dport, 2);
 	if (q->iif && (vrf || (alen == 16 && q->remote[0] == 0xfe &&
 			       (q->remote[1] & 0xc0) == 0x80)))
 		rta_add(&req, sizeof(req), RTA_OIF, &q->iif, sizeof(q->iif));
@@ -529,7 +561,8 @@ static void route_back(const struct tt_nsquery *q, int vrf, char *out,
 		 * host's too (a moved service address): then it is not known.
 		 */
 		if ((err == ENETUNREACH || err == EHOSTUNREACH ||
-		     err == EACCES || err == EPERM) && is_local(q))
+		     err == EACCES || err == EPERM || err == EINVAL) &&
+		    is_local(q))
 			snprintf(out, len, "none (%s)", strerror(err));
 		return;
 	}
@@ -671,9 +704,9 @@ static void read_here(struct slot *s)
 
 	if (!cookie_matches(s->cookie))
 		return;		/* a later namespace with the same inode */
-	s->v.n = read_all(s->names, s->v.f, TT_NSFACTS_MAX);
 	if (s->q.iif)
 		vrf = link_of(s->q.iif, s->v.iif_name, sizeof(s->v.iif_name));
+	s->v.n = read_all(s->names, s->v.iif_name, s->v.f, TT_NSFACTS_MAX);
 	if (s->q.family && s->q.route)
 		route_back(&s->q, vrf, s->v.route, sizeof(s->v.route));
 	if (s->q.family && s->q.lport)
@@ -704,8 +737,11 @@ static void read_in(struct slot *s, uint64_t now)
 	if (fd < 0)
 		goto out;
 	/* the name may have moved to another namespace since */
-	if (fstat(fd, &st) || (uint32_t)st.st_ino != s->ino ||
-	    setns(fd, CLONE_NEWNET)) {
+	if (fstat(fd, &st) || (uint32_t)st.st_ino != s->ino) {
+		close(fd);
+		goto out;
+	}
+	if (setns(fd, CLONE_NEWNET)) {
 		if (errno == EPERM)
 			cannot_enter = 1;
 		close(fd);

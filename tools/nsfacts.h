@@ -32,6 +32,7 @@ struct tt_nsquery {
 	int lport;		/* a listener's port; 0: none */
 	uint8_t local[16];	/* IPv4: the first 4 bytes */
 	uint8_t remote[16];
+	uint16_t sport, dport;	/* of the route back (ip rule may match) */
 };
 
 struct tt_nsfacts {

@@ -1784,6 +1784,8 @@ static const struct tt_nsfacts *diag_facts(const struct tcptrace_diag_rec *d)
 		q.family = d->family;
 		memcpy(q.local, d->saddr, sizeof(q.local));
 		memcpy(q.remote, d->daddr, sizeof(q.remote));
+		q.sport = d->sport;
+		q.dport = d->dport;
 	}
 	/* a peer of 0.0.0.0 or :: (a martian) has no route to ask about */
 	q.route = q.family && diag_wants_route(d) &&
@@ -1840,7 +1842,8 @@ static void print_diag(const struct tcptrace_diag_rec *d)
 	    d->cause == TCPTRACE_CAUSE_UNANSWERED) {
 		fmt_addr(d->family, d->saddr, local, sizeof(local));
 		str_append(why, sizeof(why), ": no route leads back to the "
-			   "client, so no SYN-ACK can leave. Check: ip route "
+			   "client, so no SYN-ACK can leave (unless an ip "
+			   "rule by fwmark or uid routes it). Check: ip route "
 			   "get %s from %s in that netns (a missing return "
 			   "or default route, ip rule)", peer, local);
 	}
