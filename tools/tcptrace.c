@@ -1797,6 +1797,14 @@ static const struct tt_nsfacts *diag_facts(const struct tcptrace_diag_rec *d)
 		q.lport = d->sport;
 	if (!names && !q.route && !q.iif && !q.lport)
 		return NULL;
+	/* the ends only where asked about: else they would split the cache */
+	if (!q.route && !q.lport) {
+		q.family = 0;
+		memset(q.local, 0, sizeof(q.local));
+		memset(q.remote, 0, sizeof(q.remote));
+		q.sport = 0;
+		q.dport = 0;
+	}
 	f = tt_nsfacts(d->netns_ino, d->netns_cookie, names, &q);
 	if (tt_nsfacts_stuck())
 		die(EX_RUNTIME, "%s: %s", tt_nsfacts_stuck(), strerror(errno));
