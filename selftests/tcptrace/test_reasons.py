@@ -299,6 +299,17 @@ sys.stdin.read()
 CT_MAX = "/proc/sys/net/netfilter/nf_conntrack_max"
 
 
+def listener_behind_ct_invalid_drop(n):
+    """A listener in tts behind the common "ct state invalid drop" rule (a
+    rule that uses conntrack turns it on in that netns): its port."""
+    port = new_port()
+    n.bg("tts", LISTENER % port)
+    nft("tts", "table ip f {\n chain in {\n"
+        "  type filter hook input priority 0;\n"
+        "  ct state invalid drop\n }\n}")
+    return port
+
+
 @test
 def conntrack_table_full():
     """The server's conntrack table is full (nf_conntrack_max, global, is
@@ -308,12 +319,7 @@ def conntrack_table_full():
     table's count against its limit, read in the server's namespace."""
     load("syn_timeout_ms=300")
     with Net() as n:
-        port = new_port()
-        n.bg("tts", LISTENER % port)
-        # a rule that uses conntrack turns it on in the server's netns
-        nft("tts", "table ip f {\n chain in {\n"
-            "  type filter hook input priority 0;\n"
-            "  ct state invalid drop\n }\n}")
+        port = listener_behind_ct_invalid_drop(n)
         n.bg("ttc", HOLDER % (n.server, port, 3))
         count = sh("ip netns exec tts cat /proc/sys/net/netfilter/"
                    "nf_conntrack_count").stdout.strip()
@@ -343,11 +349,7 @@ def conntrack_invalid_dropped_by_a_rule():
     invalid packets in the server's namespace, which this SYN raised."""
     load("syn_timeout_ms=300")
     with Net() as n:
-        port = new_port()
-        n.bg("tts", LISTENER % port)
-        nft("tts", "table ip f {\n chain in {\n"
-            "  type filter hook input priority 0;\n"
-            "  ct state invalid drop\n }\n}")
+        port = listener_behind_ct_invalid_drop(n)
 
         def syn_fin(n, port):
             n.send_to_server(["IP(dst='%s')/TCP(sport=47030, dport=%d, "
