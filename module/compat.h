@@ -162,11 +162,18 @@ static inline u64 tcptrace_sk_cgroup_id(const struct sock *sk)
 #define TCPTRACE_PAWS_WRAP	TCP_PAWS_24DAYS
 #endif
 
-/* The receiving socket kfree_skb passes from 6.11 on, else none. */
+/*
+ * The receiving socket kfree_skb passes from 6.11 on, else none.  Before,
+ * a segment TCP drops has neither its device nor its route left to tell
+ * its namespace by: the LOCAL_IN hook notes it for the drop probe
+ * (TCPTRACE_RX_NOTES, netfilter.c).
+ */
 #ifdef TCPTRACE_HAVE_KFREE_SKB_RX_SK
 #define TCPTRACE_KFREE_SKB_RX_SK	rx_sk
+#define TCPTRACE_RX_NOTES		0
 #else
 #define TCPTRACE_KFREE_SKB_RX_SK	NULL
+#define TCPTRACE_RX_NOTES		1
 #endif
 
 /*

@@ -16,7 +16,9 @@
  * it remembers the peer's TTL so a later RST can be compared with it; and
  * TIME_WAIT, when it watches the kernel's timewait socket for the tuple
  * and reports how TIME_WAIT ended.  The periodic scan also reports SYNs
- * left unanswered and handshakes that never completed.
+ * left unanswered and handshakes that never completed.  Established
+ * entries, and entries of flows a namespace forwards, also count the
+ * drops of their packets (see tcptrace_dd_count()).
  *
  * The table is allocated once at load: a fixed number of buckets of
  * TCPTRACE_WAYS entries, so memory is bounded and the packet path never
@@ -71,7 +73,15 @@ enum tcptrace_phase {
 	TCPTRACE_HANDSHAKE,
 	TCPTRACE_EST,
 	TCPTRACE_TW,
+	TCPTRACE_FWD,	/* a forwarded flow's drops: source first in the key */
 };
+
+/*
+ * An episode of drops ends once none came for TCPTRACE_DD_QUIET_NS, or
+ * TCPTRACE_DD_MAX_NS after its first, or with its connection.
+ */
+#define TCPTRACE_DD_QUIET_NS	NSEC_PER_SEC
+#define TCPTRACE_DD_MAX_NS	(5 * NSEC_PER_SEC)
 
 struct tcptrace_conn_key {
 	u64	netns_cookie;
@@ -117,6 +127,14 @@ struct tcptrace_conn {
 	u8	syn_state;	/* ... because of a socket in this state */
 	u16	syn_retrans;
 	u16	synack_retrans;
+	/* EST, FWD: an episode of drops, for one reason; dd_count 0: none */
+	u32	dd_count;
+	u32	dd_reason;
+	u64	dd_first_ns;
+	u64	dd_last_ns;
+	int	dd_iif;
+	int	dd_oif;		/* FWD: the route's device, and its MTU */
+	u32	dd_mtu;
 	struct tcptrace_tcpopts syn;
 	struct tcptrace_tcpopts synack;
 };
@@ -370,6 +388,30 @@ static void tcptrace_diag_fill(struct tcptrace_diag_rec *d,
 	tcptrace_put_addr(d->saddr, c->key.laddr, c->family);
 	tcptrace_put_addr(d->daddr, c->key.raddr, c->family);
 	d->cgroup_id = c->cgroup_id;
+}
+
+/*
+ * The episode of drops of @c as a record in @d, if it has one, and end
+ * it.  Under the bucket's lock.
+ */
+static bool tcptrace_dd_take(struct tcptrace_conn *c,
+			     struct tcptrace_diag_rec *d)
+{
+	if (!c->dd_count)
+		return false;
+	tcptrace_diag_fill(d, c, c->phase == TCPTRACE_FWD ?
+			   TCPTRACE_DIAG_FWD_DROPPED :
+			   TCPTRACE_DIAG_DATA_DROPPED,
+			   TCPTRACE_CAUSE_DROP_REASON);
+	d->count = c->dd_count;
+	d->duration_ns = c->dd_last_ns - c->dd_first_ns;
+	d->in_ifindex = c->dd_iif;
+	d->out_ifindex = c->dd_oif;
+	d->mtu = c->dd_mtu;
+	d->reason_code = c->dd_reason;
+	tcptrace_drop_reason_name(c->dd_reason, d->reason, sizeof(d->reason));
+	c->dd_count = 0;
+	return true;
 }
 
 /* A state record tcptrace makes for a move the tracepoint cannot see. */
@@ -887,6 +929,17 @@ static void tcptrace_synack(struct tcptrace_bucket *b,
 	}
 }
 
+/* @pkt's key in @net, its source the local end if @src_local. */
+static void tcptrace_pkt_key(struct tcptrace_conn_key *k, const struct net *net,
+			     const struct tcptrace_pkt *pkt, bool src_local)
+{
+	k->netns_cookie = tcptrace_net_cookie(net);
+	memcpy(k->laddr, src_local ? pkt->saddr : pkt->daddr, 16);
+	memcpy(k->raddr, src_local ? pkt->daddr : pkt->saddr, 16);
+	k->lport = src_local ? pkt->sport : pkt->dport;
+	k->rport = src_local ? pkt->dport : pkt->sport;
+}
+
 /*
  * An RST, under the bucket's lock.  Returns true if it ended a server's
  * handshake: @rec is to be emitted.
@@ -939,11 +992,7 @@ void tcptrace_conn_packet(const struct net *net, const struct tcptrace_pkt *pkt,
 
 	if (!(f & (TCPTRACE_TH_SYN | TCPTRACE_TH_RST)) || !tcptrace_net_live(net))
 		return;
-	k.netns_cookie = tcptrace_net_cookie(net);
-	memcpy(k.laddr, out ? pkt->saddr : pkt->daddr, 16);
-	memcpy(k.raddr, out ? pkt->daddr : pkt->saddr, 16);
-	k.lport = out ? pkt->sport : pkt->dport;
-	k.rport = out ? pkt->dport : pkt->sport;
+	tcptrace_pkt_key(&k, net, pkt, out);
 	b = tcptrace_bucket(&k);
 
 	if ((f & TCPTRACE_TH_RST) && out)
@@ -1087,12 +1136,16 @@ static void tcptrace_enter_tw(const struct sock *sk, int oldstate,
 			      const struct tcptrace_conn_key *k)
 {
 	const struct net *net = sock_net(sk);
-	struct tcptrace_diag_rec d;
+	struct tcptrace_diag_rec d, dd;
 	unsigned long flags;
+	bool drops = false;
 
 	if (!tcptrace_net_live(net))
 		return;
 	raw_spin_lock_irqsave(&b->lock, flags);
+	if (c && c->used && c->phase == TCPTRACE_EST &&
+	    !memcmp(&c->key, k, sizeof(*k)))
+		drops = tcptrace_dd_take(c, &dd);
 	if (!c || !c->used || c->phase != TCPTRACE_EST ||
 	    memcmp(&c->key, k, sizeof(*k))) {
 		c = tcptrace_slot(b);
@@ -1116,6 +1169,8 @@ static void tcptrace_enter_tw(const struct sock *sk, int oldstate,
 	d.state = oldstate;
 	d.duration_ns = c->tw_end_ns - c->born_ns;
 	raw_spin_unlock_irqrestore(&b->lock, flags);
+	if (drops)
+		tcptrace_ring_emit(&dd.hdr);
 	/* an orphaned FIN_WAIT2 enters TIME_WAIT when the peer's FIN comes */
 	if (tw->substate == TCP_TIME_WAIT)
 		tcptrace_ring_emit(&d.hdr);
@@ -1271,9 +1326,11 @@ void tcptrace_conn_state(const struct sock *sk, int oldstate, int newstate,
 			 const struct tcptrace_tw *tw)
 {
 	struct tcptrace_conn_key k;
+	struct tcptrace_diag_rec d;
 	struct tcptrace_bucket *b;
 	struct tcptrace_conn *c;
 	unsigned long flags;
+	bool drops = false;
 
 	if (!tcptrace_conn_cares(oldstate, newstate))
 		return;
@@ -1324,9 +1381,13 @@ void tcptrace_conn_state(const struct sock *sk, int oldstate, int newstate,
 	if (c) {
 		raw_spin_lock_irqsave(&b->lock, flags);
 		if (c->used && c->phase == TCPTRACE_EST &&
-		    !memcmp(&c->key, &k, sizeof(k)))
+		    !memcmp(&c->key, &k, sizeof(k))) {
+			drops = tcptrace_dd_take(c, &d);
 			tcptrace_release(c);
+		}
 		raw_spin_unlock_irqrestore(&b->lock, flags);
+		if (drops)
+			tcptrace_ring_emit(&d.hdr);
 	}
 }
 
@@ -1355,7 +1416,8 @@ void tcptrace_conn_rst_in(const struct sock *sk)
 			   TCPTRACE_CAUSE_NONE);
 	d.sock_cookie = none.sock_cookie;
 	d.cgroup_id = none.cgroup_id;
-	if (c && c->phase == TCPTRACE_EST && c->rst_ns &&
+	/* an entry made for drops (no handshake seen) knows no TTL */
+	if (c && c->phase == TCPTRACE_EST && c->rst_ns && c->peer_ttl &&
 	    now - c->rst_ns < NSEC_PER_SEC) {
 		d.ttl_seen = c->rst_ttl;
 		d.ttl_expected = c->peer_ttl;
@@ -1374,7 +1436,8 @@ void tcptrace_conn_rst_in(const struct sock *sk)
 /*
  * The namespace a dropped packet was in: its device's; inside TCP, where
  * the device is gone, the receiving socket's (6.11+ passes it) or the
- * route's.
+ * route's; where TCP dropped the route too (before 6.11), the one
+ * LOCAL_IN noted for it.
  */
 static const struct net *tcptrace_drop_net(const struct sk_buff *skb,
 					   const struct sock *rx_sk)
@@ -1386,7 +1449,146 @@ static const struct net *tcptrace_drop_net(const struct sk_buff *skb,
 	if (rx_sk)
 		return sock_net(rx_sk);
 	dst = skb_dst(skb);
-	return dst && dst->dev ? dev_net(dst->dev) : NULL;
+	return dst && dst->dev ? dev_net(dst->dev) : tcptrace_rx_net(skb);
+}
+
+/*
+ * Does a connection of @net own @k's tuple (local end first)?  Its socket
+ * cookie and cgroup into @cookie and @cgroup_id.  @rx_sk: the socket the
+ * kernel names (6.11+), else looked up (a socket bound to a VRF's device
+ * is not found: nothing is reported for it).
+ */
+static bool tcptrace_dd_socket(const struct net *net,
+			       const struct tcptrace_conn_key *k,
+			       const struct sock *rx_sk, int iif,
+			       u64 *cookie, u64 *cgroup_id)
+{
+	struct sock *sk = NULL;
+	bool ok;
+
+	if (!rx_sk) {
+		sk = tcptrace_lookup(net, k, iif, 0);
+		rx_sk = sk;
+	}
+	ok = rx_sk && sk_fullsock(rx_sk) &&
+	     rx_sk->sk_protocol == IPPROTO_TCP &&
+	     net_eq(sock_net(rx_sk), net) &&
+	     READ_ONCE(rx_sk->sk_state) != TCP_LISTEN &&
+	     READ_ONCE(rx_sk->sk_state) != TCP_CLOSE;
+	if (ok) {
+		*cookie = tcptrace_sock_cookie(rx_sk);
+		*cgroup_id = tcptrace_sk_cgroup_id(rx_sk);
+	}
+	if (sk)
+		sock_gen_put(sk);
+	return ok;
+}
+
+/*
+ * Count a drop of @pkt, for @reason, into the episode of its entry in
+ * @net: an established connection's (@fwd false: @pkt as its socket sees
+ * it, arriving), made here for one the table did not see begin if its
+ * socket is there; or a forwarded flow's (@fwd: @skb is being forwarded,
+ * its route is the one it did not fit).  A drop for another reason than
+ * the episode's ends it first.  One record an episode, however many
+ * packets a storm loses.
+ */
+static void tcptrace_dd_count(const struct net *net,
+			      const struct sk_buff *skb,
+			      const struct sock *rx_sk,
+			      const struct tcptrace_pkt *pkt,
+			      unsigned int reason, bool fwd)
+{
+	u8 phase = fwd ? TCPTRACE_FWD : TCPTRACE_EST;
+	const struct dst_entry *dst = skb_dst(skb);
+	struct tcptrace_conn_key k = {};
+	u64 cookie = 0, cgroup_id = 0;
+	struct tcptrace_diag_rec d;
+	struct tcptrace_bucket *b;
+	struct tcptrace_conn *c;
+	unsigned long flags;
+	int oif = 0;
+	u32 mtu = 0;
+	bool emit;
+	u64 now;
+
+	tcptrace_pkt_key(&k, net, pkt, fwd);
+	b = tcptrace_bucket(&k);
+	raw_spin_lock_irqsave(&b->lock, flags);
+	c = tcptrace_find(b, &k, phase);
+	raw_spin_unlock_irqrestore(&b->lock, flags);
+	if (!c && !fwd &&
+	    !tcptrace_dd_socket(net, &k, rx_sk, pkt->iif, &cookie, &cgroup_id))
+		return;
+	if (fwd && dst && dst->dev) {
+		oif = dst->dev->ifindex;
+		mtu = dst_mtu(dst);
+	}
+	now = ktime_get_ns();
+	raw_spin_lock_irqsave(&b->lock, flags);
+	c = tcptrace_find(b, &k, phase);
+	/* its handshake's entry becomes the established one */
+	if (!c && !fwd && tcptrace_find(b, &k, TCPTRACE_HANDSHAKE)) {
+		raw_spin_unlock_irqrestore(&b->lock, flags);
+		return;
+	}
+	if (!c) {
+		c = tcptrace_slot(b);
+		memset(c, 0, sizeof(*c));
+		c->key = k;
+		c->net = net;
+		c->used = 1;
+		c->phase = phase;
+		c->born_ns = now;
+		c->netns_ino = net->ns.inum;
+		c->family = pkt->family;
+		c->sock_cookie = cookie;
+		c->cgroup_id = cgroup_id;
+	}
+	emit = c->dd_reason != reason && tcptrace_dd_take(c, &d);
+	if (!c->dd_count) {
+		c->dd_reason = reason;
+		c->dd_first_ns = now;
+		c->dd_iif = pkt->iif;
+		c->dd_oif = oif;
+		c->dd_mtu = mtu;
+	}
+	if (c->dd_count < U32_MAX)
+		c->dd_count++;
+	c->dd_last_ns = now;
+	raw_spin_unlock_irqrestore(&b->lock, flags);
+	if (emit)
+		tcptrace_ring_emit(&d.hdr);
+}
+
+/*
+ * A drop of a class reported beyond SYNs (tcptrace_drop_class()): a
+ * segment that arrived for a connection of this host, or a packet being
+ * forwarded (received, not for a socket of its namespace, with its
+ * route).  False for a SYN or SYN-ACK: their own diagnoses take them.
+ */
+static bool tcptrace_dd_dropped(const struct sk_buff *skb,
+				const struct sock *rx_sk, unsigned int reason,
+				u8 class, u8 family)
+{
+	bool fwd = class == TCPTRACE_DROP_FORWARD;
+	struct tcptrace_pkt pkt;
+	const struct net *net;
+
+	if (!tcptrace_parse_seg(skb, family, &pkt))
+		return true;
+	if (pkt.flags & TCPTRACE_TH_SYN)
+		return false;
+	/* leaving (no skb_iif) is not arriving */
+	if (!skb->skb_iif || (fwd && (skb->sk || !skb->dev || !skb_dst(skb))))
+		return true;
+	net = tcptrace_drop_net(skb, rx_sk);
+	if (!net || !tcptrace_net_live(net))
+		return true;
+	if (!fwd)
+		tcptrace_pkt_socket_view(skb, &pkt, false);
+	tcptrace_dd_count(net, skb, rx_sk, &pkt, reason, fwd);
+	return true;
 }
 
 void tcptrace_conn_dropped(const struct sk_buff *skb, const struct sock *rx_sk,
@@ -1402,12 +1604,17 @@ void tcptrace_conn_dropped(const struct sk_buff *skb, const struct sock *rx_sk,
 	bool known;
 	u8 queues_full;
 	u8 family;
+	u8 class;
 
 	if (skb->protocol == htons(ETH_P_IP))
 		family = AF_INET;
 	else if (skb->protocol == htons(ETH_P_IPV6))
 		family = AF_INET6;
 	else
+		return;
+	class = tcptrace_drop_class(reason);
+	if (class != TCPTRACE_DROP_OTHER &&
+	    tcptrace_dd_dropped(skb, rx_sk, reason, class, family))
 		return;
 	if (!tcptrace_parse_skb(skb, family, &pkt) ||
 	    (pkt.flags & (TCPTRACE_TH_SYN | TCPTRACE_TH_ACK)) != TCPTRACE_TH_SYN)
@@ -1567,6 +1774,30 @@ static void tcptrace_scan_tw(struct tcptrace_bucket *b, struct tcptrace_conn *c,
 	raw_spin_unlock_irqrestore(&b->lock, flags);
 }
 
+/*
+ * An entry's episode of drops, once over: reported; a forwarded flow's
+ * entry, which holds nothing else, let go.
+ */
+static void tcptrace_scan_dd(struct tcptrace_bucket *b,
+			     struct tcptrace_conn *c, u64 now)
+{
+	struct tcptrace_diag_rec d;
+	unsigned long flags;
+	bool emit = false;
+
+	raw_spin_lock_irqsave(&b->lock, flags);
+	if (c->used && c->dd_count && c->dd_last_ns <= now &&
+	    (now - c->dd_last_ns >= TCPTRACE_DD_QUIET_NS ||
+	     now - c->dd_first_ns >= TCPTRACE_DD_MAX_NS)) {
+		emit = tcptrace_dd_take(c, &d);
+		if (c->phase == TCPTRACE_FWD)
+			tcptrace_release(c);
+	}
+	raw_spin_unlock_irqrestore(&b->lock, flags);
+	if (emit)
+		tcptrace_ring_emit(&d.hdr);
+}
+
 /* A handshake entry's checks, under its bucket's lock. */
 static int tcptrace_scan_hs(struct tcptrace_conn *c, u64 now,
 			    struct tcptrace_handshake_rec *rec,
@@ -1660,6 +1891,10 @@ static void tcptrace_conn_scan(struct work_struct *work)
 			if (READ_ONCE(c->phase) == TCPTRACE_TW) {
 				if (tcptrace_tw_due(c, now, window))
 					tcptrace_scan_tw(b, c, now);
+				continue;
+			}
+			if (READ_ONCE(c->dd_count)) {
+				tcptrace_scan_dd(b, c, now);
 				continue;
 			}
 			if (!tcptrace_hs_due(c, now))

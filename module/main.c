@@ -12,6 +12,7 @@
 
 #include "tcptrace.h"
 #include "conntable.h"
+#include "reasons.h"
 
 #define TCPTRACE_BUF_MIN	SZ_8K
 #define TCPTRACE_BUF_MAX	SZ_256M
@@ -82,6 +83,7 @@ static int __init tcptrace_init(void)
 	      tcptrace_conn_init(conn_table_size, hs_timeout, syn_timeout_ms);
 	if (ret)
 		goto err_ring;
+	tcptrace_reasons_init();
 	ret = tcptrace_step(3) ?: tcptrace_probes_init();
 	if (ret)
 		goto err_conn;

@@ -40,6 +40,85 @@ void tcptrace_nf_malformed(void)
 	atomic64_inc(&tcptrace_malformed);
 }
 
+#if TCPTRACE_RX_NOTES
+/*
+ * The packet that passed LOCAL_IN last on this CPU, and its namespace.
+ * skb is NULL while the note is being written, so a reader interrupted
+ * by a writer sees skb change and takes nothing (its own skb, alive,
+ * cannot be another's).
+ */
+struct tcptrace_rx_note {
+	const struct sk_buff	*skb;
+	const struct net	*net;
+};
+
+static DEFINE_PER_CPU(struct tcptrace_rx_note, tcptrace_rx_notes);
+
+static void tcptrace_rx_note(const struct sk_buff *skb, const struct net *net)
+{
+	struct tcptrace_rx_note *n = get_cpu_ptr(&tcptrace_rx_notes);
+
+	WRITE_ONCE(n->skb, NULL);
+	barrier();
+	WRITE_ONCE(n->net, net);
+	barrier();
+	WRITE_ONCE(n->skb, skb);
+	put_cpu_ptr(&tcptrace_rx_notes);
+}
+
+const struct net *tcptrace_rx_net(const struct sk_buff *skb)
+{
+	struct tcptrace_rx_note *n = get_cpu_ptr(&tcptrace_rx_notes);
+	const struct net *net = NULL;
+
+	if (READ_ONCE(n->skb) == skb) {
+		barrier();
+		net = READ_ONCE(n->net);
+		barrier();
+		if (READ_ONCE(n->skb) != skb)
+			net = NULL;
+	}
+	put_cpu_ptr(&tcptrace_rx_notes);
+	return net;
+}
+
+/*
+ * A dying namespace: no hook notes it any more (it is not live), and no
+ * note may outlive it.  A probe that took one before is done after the
+ * grace period.
+ */
+static void tcptrace_rx_forget(const struct net *net)
+{
+	bool any = false;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct tcptrace_rx_note *n = per_cpu_ptr(&tcptrace_rx_notes,
+							  cpu);
+
+		if (READ_ONCE(n->net) == net) {
+			WRITE_ONCE(n->skb, NULL);
+			any = true;
+		}
+	}
+	if (any)
+		synchronize_rcu();
+}
+#else
+static void tcptrace_rx_note(const struct sk_buff *skb, const struct net *net)
+{
+}
+
+const struct net *tcptrace_rx_net(const struct sk_buff *skb)
+{
+	return NULL;
+}
+
+static void tcptrace_rx_forget(const struct net *net)
+{
+}
+#endif
+
 static void tcptrace_nf_packet(struct sk_buff *skb,
 			       const struct nf_hook_state *state, bool out)
 {
@@ -68,6 +147,8 @@ static void tcptrace_nf_packet(struct sk_buff *skb,
 static unsigned int tcptrace_nf_in(void *priv, struct sk_buff *skb,
 				   const struct nf_hook_state *state)
 {
+	if (check_net(state->net))
+		tcptrace_rx_note(skb, state->net);
 	tcptrace_nf_packet(skb, state, false);
 	return NF_ACCEPT;
 }
@@ -116,6 +197,7 @@ static void __net_exit tcptrace_net_exit(struct net *net)
 {
 	nf_unregister_net_hooks(net, tcptrace_nf_ops,
 				ARRAY_SIZE(tcptrace_nf_ops));
+	tcptrace_rx_forget(net);
 	tcptrace_conn_purge(tcptrace_net_cookie(net));
 }
 

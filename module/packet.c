@@ -36,11 +36,13 @@ union tcptrace_l3hdr {
 };
 
 /*
- * The TCP header's offset, or -1 if @skb is not (the first fragment of)
- * TCP; *@ip points at its IP header (maybe copied into @buf).
+ * Is @skb (the first fragment of) TCP?  *@off: its TCP header's offset
+ * from skb->data (negative once TCP has pulled it); *@ip points at its IP
+ * header (maybe copied into @buf).
  */
-static int tcptrace_l3(const struct sk_buff *skb, u8 family,
-		       union tcptrace_l3hdr *buf, const union tcptrace_l3hdr **ip)
+static bool tcptrace_l3(const struct sk_buff *skb, u8 family,
+			union tcptrace_l3hdr *buf,
+			const union tcptrace_l3hdr **ip, int *off)
 {
 	int nhoff = skb_network_offset(skb);
 
@@ -50,31 +52,32 @@ static int tcptrace_l3(const struct sk_buff *skb, u8 family,
 		iph = skb_header_pointer(skb, nhoff, sizeof(buf->v4), &buf->v4);
 		if (!iph || iph->protocol != IPPROTO_TCP || iph->ihl < 5 ||
 		    (iph->frag_off & htons(IP_OFFSET)))
-			return -1;
+			return false;
 		*ip = (const union tcptrace_l3hdr *)iph;
-		return nhoff + iph->ihl * 4;
+		*off = nhoff + iph->ihl * 4;
+		return true;
 	}
 #if IS_ENABLED(CONFIG_IPV6)
 	if (family == AF_INET6) {
 		const struct ipv6hdr *ip6;
 		__be16 frag_off = 0;
 		u8 nexthdr;
-		int off;
 
 		ip6 = skb_header_pointer(skb, nhoff, sizeof(buf->v6), &buf->v6);
 		if (!ip6)
-			return -1;
+			return false;
 		nexthdr = ip6->nexthdr;
-		off = ipv6_skip_exthdr(skb, nhoff + sizeof(*ip6), &nexthdr,
-				       &frag_off);
-		if (off < 0 || nexthdr != IPPROTO_TCP ||
+		/* -1: an error; a header TCP pulled is at -20 or before */
+		*off = ipv6_skip_exthdr(skb, nhoff + sizeof(*ip6), &nexthdr,
+					&frag_off);
+		if (*off == -1 || nexthdr != IPPROTO_TCP ||
 		    (frag_off & htons(IP6_OFFSET)))
-			return -1;
+			return false;
 		*ip = (const union tcptrace_l3hdr *)ip6;
-		return off;
+		return true;
 	}
 #endif
-	return -1;
+	return false;
 }
 
 static void tcptrace_l3_fill(struct tcptrace_pkt *pkt, u8 family,
@@ -92,6 +95,39 @@ static void tcptrace_l3_fill(struct tcptrace_pkt *pkt, u8 family,
 	pkt->opts.ttl = ip->v6.hop_limit;
 }
 
+/* @pkt from IP header @ip and TCP header @th (its first 20 bytes) */
+static void tcptrace_pkt_fill(struct tcptrace_pkt *pkt,
+			      const struct sk_buff *skb, u8 family,
+			      const union tcptrace_l3hdr *ip, const u8 *th)
+{
+	memset(pkt, 0, sizeof(*pkt));
+	tcptrace_l3_fill(pkt, family, ip);
+	pkt->family = family;
+	pkt->sport = get_unaligned_be16(th);
+	pkt->dport = get_unaligned_be16(th + 2);
+	pkt->iif = skb->skb_iif;
+	pkt->flags = th[13];
+	pkt->opts.window = get_unaligned_be16(th + 14);
+}
+
+bool tcptrace_parse_seg(const struct sk_buff *skb, u8 family,
+			struct tcptrace_pkt *pkt)
+{
+	const union tcptrace_l3hdr *ip;
+	union tcptrace_l3hdr _ip;
+	u8 _th[TCPTRACE_TCPHDR_LEN];
+	const u8 *th;
+	int off;
+
+	if (!tcptrace_l3(skb, family, &_ip, &ip, &off))
+		return false;
+	th = skb_header_pointer(skb, off, sizeof(_th), _th);
+	if (!th)
+		return false;
+	tcptrace_pkt_fill(pkt, skb, family, ip, th);
+	return true;
+}
+
 bool tcptrace_parse_skb(const struct sk_buff *skb, u8 family,
 			struct tcptrace_pkt *pkt)
 {
@@ -103,8 +139,7 @@ bool tcptrace_parse_skb(const struct sk_buff *skb, u8 family,
 	u8 _fl;
 	int off;
 
-	off = tcptrace_l3(skb, family, &_ip, &ip);
-	if (off < 0)
+	if (!tcptrace_l3(skb, family, &_ip, &ip, &off))
 		return false;
 	/* the fast path: one byte decides, nothing else is touched */
 	fl = skb_header_pointer(skb, off + 13, 1, &_fl);
@@ -115,18 +150,10 @@ bool tcptrace_parse_skb(const struct sk_buff *skb, u8 family,
 	th = skb_header_pointer(skb, off, avail, _th);
 	if (!th || avail < TCPTRACE_TCPHDR_LEN)
 		return false;
-	memset(pkt, 0, sizeof(*pkt));
-	tcptrace_l3_fill(pkt, family, ip);
-	pkt->family = family;
-	pkt->sport = get_unaligned_be16(th);
-	pkt->dport = get_unaligned_be16(th + 2);
-	pkt->iif = skb->skb_iif;
+	tcptrace_pkt_fill(pkt, skb, family, ip, th);
 	if (*fl & TCPTRACE_TH_SYN) {
 		pkt->seq = get_unaligned_be32(th + 4);
 		pkt->flags = tcptrace_parse_tcphdr(th, avail, &pkt->opts);
-	} else {
-		pkt->flags = th[13];
-		pkt->opts.window = get_unaligned_be16(th + 14);
 	}
 	return true;
 }

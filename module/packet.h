@@ -32,6 +32,13 @@ bool tcptrace_parse_skb(const struct sk_buff *skb, u8 family,
 			struct tcptrace_pkt *pkt);
 
 /*
+ * Fill @pkt's addresses, ports, flags and window from any TCP segment in
+ * @skb (network header at skb_network_offset()); false if it is none.
+ */
+bool tcptrace_parse_seg(const struct sk_buff *skb, u8 family,
+			struct tcptrace_pkt *pkt);
+
+/*
  * Where conntrack has NATed @skb's connection, rewrite @pkt's addresses
  * and ports to the tuple as the local socket sees it (@out: @skb is
  * leaving, on LOCAL_OUT; else arriving, on LOCAL_IN or before).

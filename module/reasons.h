@@ -21,4 +21,18 @@ void tcptrace_drop_reason_name(unsigned int reason, char *buf, size_t len);
  */
 bool tcptrace_rst_reason_name(unsigned int reason, char *buf, size_t len);
 
+enum tcptrace_drop_class {
+	TCPTRACE_DROP_OTHER,	/* not reported, beyond a SYN's */
+	TCPTRACE_DROP_DATA,	/* an established connection's segment lost */
+	TCPTRACE_DROP_FORWARD,	/* a forwarded packet lost */
+};
+
+/*
+ * Sort the running kernel's drop reasons into those classes, by name;
+ * says so in the log where the kernel names none.
+ */
+void tcptrace_reasons_init(void);
+/* The class of drop reason @reason: a bit test, for the drop probe. */
+u8 tcptrace_drop_class(unsigned int reason);
+
 #endif /* _TCPTRACE_REASONS_H */

@@ -36,6 +36,8 @@ static unsigned long tt_min_size(unsigned int type, unsigned int version)
 			return offsetof(struct tcptrace_diag_rec, cgroup_id);
 		if (version < TT_DIAG_IFINDEX_VERSION)
 			return offsetof(struct tcptrace_diag_rec, in_ifindex);
+		if (version < TT_DIAG_MTU_VERSION)
+			return offsetof(struct tcptrace_diag_rec, mtu);
 		return sizeof(struct tcptrace_diag_rec);
 	case TCPTRACE_REC_CONN:
 		if (version < TT_CGROUP_VERSION)

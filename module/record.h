@@ -85,6 +85,23 @@ static inline __u32 tt_diag_in_ifindex(const struct tcptrace_diag_rec *r)
 	return r->hdr.version >= TT_DIAG_IFINDEX_VERSION ? r->in_ifindex : 0;
 }
 
+/*
+ * The diag record layout that added out_ifindex and mtu (version 3 has
+ * the first as a pad, 0); older ones end before mtu.
+ */
+#define TT_DIAG_MTU_VERSION	4
+
+/* The route's device and its MTU of a TT_OK fwd_dropped record; 0: none. */
+static inline __u32 tt_diag_out_ifindex(const struct tcptrace_diag_rec *r)
+{
+	return r->hdr.version >= TT_DIAG_MTU_VERSION ? r->out_ifindex : 0;
+}
+
+static inline __u32 tt_diag_mtu(const struct tcptrace_diag_rec *r)
+{
+	return r->hdr.version >= TT_DIAG_MTU_VERSION ? r->mtu : 0;
+}
+
 /* "ESTABLISHED", "SYN_SENT", ...; NULL if unknown */
 const char *tt_state_name(unsigned int state);
 /* parse a state name (any case, '-' or '_'), -1 if unknown */

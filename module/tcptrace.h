@@ -11,6 +11,8 @@
 
 struct tcptrace_stats;
 struct sock;
+struct sk_buff;
+struct net;
 
 /*
  * What a reader may see: the network namespace (cookie; 0 for the initial
@@ -51,6 +53,13 @@ int tcptrace_nf_init(void);
 void tcptrace_nf_exit(void);
 void tcptrace_nf_stats(struct tcptrace_stats *st);
 void tcptrace_nf_malformed(void);
+/*
+ * The namespace packet @skb, now being dropped, was received in, if it
+ * was the last to pass LOCAL_IN on this CPU (before 6.11, where TCP's
+ * drops tell no socket; compat.h), else NULL.  Valid in the caller's
+ * RCU read-side section (a probe's).
+ */
+const struct net *tcptrace_rx_net(const struct sk_buff *skb);
 
 /* probes.c: tracepoint probes */
 int tcptrace_probes_init(void);

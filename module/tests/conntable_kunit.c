@@ -45,6 +45,7 @@
 #include "../conntable.h"
 #include "../packet.h"
 #include "../options.h"
+#include "../reasons.h"
 
 #define TT_ENTRIES	64		/* 16 buckets of 4 */
 #define TT_WAYS		4
@@ -127,6 +128,7 @@ static bool tt_lo_was_down;
 
 static int tt_suite_init(struct kunit_suite *suite)
 {
+	tcptrace_reasons_init();
 	return tt_lo_up(&init_net, &tt_lo_was_down);
 }
 
@@ -1434,6 +1436,78 @@ static void conn_no_listener_is_silent(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, hs->dport, TT_CPORT + 1);
 }
 
+/* A data segment from @cport's client, received, as TCP drops it. */
+static struct sk_buff *tt_data_skb(struct kunit *test, u16 cport)
+{
+	struct sk_buff *skb = tt_syn_skb(test, cport);
+
+	skb->data[sizeof(struct iphdr) + 13] = TT_ACK;
+	skb->skb_iif = skb->dev->ifindex;
+	/* TCP has pulled both headers */
+	skb_pull(skb, sizeof(struct iphdr) + TCPTRACE_TCPHDR_LEN);
+	return skb;
+}
+
+static void tt_drop(struct kunit *test, u16 cport, unsigned int reason)
+{
+	struct sk_buff *skb = tt_data_skb(test, cport);
+
+	tcptrace_conn_dropped(skb, NULL, reason);
+	kfree_skb(skb);
+}
+
+/*
+ * Segments of an established connection that TCP drops, its receive
+ * buffer full: one record of the episode once a drop for another reason
+ * ends it, and one of that when the connection ends.  TCP's discard of a
+ * duplicate is no loss; a tuple no socket owns makes nothing.
+ */
+static void conn_data_drops(struct kunit *test)
+{
+	const struct tcptrace_diag_rec *d;
+	struct tcptrace_pkt p;
+	struct tt_recs *recs;
+	struct sock *sk;
+	int i;
+
+	sk = tt_sock(test, TT_SERVER, TT_SPORT, TT_CLIENT, TT_CPORT);
+	tt_in(test, tt_c2s(&p, TT_SYN, TT_CPORT));
+	tt_out(test, tt_s2c(&p, TT_SYN | TT_ACK, TT_CPORT));
+	tcptrace_conn_state(sk, TCP_SYN_RECV, TCP_ESTABLISHED, NULL);
+	KUNIT_EXPECT_EQ(test, tt_in_use(test), 1);
+
+	for (i = 0; i < 3; i++)
+		tt_drop(test, TT_CPORT, SKB_DROP_REASON_PROTO_MEM);
+	tt_drop(test, TT_CPORT + 1, SKB_DROP_REASON_PROTO_MEM);
+	tt_drop(test, TT_CPORT, SKB_DROP_REASON_TCP_OLD_DATA);
+	KUNIT_EXPECT_EQ(test, tt_in_use(test), 1);
+	tt_drop(test, TT_CPORT, SKB_DROP_REASON_TCP_ZEROWINDOW);
+	tcptrace_conn_state(sk, TCP_ESTABLISHED, TCP_CLOSE, NULL);
+	KUNIT_EXPECT_EQ(test, tt_in_use(test), 0);
+
+	recs = tt_read(test, 0);
+	KUNIT_ASSERT_EQ(test, recs->n, 4);
+	TT_HS(test, recs, 0);
+	TT_CONN(test, recs, 2);
+	for (i = 0; i < 2; i++) {
+		d = TT_DIAG(test, recs, i ? 3 : 1);
+		KUNIT_EXPECT_EQ(test, d->kind, TCPTRACE_DIAG_DATA_DROPPED);
+		KUNIT_EXPECT_EQ(test, d->cause, TCPTRACE_CAUSE_DROP_REASON);
+		KUNIT_EXPECT_EQ(test, d->count, i ? 1 : 3);
+		KUNIT_EXPECT_EQ(test, d->reason_code,
+				i ? SKB_DROP_REASON_TCP_ZEROWINDOW :
+				    SKB_DROP_REASON_PROTO_MEM);
+		KUNIT_EXPECT_STREQ(test, d->reason,
+				   i ? "TCP_ZEROWINDOW" : "PROTO_MEM");
+		KUNIT_EXPECT_EQ(test, d->sock_cookie, tcptrace_sock_cookie(sk));
+		KUNIT_EXPECT_EQ(test, d->sport, TT_SPORT);
+		KUNIT_EXPECT_EQ(test, d->dport, TT_CPORT);
+		tt_expect_v4(test, d->saddr, TT_SERVER);
+		KUNIT_EXPECT_EQ(test, d->in_ifindex,
+				init_net.loopback_dev->ifindex);
+	}
+}
+
 /* The scan: SYNs nobody answered, handshakes that never completed. */
 static void conn_scan_timeouts(struct kunit *test)
 {
@@ -1544,6 +1618,7 @@ static struct kunit_case tcptrace_conntable_cases[] = {
 	KUNIT_CASE(conn_time_wait),
 	KUNIT_CASE(conn_scan_timeouts),
 	KUNIT_CASE(conn_no_listener_is_silent),
+	KUNIT_CASE(conn_data_drops),
 	{}
 };
 

@@ -185,7 +185,7 @@ static void rec_abi_layout(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, offsetof(struct tcptrace_handshake_rec, syn), 88);
 	KUNIT_EXPECT_EQ(test,
 			offsetof(struct tcptrace_handshake_rec, synack), 128);
-	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_diag_rec), 152);
+	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_diag_rec), 160);
 	KUNIT_EXPECT_EQ(test, sizeof(struct tcptrace_conn_rec), 120);
 	/* version 2 added cgroup_id at the end of the version 1 layouts */
 	KUNIT_EXPECT_EQ(test, TT_STATE_V1_SIZE, 112);
@@ -201,8 +201,12 @@ static void rec_abi_layout(struct kunit *test)
 	/* and diag records' version 3 the SYN's interface after it */
 	KUNIT_EXPECT_EQ(test, offsetof(struct tcptrace_diag_rec, in_ifindex),
 			144);
-	KUNIT_EXPECT_EQ(test, TCPTRACE_DIAG_REC_VERSION,
-			TT_DIAG_IFINDEX_VERSION);
+	/* and version 4 the forwarding route's device (a pad before) and MTU */
+	KUNIT_EXPECT_EQ(test, offsetof(struct tcptrace_diag_rec, out_ifindex),
+			148);
+	KUNIT_EXPECT_EQ(test, offsetof(struct tcptrace_diag_rec, mtu), 152);
+	KUNIT_EXPECT_EQ(test, TCPTRACE_DIAG_REC_VERSION, TT_DIAG_MTU_VERSION);
+	KUNIT_EXPECT_GT(test, TT_DIAG_MTU_VERSION, TT_DIAG_IFINDEX_VERSION);
 	KUNIT_EXPECT_GE(test, TCPTRACE_HANDSHAKE_REC_VERSION,
 			TT_CGROUP_VERSION);
 	KUNIT_EXPECT_GE(test, TCPTRACE_DIAG_REC_VERSION, TT_CGROUP_VERSION);
@@ -456,6 +460,9 @@ static void rec_size_below_type(struct kunit *test)
 		/* a version 3 diag record holds in_ifindex; version 2 not */
 		{ TCPTRACE_REC_DIAG, 144, 3, TT_MALFORMED },
 		{ TCPTRACE_REC_DIAG, 144, 2, TT_OK },
+		/* a version 4 one holds the MTU; version 3 ends before it */
+		{ TCPTRACE_REC_DIAG, 152, 4, TT_MALFORMED },
+		{ TCPTRACE_REC_DIAG, 152, 3, TT_OK },
 	};
 	struct tt_buf *b = tt_buf_new(test);
 	unsigned long off, next;

@@ -262,6 +262,20 @@ enum tcptrace_diag_kind {
 	TCPTRACE_DIAG_TIME_WAIT_END	= 8,	/* left TIME_WAIT */
 	/* a SYN for a connection of this host: no handshake, an ACK back */
 	TCPTRACE_DIAG_SYN_ON_CONN	= 9,
+	/*
+	 * Segments of an established connection of this host dropped on
+	 * their way in (the receiver out of room, a rule, a bad checksum),
+	 * for one reason: how many (count), from the first to the last
+	 * (duration_ns), the interface they came in on (in_ifindex)
+	 */
+	TCPTRACE_DIAG_DATA_DROPPED	= 10,
+	/*
+	 * TCP packets this namespace forwards, dropped for one reason (too
+	 * big for the next hop, with Don't Fragment set: out_ifindex, mtu),
+	 * counted as DATA_DROPPED's.  saddr/sport are their source, not a
+	 * local end.
+	 */
+	TCPTRACE_DIAG_FWD_DROPPED	= 11,
 };
 
 enum tcptrace_diag_cause {
@@ -332,10 +346,17 @@ struct tcptrace_diag_rec {
 	 * ends before it
 	 */
 	__u32	in_ifindex;
-	__u32	pad3;
+	/*
+	 * version 4: for fwd_dropped, the interface the route sends the
+	 * packets out of and its MTU (0: not known); version 3 ends after
+	 * out_ifindex (then a pad, always 0)
+	 */
+	__u32	out_ifindex;
+	__u32	mtu;
+	__u32	pad4;
 };
 
-#define TCPTRACE_DIAG_REC_VERSION	3
+#define TCPTRACE_DIAG_REC_VERSION	4
 
 /* A connection's totals, when its socket closes. */
 struct tcptrace_conn_rec {
