@@ -48,10 +48,15 @@ static unsigned long min_size(unsigned int type, unsigned int version)
 			return sizeof(struct tcptrace_handshake_rec) - 8;
 		return sizeof(struct tcptrace_handshake_rec);
 	case TCPTRACE_REC_DIAG:
-		/* version 2 added cgroup_id, 3 the SYN's interface */
+		/*
+		 * version 2 added cgroup_id, 3 the SYN's interface (and a
+		 * pad), 4 the MTU (and a pad)
+		 */
 		if (version == 1)
-			return sizeof(struct tcptrace_diag_rec) - 16;
+			return sizeof(struct tcptrace_diag_rec) - 24;
 		if (version == 2)
+			return sizeof(struct tcptrace_diag_rec) - 16;
+		if (version == 3)
 			return sizeof(struct tcptrace_diag_rec) - 8;
 		return sizeof(struct tcptrace_diag_rec);
 	case TCPTRACE_REC_CONN:
@@ -88,6 +93,10 @@ static void check_cgroup(const struct tcptrace_hdr *h)
 		CHECK(h->version >= 2 ? id == d->cgroup_id : id == 0);
 		id = tt_diag_in_ifindex(d);
 		CHECK(h->version >= 3 ? id == d->in_ifindex : id == 0);
+		id = tt_diag_out_ifindex(d);
+		CHECK(h->version >= 4 ? id == d->out_ifindex : id == 0);
+		id = tt_diag_mtu(d);
+		CHECK(h->version >= 4 ? id == d->mtu : id == 0);
 	}
 }
 

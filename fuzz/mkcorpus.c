@@ -266,8 +266,8 @@ static void handshake(uint64_t sock, uint8_t role, uint8_t outcome)
 	r->cgroup_id = 1;
 }
 
-static void diag(uint64_t sock, uint8_t kind, uint8_t cause,
-		 const char *reason)
+static struct tcptrace_diag_rec *diag(uint64_t sock, uint8_t kind,
+				      uint8_t cause, const char *reason)
 {
 	struct tcptrace_diag_rec *r = add(sizeof(*r), TCPTRACE_REC_DIAG,
 					  TCPTRACE_DIAG_REC_VERSION);
@@ -290,6 +290,7 @@ static void diag(uint64_t sock, uint8_t kind, uint8_t cause,
 		strncpy(r->reason, reason, sizeof(r->reason));
 	}
 	r->cgroup_id = 1;
+	return r;
 }
 
 static void conn(uint64_t sock, uint8_t from)
@@ -375,6 +376,7 @@ static void flush(const char *name)
 static void record_corpus(void)
 {
 	struct tcptrace_state_rec *s;
+	struct tcptrace_diag_rec *d;
 	struct tcptrace_handshake_rec *h;
 	struct tcptrace_hdr *x;
 
@@ -403,6 +405,13 @@ static void record_corpus(void)
 	diag(35, TCPTRACE_DIAG_SYN_UNANSWERED,
 	     TCPTRACE_CAUSE_LISTEN_OVERFLOW, NULL);
 	diag(36, TCPTRACE_DIAG_RST_OUT, TCPTRACE_CAUSE_REJECT, NULL);
+	diag(37, TCPTRACE_DIAG_DATA_DROPPED, TCPTRACE_CAUSE_DROP_REASON,
+	     "PROTO_MEM")->in_ifindex = 2;
+	d = diag(0, TCPTRACE_DIAG_FWD_DROPPED, TCPTRACE_CAUSE_DROP_REASON,
+		 "PKT_TOO_BIG");
+	d->in_ifindex = 2;
+	d->out_ifindex = 3;
+	d->mtu = 1280;
 	flush("diagnoses");
 
 	/* IPv6 and v4-mapped ends, unresolved listener record */

@@ -84,8 +84,22 @@ static const struct tt_explain drops[] = {
 	  "the socket's receive buffer was full",
 	  "the application not reading; net.ipv4.tcp_rmem, SO_RCVBUF" },
 	{ "PROTO_MEM",
-	  "TCP as a whole is over its memory limit",
-	  "/proc/net/sockstat (TCP mem) against net.ipv4.tcp_mem" },
+	  "no memory to queue it: the socket's receive buffer was full "
+	  "(TCPRcvQDrop: its application not reading fast enough), or TCP "
+	  "as a whole was over its memory limit",
+	  "the connection's Recv-Q (ss -tnm), the application's reads, "
+	  "net.ipv4.tcp_rmem or its SO_RCVBUF; /proc/net/sockstat (TCP "
+	  "mem) against net.ipv4.tcp_mem" },
+	{ "TCP_ZEROWINDOW",
+	  "the receiver's window was zero (its receive buffer full, the "
+	  "application not reading) and the peer sent data anyway",
+	  "the application's reads (ss -tnm: Recv-Q), net.ipv4.tcp_rmem "
+	  "or its SO_RCVBUF; a peer ignoring the window" },
+	{ "TCP_OFO_QUEUE_PRUNE",
+	  "out-of-order data thrown away to make room: the receive buffer "
+	  "was full while waiting for lost segments",
+	  "loss on the path (retransmissions), the application's reads, "
+	  "net.ipv4.tcp_rmem" },
 	{ "SOCKET_BACKLOG",
 	  "the socket's backlog (packets queued while the application "
 	  "holds the socket) overflowed",
@@ -259,7 +273,12 @@ static const struct {
 	  "net.core.somaxconn mib:netstat:TcpExt:ListenOverflows" },
 	{ "TCP_CSUM", "mib:snmp:Tcp:InCsumErrors" },
 	{ "SOCKET_RCVBUFF", "net.ipv4.tcp_rmem" },
-	{ "PROTO_MEM", "net.ipv4.tcp_mem" },
+	{ "PROTO_MEM",
+	  "net.ipv4.tcp_rmem net.ipv4.tcp_mem mib:netstat:TcpExt:TCPRcvQDrop" },
+	{ "TCP_ZEROWINDOW",
+	  "net.ipv4.tcp_rmem mib:netstat:TcpExt:TCPZeroWindowDrop" },
+	{ "TCP_OFO_QUEUE_PRUNE", "net.ipv4.tcp_rmem mib:netstat:TcpExt:OfoPruned" },
+	{ "PKT_TOO_BIG", "mib:snmp:Ip:FragFails" },
 	{ "TCP_RFC7323_PAWS", "net.ipv4.tcp_timestamps" },
 	{ "IPV6DISABLED", "net.ipv6.conf.*.disable_ipv6" },
 };

@@ -706,6 +706,8 @@ static void read_here(struct slot *s)
 		return;		/* a later namespace with the same inode */
 	if (s->q.iif)
 		vrf = link_of(s->q.iif, s->v.iif_name, sizeof(s->v.iif_name));
+	if (s->q.oif)
+		link_of(s->q.oif, s->v.oif_name, sizeof(s->v.oif_name));
 	s->v.n = read_all(s->names, s->v.iif_name, s->v.f, TT_NSFACTS_MAX);
 	if (s->q.family && s->q.route)
 		route_back(&s->q, vrf, s->v.route, sizeof(s->v.route));
@@ -763,7 +765,8 @@ const char *tt_nsfacts_stuck(void)
 
 static int has_facts(const struct tt_nsfacts *v)
 {
-	return v->n || v->route[0] || v->iif_name[0] || v->have_listener;
+	return v->n || v->route[0] || v->iif_name[0] || v->oif_name[0] ||
+	       v->have_listener;
 }
 
 const struct tt_nsfacts *tt_nsfacts(uint32_t netns_ino, uint64_t netns_cookie,

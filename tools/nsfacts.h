@@ -29,6 +29,7 @@ struct tt_nsquery {
 	int family;		/* AF_INET, AF_INET6; 0: nothing of these */
 	int route;
 	int iif;		/* an ifindex there; 0: none */
+	int oif;		/* another one, named apart; 0: none */
 	int lport;		/* a listener's port; 0: none */
 	uint8_t local[16];	/* IPv4: the first 4 bytes */
 	uint8_t remote[16];
@@ -44,6 +45,7 @@ struct tt_nsfacts {
 	 */
 	char route[96];
 	char iif_name[16];	/* IF_NAMESIZE; "" */
+	char oif_name[16];
 	int have_listener;	/* found: its accept queue now, and backlog */
 	unsigned int accept_queue, backlog;
 };

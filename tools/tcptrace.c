@@ -1459,6 +1459,8 @@ static const char *const diag_names[] = {
 	[TCPTRACE_DIAG_TIME_WAIT] = "time_wait",
 	[TCPTRACE_DIAG_TIME_WAIT_END] = "time_wait_end",
 	[TCPTRACE_DIAG_SYN_ON_CONN] = "syn_on_connection",
+	[TCPTRACE_DIAG_DATA_DROPPED] = "data_dropped",
+	[TCPTRACE_DIAG_FWD_DROPPED] = "fwd_dropped",
 };
 
 static const char *const cause_names[] = {
@@ -1492,6 +1494,46 @@ static const char *diag_name(unsigned int k)
 static const char *cause_name(unsigned int c)
 {
 	return NAME_OR(cause_names, c, "unknown");
+}
+
+/*
+ * Segments of a connection, or packets this namespace forwards, dropped
+ * for one reason, @secs from the first to the last.
+ */
+static void diag_drops_explain(const struct tcptrace_diag_rec *d, char *out,
+			       size_t len, double secs)
+{
+	const struct tt_explain *ex = tt_explain_drop(d->reason,
+						      sizeof(d->reason));
+	const char *s = d->count == 1 ? "" : "s";
+	char what[768], src[INET6_ADDRSTRLEN];
+
+	if (d->kind == TCPTRACE_DIAG_DATA_DROPPED) {
+		snprintf(what, sizeof(what), "%u segment%s of this connection "
+			 "dropped on the way in (%.1fs)", d->count, s, secs);
+	} else if (tt_diag_mtu(d)) {
+		fmt_addr(d->family, d->saddr, src, sizeof(src));
+		snprintf(what, sizeof(what), "%u packet%s from %s dropped "
+			 "while forwarding (%.1fs): larger than the MTU %u of "
+			 "the route out, with Don't Fragment set; the sender "
+			 "is told to send smaller ones (ICMP fragmentation "
+			 "needed). %s", d->count, s, src, secs, tt_diag_mtu(d),
+			 secs >= 1.0 ? "They kept coming at full size: the "
+			 "sender does not get that ICMP (filtered on the "
+			 "way back: a path MTU black hole)" : "If they keep "
+			 "coming at full size, that ICMP does not reach the "
+			 "sender (a path MTU black hole)");
+	} else {
+		snprintf(what, sizeof(what), "%u packet%s of this flow dropped "
+			 "while forwarding (%.1fs)", d->count, s, secs);
+	}
+	if (ex)
+		snprintf(out, len, "%s: the kernel dropped %s: %.32s: %s. "
+			 "Check: %s", what, d->count == 1 ? "it" : "them",
+			 d->reason, ex->meaning, ex->check);
+	else
+		snprintf(out, len, "%s: the kernel dropped %s: %.32s", what,
+			 d->count == 1 ? "it" : "them", d->reason);
 }
 
 /* The one-line plain explanation of a diagnosis, without its suffixes. */
@@ -1659,6 +1701,10 @@ static void diag_explain_base(const struct tcptrace_diag_rec *d, char *out,
 				 "reconnects from the same port (half-open)",
 				 st);
 		return;
+	case TCPTRACE_DIAG_DATA_DROPPED:
+	case TCPTRACE_DIAG_FWD_DROPPED:
+		diag_drops_explain(d, out, len, secs);
+		return;
 	}
 	snprintf(out, len, "diagnosis %u", d->kind);
 }
@@ -1697,7 +1743,9 @@ static void diag_explain(const struct tcptrace_diag_rec *d, char *out,
 static const struct tt_explain *
 diag_reason_explained(const struct tcptrace_diag_rec *d)
 {
-	if (d->kind == TCPTRACE_DIAG_SYN_UNANSWERED &&
+	if ((d->kind == TCPTRACE_DIAG_SYN_UNANSWERED ||
+	     d->kind == TCPTRACE_DIAG_DATA_DROPPED ||
+	     d->kind == TCPTRACE_DIAG_FWD_DROPPED) &&
 	    d->cause == TCPTRACE_CAUSE_DROP_REASON)
 		return tt_explain_drop(d->reason, sizeof(d->reason));
 	if (d->kind == TCPTRACE_DIAG_RST_OUT &&
@@ -1724,6 +1772,9 @@ str_append(char *buf, size_t len, const char *fmt, ...)
  */
 static const char *diag_facts_names(const struct tcptrace_diag_rec *d)
 {
+	if (d->kind == TCPTRACE_DIAG_DATA_DROPPED ||
+	    d->kind == TCPTRACE_DIAG_FWD_DROPPED)
+		return tt_explain_drop_facts(d->reason, sizeof(d->reason));
 	if (d->kind != TCPTRACE_DIAG_SYN_UNANSWERED)
 		return NULL;
 	switch (d->cause) {
@@ -1778,8 +1829,12 @@ static const struct tt_nsfacts *diag_facts(const struct tcptrace_diag_rec *d)
 
 	if (opt.input)
 		return NULL;
-	if (d->kind == TCPTRACE_DIAG_SYN_UNANSWERED)
+	if (d->kind == TCPTRACE_DIAG_SYN_UNANSWERED ||
+	    d->kind == TCPTRACE_DIAG_DATA_DROPPED ||
+	    d->kind == TCPTRACE_DIAG_FWD_DROPPED)
 		q.iif = tt_diag_in_ifindex(d);
+	if (d->kind == TCPTRACE_DIAG_FWD_DROPPED)
+		q.oif = tt_diag_out_ifindex(d);
 	if (d->family == AF_INET || d->family == AF_INET6) {
 		q.family = d->family;
 		memcpy(q.local, d->saddr, sizeof(q.local));
@@ -1795,7 +1850,7 @@ static const struct tt_nsfacts *diag_facts(const struct tcptrace_diag_rec *d)
 	    (d->cause == TCPTRACE_CAUSE_LISTEN_OVERFLOW ||
 	     d->cause == TCPTRACE_CAUSE_SYN_QUEUE_FULL))
 		q.lport = d->sport;
-	if (!names && !q.route && !q.iif && !q.lport)
+	if (!names && !q.route && !q.iif && !q.oif && !q.lport)
 		return NULL;
 	/* the ends only where asked about: else they would split the cache */
 	if (!q.route && !q.lport) {
@@ -1825,8 +1880,14 @@ static void print_diag(const struct tcptrace_diag_rec *d)
 		str_append(why, sizeof(why), " [now in its netns:");
 		sep = " ";
 		if (facts->iif_name[0]) {
-			str_append(why, sizeof(why), " SYN came in on %s",
-				   facts->iif_name);
+			str_append(why, sizeof(why), " %s in on %s",
+				   d->kind == TCPTRACE_DIAG_SYN_UNANSWERED ?
+				   "SYN came" : "came", facts->iif_name);
+			sep = ", ";
+		}
+		if (facts->oif_name[0]) {
+			str_append(why, sizeof(why), "%sroute out by %s", sep,
+				   facts->oif_name);
 			sep = ", ";
 		}
 		if (facts->have_listener) {
@@ -1929,6 +1990,21 @@ static void print_diag(const struct tcptrace_diag_rec *d)
 	OB_LIT(",\"in_dev\":");
 	if (facts && facts->iif_name[0])
 		ob_jstr(facts->iif_name, sizeof(facts->iif_name));
+	else
+		OB_LIT("null");
+	OB_LIT(",\"out_ifindex\":");
+	if (tt_diag_out_ifindex(d))
+		ob_u64(tt_diag_out_ifindex(d));
+	else
+		OB_LIT("null");
+	OB_LIT(",\"out_dev\":");
+	if (facts && facts->oif_name[0])
+		ob_jstr(facts->oif_name, sizeof(facts->oif_name));
+	else
+		OB_LIT("null");
+	OB_LIT(",\"mtu\":");
+	if (tt_diag_mtu(d))
+		ob_u64(tt_diag_mtu(d));
 	else
 		OB_LIT("null");
 	OB_LIT(",\"listener\":");

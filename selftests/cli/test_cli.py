@@ -57,13 +57,17 @@ DIAG = struct.Struct("<QQIHBBHHBBBB16s16sQII32s")
 
 def diag_rec(kind, cause=0, state=0, flags=0, ttl=(0, 0), reason=b"",
              duration=0, count=0, sport=80, dport=40000, cg=None, sock=7,
-             iif=None):
-    """A diagnosis, version 1 (136 bytes) unless @cg (version 2, 144) or
-    @iif (version 3, 152: the SYN's interface)."""
-    ver = 1 if cg is None and iif is None else 2 if iif is None else 3
+             iif=None, mtu=None, oif=0):
+    """A diagnosis, version 1 (136 bytes) unless @cg (version 2, 144),
+    @iif (version 3, 152: the SYN's interface) or @mtu (version 4, 160:
+    a forwarding route's device @oif and MTU)."""
+    ver = (4 if mtu is not None else 3 if iif is not None else
+           2 if cg is not None else 1)
     extra = b"" if ver == 1 else struct.pack("<Q", cg or 0)
     if ver == 3:
         extra += struct.pack("<II", iif, 0)
+    if ver == 4:
+        extra += struct.pack("<IIII", iif or 0, oif, mtu, 0)
     size = HDR.size + DIAG.size + len(extra)
     return hdr(4, size, ver=ver) + DIAG.pack(
         sock, 1, 4026531840, socket.AF_INET, kind, cause, sport, dport, state,
@@ -242,6 +246,40 @@ def diag_v3_names_the_syns_interface():
        "v3: the index, no live name or route from a file")
     d = json.loads(cli(diag_rec(1, cause=4, count=1, cg=9), "-j").stdout)
     eq((d["in_ifindex"], d["cgroup_id"]), (None, 9), "v2: no interface")
+
+
+@test
+def dropped_segments_and_forwarded_packets():
+    """Version 4 diag records: an episode of an established connection's
+    segments dropped, and of forwarded packets too big for the route out
+    (its device and MTU); each names the kernel's reason and explains it.
+    A version 3 record has no MTU."""
+    r = cli(diag_rec(10, cause=1, reason=b"PROTO_MEM", count=20,
+                     duration=19 * 10 ** 8, iif=2, mtu=0), "-j")
+    eq(r.returncode, 0, "rc " + r.stderr)
+    d = json.loads(r.stdout)
+    eq((d["diag"], d["reason"], d["count"], d["in_ifindex"], d["mtu"],
+        d["out_ifindex"]), ("data_dropped", "PROTO_MEM", 20, 2, None, None),
+       "data_dropped")
+    check(d["explain"].startswith("20 segments of this connection dropped "
+                                  "on the way in (1.9s)") and
+          "receive buffer" in d["explain"] and "tcp_rmem" in d["check"],
+          d["explain"])
+    r = cli(diag_rec(11, cause=1, reason=b"PKT_TOO_BIG", count=9, sock=0,
+                     duration=16 * 10 ** 8, iif=2, oif=3, mtu=1280))
+    eq(r.returncode, 0, "rc " + r.stderr)
+    check("9 packets from 10.0.0.1 dropped while forwarding (1.6s): larger "
+          "than the MTU 1280" in r.stdout and "black hole" in r.stdout and
+          "clamp the MSS" in r.stdout, r.stdout)
+    d = json.loads(cli(diag_rec(11, cause=1, reason=b"PKT_TOO_BIG",
+                                count=1, iif=2, mtu=1280, oif=3),
+                       "-j").stdout)
+    eq((d["diag"], d["mtu"], d["out_ifindex"], d["out_dev"]),
+       ("fwd_dropped", 1280, 3, None), "fwd_dropped, from a file")
+    check("If they keep coming" in d["explain"], d["explain"])
+    d = json.loads(cli(diag_rec(11, cause=1, reason=b"PKT_TOO_BIG",
+                                count=1, iif=2), "-j").stdout)
+    eq((d["mtu"], d["out_ifindex"]), (None, None), "v3: no MTU")
 
 
 @test
