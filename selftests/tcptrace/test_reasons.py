@@ -7,7 +7,7 @@ reason and say what to check.  Where the kernel gives no drop reasons
 import re
 import sys
 
-from ktap import test, run, check, eq, Skip
+from ktap import test, run, check, eq, diag, Skip
 from lib import (load, unload, Net, Tracer, new_port, ns_py, sh, one,
                  diags, drop_reason, KVER, mac_of, nft, LISTENER)
 
@@ -359,6 +359,142 @@ def conntrack_invalid_dropped_by_a_rule():
         inv = (d["sysctls"] or {}).get("/proc/net/stat/nf_conntrack invalid")
         check(inv is not None and int(inv) >= 1,
               "conntrack's invalid count there: %r" % d["sysctls"])
+
+
+# A receiver that accepts, shrinks its receive buffer under the window it
+# has already offered (TCP never takes an offered window back) and stops
+# reading: the in-window data that follows finds no room.  The sender
+# sends MSS-sized segments (no TSO/GSO on its link), as fast as it can,
+# once told to.
+SHRINKING_RECEIVER = r"""
+import socket, sys
+ls = socket.socket()
+ls.bind(('0.0.0.0', %d)); ls.listen()
+print('ready', flush=True)
+c, _ = ls.accept()
+c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+print('shrunk', flush=True)
+sys.stdin.read()
+"""
+SENDER = r"""
+import socket, sys
+s = socket.create_connection(('%s', %d))
+print('ready', flush=True)
+sys.stdin.readline()
+s.settimeout(3)
+sent = 0
+try:
+    while sent < 4 << 20:
+        sent += s.send(b'x' * 65536)
+except OSError:
+    pass
+print('sent', sent, flush=True)
+sys.stdin.read()
+"""
+
+
+def no_names_said():
+    """Where the kernel names no drop reasons (before 6.0), data and
+    forwarding drops are not reported, and the module says so."""
+    log = sh("dmesg | grep 'names no drop reasons' | tail -n1").stdout
+    check("not reported" in log, "the module says so at load: %r" % log)
+
+
+def sent_and_traced(n, port, kind, end, ready=lambda: None):
+    """SENDER in ttc sends to @port of the server (once @ready returns)
+    while the CLI traces: its records, once a @kind diagnosis with @port
+    at its @end came; None where the kernel names no drop reasons, and
+    none came (the module said so)."""
+    t = Tracer("--diag")
+    try:
+        tx = n.bg("ttc", SENDER % (n.server, port))
+        ready()
+        tx.stdin.write("go\n")
+        tx.stdin.flush()
+        diag("sender: %s" % tx.stdout.readline().strip())
+        if KVER < (6, 0):
+            no_names_said()
+            eq(diags(t.stop(), kind), [], "nothing claimed")
+            return None
+        t.wait_for(lambda r: r.get("diag") == kind and r.get(end) == port,
+                   "the drops' diagnosis")
+    except BaseException:
+        if t.p.poll() is None:
+            t.stop()
+        raise
+    return t.stop()
+
+
+def drops_shown(d, name, words, facts):
+    """Diagnosis @d of dropped packets names the kernel's reason @name,
+    explains it, and the check mentions @words; it shows the values of
+    @facts (names, read in its namespace)."""
+    eq((d["cause"], d["reason"]), ("drop_reason", name), "the reason")
+    check(d["count"] >= 1, "counted: %r" % d)
+    check(d["meaning"] and d["check"] and d["meaning"] in d["explain"] and
+          d["check"] in d["explain"], "explained: %s" % d["explain"])
+    for w in words:
+        check(w in d["check"], "check mentions %r: %s" % (w, d["check"]))
+    for f in facts:
+        check(f in (d["sysctls"] or {}), "%s shown: %r" % (f, d["sysctls"]))
+
+
+@test
+def receive_buffer_full():
+    """An established connection whose receiver has no room left for the
+    data its window still lets in: TCP drops the segments.  One diagnosis
+    of the episode on the receiver's end: how many, the kernel's reason
+    and what to check, the interface they came in on, and the counter
+    that moved."""
+    load()
+    with Net() as n:
+        port = new_port()
+        rx = n.bg("tts", SHRINKING_RECEIVER % port)
+        sh("ip netns exec ttc ethtool -K c0 tso off gso off")
+        recs = sent_and_traced(n, port, "data_dropped", "sport",
+                               lambda: eq(rx.stdout.readline().strip(),
+                                          "shrunk", "receiver"))
+        if recs is None:
+            return
+        d = one(recs, "data_dropped", "a full receive buffer", sport=port,
+                saddr=n.server, daddr="10.210.1.2")
+        drops_shown(d, "PROTO_MEM", ["Recv-Q", "tcp_rmem"],
+                    ["net.ipv4.tcp_rmem", "TcpExtTCPRcvQDrop"])
+        check(int(d["sysctls"]["TcpExtTCPRcvQDrop"]) >= 1,
+              "TCPRcvQDrop moved: %r" % d["sysctls"])
+        eq(d["in_dev"], "s0", "came in on s0")
+        check(d["sock"], "the receiver's socket: %r" % d)
+        check("segment" in d["explain"] and "came in on s0" in d["explain"],
+              d["explain"])
+
+
+@test
+def path_mtu_black_hole():
+    """A router whose route onward has a smaller MTU (a tunnel) drops the
+    client's full-size packets, Don't Fragment set, and tells the client;
+    a firewall on the client's side drops that ICMP, so the client keeps
+    sending them (a path MTU black hole).  The router's namespace gets one
+    diagnosis: the flow, the MTU, the interfaces, and the advice."""
+    load()
+    with Net(router=True) as n:
+        port = new_port()
+        n.bg("tts", LISTENER % port)
+        sh("ip -n ttr route add %s/32 dev r1 mtu 1280" % n.server)
+        nft("ttc", "table ip f {\n chain in {\n"
+            "  type filter hook input priority 0;\n"
+            "  icmp type destination-unreachable drop\n }\n}")
+        recs = sent_and_traced(n, port, "fwd_dropped", "dport")
+        if recs is None:
+            return
+        d = one(recs, "fwd_dropped", "a path MTU black hole", dport=port,
+                saddr="10.210.1.2", daddr=n.server)
+        eq(d["netns"], Net.ino("ttr"), "the router's namespace")
+        drops_shown(d, "PKT_TOO_BIG", ["MTU", "MSS"], ["IpFragFails"])
+        eq((d["mtu"], d["in_dev"], d["out_dev"]), (1280, "r0", "r1"),
+           "MTU and interfaces")
+        check("MTU 1280" in d["explain"] and "black hole" in d["explain"],
+              d["explain"])
+        eq(d["sock"], 0, "no socket of the router's")
 
 
 if __name__ == "__main__":
