@@ -97,6 +97,8 @@ static void check_cgroup(const struct tcptrace_hdr *h)
 		CHECK(h->version >= 4 ? id == d->out_ifindex : id == 0);
 		id = tt_diag_mtu(d);
 		CHECK(h->version >= 4 ? id == d->mtu : id == 0);
+		id = tt_diag_count_other(d);
+		CHECK(h->version >= 4 ? id == d->count_other : id == 0);
 	}
 }
 

@@ -138,6 +138,19 @@ static inline u64 tcptrace_sk_cgroup_id(const struct sock *sk)
 #define TCPTRACE_HAVE_DROP_REASONS	0
 #endif
 
+/*
+ * The MTU IPv6 forwarding compares a packet with, on its route:
+ * ip6_dst_mtu_forward() became ip6_dst_mtu_maybe_forward() in 5.15.
+ */
+#if IS_ENABLED(CONFIG_IPV6)
+#include <net/ip6_route.h>
+#ifdef TCPTRACE_HAVE_IP6_DST_MTU_MAYBE_FORWARD
+#define tcptrace_ip6_fwd_mtu(dst)	ip6_dst_mtu_maybe_forward(dst, true)
+#else
+#define tcptrace_ip6_fwd_mtu(dst)	ip6_dst_mtu_forward(dst)
+#endif
+#endif
+
 /* in_irq() became in_hardirq() in 5.11. */
 #ifndef in_hardirq
 #define in_hardirq()	in_irq()

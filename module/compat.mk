@@ -10,6 +10,8 @@ ccflags-y += $(if $(shell grep -sE 'u64[[:space:]]+net_cookie;' $(srctree)/inclu
 ccflags-y += $(if $(shell grep -s 'enum skb_drop_reason' $(srctree)/include/trace/events/skb.h),-DTCPTRACE_HAVE_KFREE_SKB_REASON)
 ccflags-y += $(if $(wildcard $(srctree)/include/net/dropreason.h),-DTCPTRACE_HAVE_DROP_REASON_NAMES)
 ccflags-y += $(if $(shell grep -s 'const struct sock \*rx_sk' $(srctree)/include/trace/events/skb.h),-DTCPTRACE_HAVE_KFREE_SKB_CONST_RX_SK)
+# IPv6 forwarding's MTU helper, ip6_dst_mtu_forward() before 5.15
+ccflags-y += $(if $(shell grep -s ip6_dst_mtu_maybe_forward $(srctree)/include/net/ip6_route.h),-DTCPTRACE_HAVE_IP6_DST_MTU_MAYBE_FORWARD)
 # The socket lookups without their struct inet_hashinfo argument (7.x):
 # the declaration's next line no longer names it.
 ccflags-y += $(if $(shell grep -sA1 '^struct sock \*__inet_lookup_established.' $(srctree)/include/net/inet_hashtables.h | grep hashinfo),,-DTCPTRACE_HAVE_LOOKUP_NO_HASHINFO)

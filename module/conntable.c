@@ -125,10 +125,15 @@ struct tcptrace_conn {
 	u8	queues_full;	/* server: TCPTRACE_Q_* a SYN met at the listener */
 	u8	syn_cause;	/* server: a SYN the kernel will not answer */
 	u8	syn_state;	/* ... because of a socket in this state */
+	u8	dd_made;	/* EST: made for drops, no handshake seen */
 	u16	syn_retrans;
 	u16	synack_retrans;
-	/* EST, FWD: an episode of drops, for one reason; dd_count 0: none */
+	/*
+	 * EST, FWD: an episode of drops; dd_count 0: none.  dd_reason: its
+	 * first drop's, dd_other: drops for other reasons in it.
+	 */
 	u32	dd_count;
+	u32	dd_other;
 	u32	dd_reason;
 	u64	dd_first_ns;
 	u64	dd_last_ns;
@@ -392,7 +397,8 @@ static void tcptrace_diag_fill(struct tcptrace_diag_rec *d,
 
 /*
  * The episode of drops of @c as a record in @d, if it has one, and end
- * it.  Under the bucket's lock.
+ * it; an entry made for them alone is let go.  Under the bucket's lock;
+ * tcptrace_dd_emit() @d after it.
  */
 static bool tcptrace_dd_take(struct tcptrace_conn *c,
 			     struct tcptrace_diag_rec *d)
@@ -404,14 +410,25 @@ static bool tcptrace_dd_take(struct tcptrace_conn *c,
 			   TCPTRACE_DIAG_DATA_DROPPED,
 			   TCPTRACE_CAUSE_DROP_REASON);
 	d->count = c->dd_count;
+	d->count_other = c->dd_other;
 	d->duration_ns = c->dd_last_ns - c->dd_first_ns;
 	d->in_ifindex = c->dd_iif;
 	d->out_ifindex = c->dd_oif;
 	d->mtu = c->dd_mtu;
 	d->reason_code = c->dd_reason;
-	tcptrace_drop_reason_name(c->dd_reason, d->reason, sizeof(d->reason));
 	c->dd_count = 0;
+	c->dd_other = 0;
+	if (c->phase == TCPTRACE_FWD || c->dd_made)
+		tcptrace_release(c);
 	return true;
+}
+
+/* Name @d's reason (outside the lock) and emit it. */
+static void tcptrace_dd_emit(struct tcptrace_diag_rec *d)
+{
+	tcptrace_drop_reason_name(d->reason_code, d->reason,
+				  sizeof(d->reason));
+	tcptrace_ring_emit(&d->hdr);
 }
 
 /* A state record tcptrace makes for a move the tracepoint cannot see. */
@@ -1157,6 +1174,7 @@ static void tcptrace_enter_tw(const struct sock *sk, int oldstate,
 	}
 	c->net = net;
 	c->phase = TCPTRACE_TW;
+	c->dd_made = 0;
 	c->tw_old = oldstate;
 	c->sock_cookie = tcptrace_sock_cookie(sk);
 	c->cgroup_id = tcptrace_sk_cgroup_id(sk);
@@ -1170,7 +1188,7 @@ static void tcptrace_enter_tw(const struct sock *sk, int oldstate,
 	d.duration_ns = c->tw_end_ns - c->born_ns;
 	raw_spin_unlock_irqrestore(&b->lock, flags);
 	if (drops)
-		tcptrace_ring_emit(&dd.hdr);
+		tcptrace_dd_emit(&dd);
 	/* an orphaned FIN_WAIT2 enters TIME_WAIT when the peer's FIN comes */
 	if (tw->substate == TCP_TIME_WAIT)
 		tcptrace_ring_emit(&d.hdr);
@@ -1383,11 +1401,12 @@ void tcptrace_conn_state(const struct sock *sk, int oldstate, int newstate,
 		if (c->used && c->phase == TCPTRACE_EST &&
 		    !memcmp(&c->key, &k, sizeof(k))) {
 			drops = tcptrace_dd_take(c, &d);
-			tcptrace_release(c);
+			if (c->used)
+				tcptrace_release(c);
 		}
 		raw_spin_unlock_irqrestore(&b->lock, flags);
 		if (drops)
-			tcptrace_ring_emit(&d.hdr);
+			tcptrace_dd_emit(&d);
 	}
 }
 
@@ -1453,45 +1472,70 @@ static const struct net *tcptrace_drop_net(const struct sk_buff *skb,
 }
 
 /*
- * Does a connection of @net own @k's tuple (local end first)?  Its socket
- * cookie and cgroup into @cookie and @cgroup_id.  @rx_sk: the socket the
- * kernel names (6.11+), else looked up (a socket bound to a VRF's device
- * is not found: nothing is reported for it).
+ * The socket the kernel names (6.11+) as the receiver of a dropped
+ * segment, if it is a connection's: its cookie and cgroup.  No lookup
+ * before 6.11: one from the drop probe could drop a closing socket's
+ * last reference there (a free, in atomic context); those kernels count
+ * drops of connections whose handshake the table saw only.
  */
-static bool tcptrace_dd_socket(const struct net *net,
-			       const struct tcptrace_conn_key *k,
-			       const struct sock *rx_sk, int iif,
+static bool tcptrace_dd_socket(const struct net *net, const struct sock *sk,
 			       u64 *cookie, u64 *cgroup_id)
 {
-	struct sock *sk = NULL;
-	bool ok;
+	if (!sk || !sk_fullsock(sk) || sk->sk_protocol != IPPROTO_TCP ||
+	    !net_eq(sock_net(sk), net) ||
+	    !((1 << READ_ONCE(sk->sk_state)) &
+	      (TCPF_ESTABLISHED | TCPF_FIN_WAIT1 | TCPF_FIN_WAIT2 |
+	       TCPF_CLOSE_WAIT | TCPF_CLOSING | TCPF_LAST_ACK)))
+		return false;
+	*cookie = tcptrace_sock_cookie(sk);
+	*cgroup_id = tcptrace_sk_cgroup_id(sk);
+	return true;
+}
 
-	if (!rx_sk) {
-		sk = tcptrace_lookup(net, k, iif, 0);
-		rx_sk = sk;
+/*
+ * A free way of @b, else one an entry of an established connection or a
+ * forwarded flow leaves (counted as evicted); NULL rather than evict a
+ * handshake: drops never push out what a SYN's diagnosis needs.
+ */
+static struct tcptrace_conn *tcptrace_slot_minor(struct tcptrace_bucket *b)
+{
+	struct tcptrace_conn *old = NULL, *e;
+	int i;
+
+	for (i = 0; i < TCPTRACE_WAYS; i++) {
+		e = &b->e[i];
+		if (!e->used) {
+			atomic_inc(&tcptrace_in_use);
+			return e;
+		}
+		if (e->phase != TCPTRACE_HANDSHAKE &&
+		    (!old || e->born_ns < old->born_ns))
+			old = e;
 	}
-	ok = rx_sk && sk_fullsock(rx_sk) &&
-	     rx_sk->sk_protocol == IPPROTO_TCP &&
-	     net_eq(sock_net(rx_sk), net) &&
-	     READ_ONCE(rx_sk->sk_state) != TCP_LISTEN &&
-	     READ_ONCE(rx_sk->sk_state) != TCP_CLOSE;
-	if (ok) {
-		*cookie = tcptrace_sock_cookie(rx_sk);
-		*cgroup_id = tcptrace_sk_cgroup_id(rx_sk);
-	}
-	if (sk)
-		sock_gen_put(sk);
-	return ok;
+	if (old)
+		atomic64_inc(&tcptrace_evicted);
+	return old;
+}
+
+/* The MTU the kernel's forwarding compared @skb with, on its route @dst. */
+static u32 tcptrace_fwd_mtu(const struct sk_buff *skb,
+			    const struct dst_entry *dst)
+{
+#if IS_ENABLED(CONFIG_IPV6)
+	if (skb->protocol == htons(ETH_P_IPV6))
+		return max_t(u32, tcptrace_ip6_fwd_mtu(dst), IPV6_MIN_MTU);
+#endif
+	return ip_dst_mtu_maybe_forward(dst, true);
 }
 
 /*
  * Count a drop of @pkt, for @reason, into the episode of its entry in
  * @net: an established connection's (@fwd false: @pkt as its socket sees
- * it, arriving), made here for one the table did not see begin if its
- * socket is there; or a forwarded flow's (@fwd: @skb is being forwarded,
- * its route is the one it did not fit).  A drop for another reason than
- * the episode's ends it first.  One record an episode, however many
- * packets a storm loses.
+ * it, arriving), made here for one the table did not see begin if the
+ * kernel names its socket; or a forwarded flow's (@fwd: @skb is being
+ * forwarded, its route is the one it did not fit).  One record an
+ * episode, however many packets a storm loses, for whatever reasons:
+ * the first drop's is named, the others counted.
  */
 static void tcptrace_dd_count(const struct net *net,
 			      const struct sk_buff *skb,
@@ -1503,62 +1547,62 @@ static void tcptrace_dd_count(const struct net *net,
 	const struct dst_entry *dst = skb_dst(skb);
 	struct tcptrace_conn_key k = {};
 	u64 cookie = 0, cgroup_id = 0;
-	struct tcptrace_diag_rec d;
 	struct tcptrace_bucket *b;
 	struct tcptrace_conn *c;
 	unsigned long flags;
+	bool known = fwd;
 	int oif = 0;
 	u32 mtu = 0;
-	bool emit;
 	u64 now;
 
+	if (!fwd)
+		known = tcptrace_dd_socket(net, rx_sk, &cookie, &cgroup_id);
+	if (fwd && dst && dst->dev) {
+		oif = dst->dev->ifindex;
+		mtu = tcptrace_fwd_mtu(skb, dst);
+	}
 	tcptrace_pkt_key(&k, net, pkt, fwd);
 	b = tcptrace_bucket(&k);
 	raw_spin_lock_irqsave(&b->lock, flags);
 	c = tcptrace_find(b, &k, phase);
-	raw_spin_unlock_irqrestore(&b->lock, flags);
-	if (!c && !fwd &&
-	    !tcptrace_dd_socket(net, &k, rx_sk, pkt->iif, &cookie, &cgroup_id))
-		return;
-	if (fwd && dst && dst->dev) {
-		oif = dst->dev->ifindex;
-		mtu = dst_mtu(dst);
-	}
-	now = ktime_get_ns();
-	raw_spin_lock_irqsave(&b->lock, flags);
-	c = tcptrace_find(b, &k, phase);
 	/* its handshake's entry becomes the established one */
-	if (!c && !fwd && tcptrace_find(b, &k, TCPTRACE_HANDSHAKE)) {
+	if (!c && (!known || (!fwd && tcptrace_find(b, &k,
+						    TCPTRACE_HANDSHAKE)))) {
 		raw_spin_unlock_irqrestore(&b->lock, flags);
 		return;
 	}
+	now = ktime_get_ns();
 	if (!c) {
-		c = tcptrace_slot(b);
+		c = tcptrace_slot_minor(b);
+		if (!c) {
+			raw_spin_unlock_irqrestore(&b->lock, flags);
+			return;
+		}
 		memset(c, 0, sizeof(*c));
 		c->key = k;
 		c->net = net;
 		c->used = 1;
 		c->phase = phase;
+		c->dd_made = !fwd;
 		c->born_ns = now;
 		c->netns_ino = net->ns.inum;
 		c->family = pkt->family;
 		c->sock_cookie = cookie;
 		c->cgroup_id = cgroup_id;
 	}
-	emit = c->dd_reason != reason && tcptrace_dd_take(c, &d);
 	if (!c->dd_count) {
 		c->dd_reason = reason;
 		c->dd_first_ns = now;
 		c->dd_iif = pkt->iif;
 		c->dd_oif = oif;
 		c->dd_mtu = mtu;
+	} else if (reason != c->dd_reason && c->dd_other < U32_MAX) {
+		c->dd_other++;
 	}
 	if (c->dd_count < U32_MAX)
 		c->dd_count++;
 	c->dd_last_ns = now;
 	raw_spin_unlock_irqrestore(&b->lock, flags);
-	if (emit)
-		tcptrace_ring_emit(&d.hdr);
 }
 
 /*
@@ -1775,8 +1819,8 @@ static void tcptrace_scan_tw(struct tcptrace_bucket *b, struct tcptrace_conn *c,
 }
 
 /*
- * An entry's episode of drops, once over: reported; a forwarded flow's
- * entry, which holds nothing else, let go.
+ * An entry's episode of drops, once over: reported (and an entry made
+ * for it alone let go).
  */
 static void tcptrace_scan_dd(struct tcptrace_bucket *b,
 			     struct tcptrace_conn *c, u64 now)
@@ -1790,12 +1834,10 @@ static void tcptrace_scan_dd(struct tcptrace_bucket *b,
 	    (now - c->dd_last_ns >= TCPTRACE_DD_QUIET_NS ||
 	     now - c->dd_first_ns >= TCPTRACE_DD_MAX_NS)) {
 		emit = tcptrace_dd_take(c, &d);
-		if (c->phase == TCPTRACE_FWD)
-			tcptrace_release(c);
 	}
 	raw_spin_unlock_irqrestore(&b->lock, flags);
 	if (emit)
-		tcptrace_ring_emit(&d.hdr);
+		tcptrace_dd_emit(&d);
 }
 
 /* A handshake entry's checks, under its bucket's lock. */

@@ -45,7 +45,10 @@ void tcptrace_nf_malformed(void)
  * The packet that passed LOCAL_IN last on this CPU, and its namespace.
  * skb is NULL while the note is being written, so a reader interrupted
  * by a writer sees skb change and takes nothing (its own skb, alive,
- * cannot be another's).
+ * cannot be another's).  Read only while serving the softirq that
+ * receives a packet, for the packet it delivers: one dropped later (from
+ * a socket's backlog, in its task) may have an address another packet
+ * noted on this CPU had before it was freed.
  */
 struct tcptrace_rx_note {
 	const struct sk_buff	*skb;
@@ -68,9 +71,12 @@ static void tcptrace_rx_note(const struct sk_buff *skb, const struct net *net)
 
 const struct net *tcptrace_rx_net(const struct sk_buff *skb)
 {
-	struct tcptrace_rx_note *n = get_cpu_ptr(&tcptrace_rx_notes);
+	struct tcptrace_rx_note *n;
 	const struct net *net = NULL;
 
+	if (!in_serving_softirq())
+		return NULL;
+	n = get_cpu_ptr(&tcptrace_rx_notes);
 	if (READ_ONCE(n->skb) == skb) {
 		barrier();
 		net = READ_ONCE(n->net);
@@ -82,14 +88,16 @@ const struct net *tcptrace_rx_net(const struct sk_buff *skb)
 	return net;
 }
 
+/* a batch of dying namespaces had notes: wait for their readers */
+static bool tcptrace_rx_forgot;
+
 /*
  * A dying namespace: no hook notes it any more (it is not live), and no
  * note may outlive it.  A probe that took one before is done after the
- * grace period.
+ * grace period its batch's exit waits for.
  */
 static void tcptrace_rx_forget(const struct net *net)
 {
-	bool any = false;
 	int cpu;
 
 	for_each_possible_cpu(cpu) {
@@ -98,11 +106,17 @@ static void tcptrace_rx_forget(const struct net *net)
 
 		if (READ_ONCE(n->net) == net) {
 			WRITE_ONCE(n->skb, NULL);
-			any = true;
+			tcptrace_rx_forgot = true;
 		}
 	}
-	if (any)
+}
+
+static void __net_exit tcptrace_net_exit_batch(struct list_head *nets)
+{
+	if (tcptrace_rx_forgot) {
+		tcptrace_rx_forgot = false;
 		synchronize_rcu();
+	}
 }
 #else
 static void tcptrace_rx_note(const struct sk_buff *skb, const struct net *net)
@@ -115,6 +129,10 @@ const struct net *tcptrace_rx_net(const struct sk_buff *skb)
 }
 
 static void tcptrace_rx_forget(const struct net *net)
+{
+}
+
+static void __net_exit tcptrace_net_exit_batch(struct list_head *nets)
 {
 }
 #endif
@@ -202,8 +220,9 @@ static void __net_exit tcptrace_net_exit(struct net *net)
 }
 
 static struct pernet_operations tcptrace_net_ops = {
-	.init	= tcptrace_net_init,
-	.exit	= tcptrace_net_exit,
+	.init		= tcptrace_net_init,
+	.exit		= tcptrace_net_exit,
+	.exit_batch	= tcptrace_net_exit_batch,
 };
 
 int tcptrace_nf_init(void)

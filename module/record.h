@@ -102,6 +102,12 @@ static inline __u32 tt_diag_mtu(const struct tcptrace_diag_rec *r)
 	return r->hdr.version >= TT_DIAG_MTU_VERSION ? r->mtu : 0;
 }
 
+/* Of a dropped-packets episode's count, those for other reasons. */
+static inline __u32 tt_diag_count_other(const struct tcptrace_diag_rec *r)
+{
+	return r->hdr.version >= TT_DIAG_MTU_VERSION ? r->count_other : 0;
+}
+
 /* "ESTABLISHED", "SYN_SENT", ...; NULL if unknown */
 const char *tt_state_name(unsigned int state);
 /* parse a state name (any case, '-' or '_'), -1 if unknown */

@@ -1506,34 +1506,40 @@ static void diag_drops_explain(const struct tcptrace_diag_rec *d, char *out,
 	const struct tt_explain *ex = tt_explain_drop(d->reason,
 						      sizeof(d->reason));
 	const char *s = d->count == 1 ? "" : "s";
-	char what[768], src[INET6_ADDRSTRLEN];
+	char what[768], src[INET6_ADDRSTRLEN], other[64] = "";
+	unsigned int n = tt_diag_count_other(d);
+	const char *them = d->count == 1 ? "it" : n ? "the first" : "them";
 
+	if (n)
+		snprintf(other, sizeof(other), "; %u of them for other reasons "
+			 "than the first's", n);
 	if (d->kind == TCPTRACE_DIAG_DATA_DROPPED) {
 		snprintf(what, sizeof(what), "%u segment%s of this connection "
-			 "dropped on the way in (%.1fs)", d->count, s, secs);
+			 "dropped on the way in (%.1fs%s)", d->count, s, secs,
+			 other);
 	} else if (tt_diag_mtu(d)) {
 		fmt_addr(d->family, d->saddr, src, sizeof(src));
 		snprintf(what, sizeof(what), "%u packet%s from %s dropped "
-			 "while forwarding (%.1fs): larger than the MTU %u of "
+			 "while forwarding (%.1fs%s): larger than the MTU %u of "
 			 "the route out, with Don't Fragment set; the sender "
 			 "is told to send smaller ones (ICMP fragmentation "
-			 "needed). %s", d->count, s, src, secs, tt_diag_mtu(d),
-			 secs >= 1.0 ? "They kept coming at full size: the "
-			 "sender does not get that ICMP (filtered on the "
-			 "way back: a path MTU black hole)" : "If they keep "
-			 "coming at full size, that ICMP does not reach the "
-			 "sender (a path MTU black hole)");
+			 "needed). %s", d->count, s, src, secs, other,
+			 tt_diag_mtu(d), secs >= 1.0 ? "They kept coming at "
+			 "full size: the sender does not get that ICMP "
+			 "(filtered on the way back: a path MTU black hole)" :
+			 "If they keep coming at full size, that ICMP does not "
+			 "reach the sender (a path MTU black hole)");
 	} else {
 		snprintf(what, sizeof(what), "%u packet%s of this flow dropped "
-			 "while forwarding (%.1fs)", d->count, s, secs);
+			 "while forwarding (%.1fs%s)", d->count, s, secs, other);
 	}
 	if (ex)
 		snprintf(out, len, "%s: the kernel dropped %s: %.32s: %s. "
-			 "Check: %s", what, d->count == 1 ? "it" : "them",
-			 d->reason, ex->meaning, ex->check);
+			 "Check: %s", what, them, d->reason, ex->meaning,
+			 ex->check);
 	else
 		snprintf(out, len, "%s: the kernel dropped %s: %.32s", what,
-			 d->count == 1 ? "it" : "them", d->reason);
+			 them, d->reason);
 }
 
 /* The one-line plain explanation of a diagnosis, without its suffixes. */
@@ -2007,6 +2013,8 @@ static void print_diag(const struct tcptrace_diag_rec *d)
 		ob_u64(tt_diag_mtu(d));
 	else
 		OB_LIT("null");
+	OB_LIT(",\"count_other\":");
+	ob_u64(tt_diag_count_other(d));
 	OB_LIT(",\"listener\":");
 	if (facts && facts->have_listener) {
 		OB_LIT("{\"accept_queue\":");

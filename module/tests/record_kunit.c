@@ -205,6 +205,8 @@ static void rec_abi_layout(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, offsetof(struct tcptrace_diag_rec, out_ifindex),
 			148);
 	KUNIT_EXPECT_EQ(test, offsetof(struct tcptrace_diag_rec, mtu), 152);
+	KUNIT_EXPECT_EQ(test, offsetof(struct tcptrace_diag_rec, count_other),
+			156);
 	KUNIT_EXPECT_EQ(test, TCPTRACE_DIAG_REC_VERSION, TT_DIAG_MTU_VERSION);
 	KUNIT_EXPECT_GT(test, TT_DIAG_MTU_VERSION, TT_DIAG_IFINDEX_VERSION);
 	KUNIT_EXPECT_GE(test, TCPTRACE_HANDSHAKE_REC_VERSION,

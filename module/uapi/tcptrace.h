@@ -264,14 +264,14 @@ enum tcptrace_diag_kind {
 	TCPTRACE_DIAG_SYN_ON_CONN	= 9,
 	/*
 	 * Segments of an established connection of this host dropped on
-	 * their way in (the receiver out of room, a rule, a bad checksum),
-	 * for one reason: how many (count), from the first to the last
-	 * (duration_ns), the interface they came in on (in_ifindex)
+	 * their way in (the receiver out of room, a rule, a bad checksum):
+	 * how many (count), the first one's reason, from the first to the
+	 * last (duration_ns), the interface they came in on (in_ifindex)
 	 */
 	TCPTRACE_DIAG_DATA_DROPPED	= 10,
 	/*
-	 * TCP packets this namespace forwards, dropped for one reason (too
-	 * big for the next hop, with Don't Fragment set: out_ifindex, mtu),
+	 * TCP packets this namespace forwards, dropped (too big for the
+	 * next hop, with Don't Fragment set: out_ifindex, mtu),
 	 * counted as DATA_DROPPED's.  saddr/sport are their source, not a
 	 * local end.
 	 */
@@ -353,7 +353,11 @@ struct tcptrace_diag_rec {
 	 */
 	__u32	out_ifindex;
 	__u32	mtu;
-	__u32	pad4;
+	/*
+	 * data_dropped, fwd_dropped: of count, the drops for another reason
+	 * than reason[] (the episode's first)
+	 */
+	__u32	count_other;
 };
 
 #define TCPTRACE_DIAG_REC_VERSION	4

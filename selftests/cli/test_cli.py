@@ -57,7 +57,7 @@ DIAG = struct.Struct("<QQIHBBHHBBBB16s16sQII32s")
 
 def diag_rec(kind, cause=0, state=0, flags=0, ttl=(0, 0), reason=b"",
              duration=0, count=0, sport=80, dport=40000, cg=None, sock=7,
-             iif=None, mtu=None, oif=0):
+             iif=None, mtu=None, oif=0, other=0):
     """A diagnosis, version 1 (136 bytes) unless @cg (version 2, 144),
     @iif (version 3, 152: the SYN's interface) or @mtu (version 4, 160:
     a forwarding route's device @oif and MTU)."""
@@ -67,7 +67,7 @@ def diag_rec(kind, cause=0, state=0, flags=0, ttl=(0, 0), reason=b"",
     if ver == 3:
         extra += struct.pack("<II", iif, 0)
     if ver == 4:
-        extra += struct.pack("<IIII", iif or 0, oif, mtu, 0)
+        extra += struct.pack("<IIII", iif or 0, oif, mtu, other)
     size = HDR.size + DIAG.size + len(extra)
     return hdr(4, size, ver=ver) + DIAG.pack(
         sock, 1, 4026531840, socket.AF_INET, kind, cause, sport, dport, state,
@@ -254,15 +254,19 @@ def dropped_segments_and_forwarded_packets():
     segments dropped, and of forwarded packets too big for the route out
     (its device and MTU); each names the kernel's reason and explains it.
     A version 3 record has no MTU."""
-    r = cli(diag_rec(10, cause=1, reason=b"PROTO_MEM", count=20,
+    r = cli(diag_rec(10, cause=1, reason=b"PROTO_MEM", count=20, other=2,
                      duration=19 * 10 ** 8, iif=2, mtu=0), "-j")
     eq(r.returncode, 0, "rc " + r.stderr)
     d = json.loads(r.stdout)
     eq((d["diag"], d["reason"], d["count"], d["in_ifindex"], d["mtu"],
         d["out_ifindex"]), ("data_dropped", "PROTO_MEM", 20, 2, None, None),
        "data_dropped")
+    eq(d["count_other"], 2, "2 of the 20 for other reasons")
     check(d["explain"].startswith("20 segments of this connection dropped "
-                                  "on the way in (1.9s)") and
+                                  "on the way in (1.9s; 2 of them for "
+                                  "other reasons than the first's): the "
+                                  "kernel dropped the first: PROTO_MEM")
+          and
           "receive buffer" in d["explain"] and "tcp_rmem" in d["check"],
           d["explain"])
     r = cli(diag_rec(11, cause=1, reason=b"PKT_TOO_BIG", count=9, sock=0,
