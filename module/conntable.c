@@ -218,10 +218,12 @@ static u64 tcptrace_evict_rank(const struct tcptrace_conn *e)
 }
 
 /*
- * A free way, else one evicted: the oldest established or TIME_WAIT entry
- * if any (they only add detail), else the oldest handshake.
+ * A free way, else one evicted: the oldest established, TIME_WAIT or
+ * forwarded flow's entry if any (they only add detail), else the oldest
+ * handshake, unless @spare_handshakes (then NULL).
  */
-static struct tcptrace_conn *tcptrace_slot(struct tcptrace_bucket *b)
+static struct tcptrace_conn *tcptrace_slot_pick(struct tcptrace_bucket *b,
+						bool spare_handshakes)
 {
 	struct tcptrace_conn *old = NULL, *e;
 	int i;
@@ -232,11 +234,28 @@ static struct tcptrace_conn *tcptrace_slot(struct tcptrace_bucket *b)
 			atomic_inc(&tcptrace_in_use);
 			return e;
 		}
+		if (spare_handshakes && e->phase == TCPTRACE_HANDSHAKE)
+			continue;
 		if (!old || tcptrace_evict_rank(e) < tcptrace_evict_rank(old))
 			old = e;
 	}
-	atomic64_inc(&tcptrace_evicted);
+	if (old)
+		atomic64_inc(&tcptrace_evicted);
 	return old;
+}
+
+static struct tcptrace_conn *tcptrace_slot(struct tcptrace_bucket *b)
+{
+	return tcptrace_slot_pick(b, false);
+}
+
+/*
+ * The same, but NULL rather than evict a handshake: drops never push out
+ * what a SYN's diagnosis needs.
+ */
+static struct tcptrace_conn *tcptrace_slot_minor(struct tcptrace_bucket *b)
+{
+	return tcptrace_slot_pick(b, true);
 }
 
 static void tcptrace_release(struct tcptrace_conn *c)
@@ -1490,31 +1509,6 @@ static bool tcptrace_dd_socket(const struct net *net, const struct sock *sk,
 	*cookie = tcptrace_sock_cookie(sk);
 	*cgroup_id = tcptrace_sk_cgroup_id(sk);
 	return true;
-}
-
-/*
- * A free way of @b, else one an entry of an established connection or a
- * forwarded flow leaves (counted as evicted); NULL rather than evict a
- * handshake: drops never push out what a SYN's diagnosis needs.
- */
-static struct tcptrace_conn *tcptrace_slot_minor(struct tcptrace_bucket *b)
-{
-	struct tcptrace_conn *old = NULL, *e;
-	int i;
-
-	for (i = 0; i < TCPTRACE_WAYS; i++) {
-		e = &b->e[i];
-		if (!e->used) {
-			atomic_inc(&tcptrace_in_use);
-			return e;
-		}
-		if (e->phase != TCPTRACE_HANDSHAKE &&
-		    (!old || e->born_ns < old->born_ns))
-			old = e;
-	}
-	if (old)
-		atomic64_inc(&tcptrace_evicted);
-	return old;
 }
 
 /* The MTU the kernel's forwarding compared @skb with, on its route @dst. */
