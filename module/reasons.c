@@ -54,6 +54,13 @@ static void tcptrace_name(const struct tcptrace_name *tab, unsigned int n,
 	snprintf(buf, len, "REASON_%u", code);
 }
 
+/* core reasons only: subsystems' (6.4+) have high bits set */
+#define TCPTRACE_CLASSED	256
+
+static DECLARE_BITMAP(tcptrace_data_bits, TCPTRACE_CLASSED) __read_mostly;
+static DECLARE_BITMAP(tcptrace_forward_bits, TCPTRACE_CLASSED) __read_mostly;
+
+#ifdef TCPTRACE_HAVE_DROP_REASON_NAMES
 /*
  * The drops reported beyond a SYN's, by name, so that a kernel without
  * one of them simply has fewer: an established connection's segment the
@@ -70,13 +77,6 @@ static const char *const tcptrace_forward_drops[] = {
 	"PKT_TOO_BIG",
 };
 
-/* core reasons only: subsystems' (6.4+) have high bits set */
-#define TCPTRACE_CLASSED	256
-
-static DECLARE_BITMAP(tcptrace_data_bits, TCPTRACE_CLASSED) __read_mostly;
-static DECLARE_BITMAP(tcptrace_forward_bits, TCPTRACE_CLASSED) __read_mostly;
-
-#ifdef TCPTRACE_HAVE_DROP_REASON_NAMES
 static void tcptrace_class_set(unsigned long *bits, const char *const *names,
 			       unsigned int n)
 {

@@ -50,6 +50,10 @@ if [ $# -eq 0 ]; then
 	debug_pid=$!
 fi
 
+# A guest suite takes about 5 minutes; beside a cold build of the debug
+# kernel (a fresh machine) it took 13.  The bound catches hangs.
+guest_timeout=${VM_TIMEOUT:-1800}
+
 kernels=$(selftests/vm/kernels.sh)
 nk=$(echo "$kernels" | grep -c .)
 if [ "$nk" -lt 3 ] || ! grep -q -- '-rt-' <<<"$kernels"; then
@@ -63,7 +67,7 @@ for k in $kernels; do
 		failed=$((failed + 1))
 		continue
 	fi
-	TCPTRACE_KO=$ROOT/build/$k/tcptrace.ko \
+	TCPTRACE_KO=$ROOT/build/$k/tcptrace.ko VM_TIMEOUT=$guest_timeout \
 		suite "guest-$k" selftests/vm/run-vm.sh "$k" \
 		"$ROOT/selftests/guest.sh" "$@"
 done
@@ -86,6 +90,7 @@ for line in "${extra[@]}"; do
 		continue
 	fi
 	VM_KERNEL_ROOT=$root TCPTRACE_KO=$ROOT/build/$k/tcptrace.ko \
+		VM_TIMEOUT=$guest_timeout \
 		suite "guest-$k" selftests/vm/run-vm.sh "$k" \
 		"$ROOT/selftests/guest.sh" "$@"
 done
