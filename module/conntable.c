@@ -1603,7 +1603,8 @@ static void tcptrace_dd_count(const struct net *net,
  * A drop of a class reported beyond SYNs (tcptrace_drop_class()): a
  * segment that arrived for a connection of this host, or a packet being
  * forwarded (received, not for a socket of its namespace, with its
- * route).  False for a SYN or SYN-ACK: their own diagnoses take them.
+ * route).  False for a SYN: its own diagnosis takes it.  (A SYN-ACK
+ * arriving makes no entry: its socket is not connected yet.)
  */
 static bool tcptrace_dd_dropped(const struct sk_buff *skb,
 				const struct sock *rx_sk, unsigned int reason,
@@ -1615,7 +1616,8 @@ static bool tcptrace_dd_dropped(const struct sk_buff *skb,
 
 	if (!tcptrace_parse_seg(skb, family, &pkt))
 		return true;
-	if (pkt.flags & TCPTRACE_TH_SYN)
+	if ((pkt.flags & (TCPTRACE_TH_SYN | TCPTRACE_TH_ACK)) ==
+	    TCPTRACE_TH_SYN)
 		return false;
 	/* leaving (no skb_iif) is not arriving */
 	if (!skb->skb_iif || (fwd && (skb->sk || !skb->dev || !skb_dst(skb))))
