@@ -348,14 +348,14 @@ struct tcptrace_diag_rec {
 	__u32	in_ifindex;
 	/*
 	 * version 4: for fwd_dropped, the interface the route sends the
-	 * packets out of and its MTU (0: not known); version 3 ends after
-	 * out_ifindex (then a pad, always 0)
+	 * packets out of and its MTU (0: not known).  Version 3 records end
+	 * before mtu: out_ifindex's place was their pad, always 0.
 	 */
 	__u32	out_ifindex;
 	__u32	mtu;
 	/*
-	 * data_dropped, fwd_dropped: of count, the drops for another reason
-	 * than reason[] (the episode's first)
+	 * version 4: for data_dropped and fwd_dropped, how many of count
+	 * were dropped for another reason than reason[] (the first drop's)
 	 */
 	__u32	count_other;
 };
