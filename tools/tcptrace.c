@@ -285,6 +285,15 @@ static void ob_u64(uint64_t v)
 	ob.n += fmt_u64(ob.buf + ob.n, v);
 }
 
+/* @v, or null where 0 means "none" or "not known" */
+static void ob_u64_or_null(uint64_t v)
+{
+	if (v)
+		ob_u64(v);
+	else
+		OB_LIT("null");
+}
+
 /* "%-Ns": pad what was written since @start with spaces to @width */
 static void ob_pad(size_t start, size_t width)
 {
@@ -1989,30 +1998,21 @@ static void print_diag(const struct tcptrace_diag_rec *d)
 	if (nf)
 		ob_chr('}');
 	OB_LIT(",\"in_ifindex\":");
-	if (tt_diag_in_ifindex(d))
-		ob_u64(tt_diag_in_ifindex(d));
-	else
-		OB_LIT("null");
+	ob_u64_or_null(tt_diag_in_ifindex(d));
 	OB_LIT(",\"in_dev\":");
 	if (facts && facts->iif_name[0])
 		ob_jstr(facts->iif_name, sizeof(facts->iif_name));
 	else
 		OB_LIT("null");
 	OB_LIT(",\"out_ifindex\":");
-	if (tt_diag_out_ifindex(d))
-		ob_u64(tt_diag_out_ifindex(d));
-	else
-		OB_LIT("null");
+	ob_u64_or_null(tt_diag_out_ifindex(d));
 	OB_LIT(",\"out_dev\":");
 	if (facts && facts->oif_name[0])
 		ob_jstr(facts->oif_name, sizeof(facts->oif_name));
 	else
 		OB_LIT("null");
 	OB_LIT(",\"mtu\":");
-	if (tt_diag_mtu(d))
-		ob_u64(tt_diag_mtu(d));
-	else
-		OB_LIT("null");
+	ob_u64_or_null(tt_diag_mtu(d));
 	OB_LIT(",\"count_other\":");
 	ob_u64(tt_diag_count_other(d));
 	OB_LIT(",\"listener\":");
