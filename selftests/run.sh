@@ -1,13 +1,20 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# `make check`: every test.  Host-side tests first (CLI decoder, style),
-# then, for every supported kernel (6.1, 6.1-rt and 6.12 installed; 5.10
-# and 7.x fetched), build the module and run the module tests in a QEMU
-# guest booting that kernel; beside them, the same under the debug kernel
-# (selftests/debug/check.sh).  Ends with
+# `make check`: every test.  Host-side tests first (CLI decoder, style,
+# KUnit), then, for every supported kernel (6.1, 6.1-rt and 6.12
+# installed; 5.10 and 7.x fetched), build the module and run the module
+# tests in a QEMU guest booting that kernel; beside them the stress
+# guests, the fuzzers, the packaging test, bench-quick, and the same
+# suites under the debug kernel (selftests/debug/check.sh).  Ends with
 # "N passed, N failed"; exits non-zero on any failure.
 #
 #   selftests/run.sh [TEST ...]     (TEST: a guest test name, to run only it)
+#
+# The guests are single-threaded (TCG, one vCPU), so two workers, one per
+# CPU of the machines this runs on (TCPTRACE_WORKERS=1 for one), share
+# the jobs: each takes its own queue in order and then the other's from
+# its end.  Each job's output goes to selftests/out/NAME.tap and is
+# printed, in queue order, at the end.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -19,7 +26,7 @@ failed=0
 # shellcheck source=selftests/tally.sh
 . "$ROOT/selftests/tally.sh"
 
-suite() {	# suite NAME CMD...
+suite() {	# suite NAME CMD...: run it here, output shown as it comes
 	local name=$1 rc
 	shift
 	echo "# === $name"
@@ -33,21 +40,63 @@ export TCPTRACE_CLI=$ROOT/tools/tcptrace
 
 suite cli python3 selftests/cli/test_cli.py
 suite style selftests/style.sh
+# KUnit's timing checks want the machine to themselves: before the rest
 [ $# -gt 0 ] || suite kunit selftests/kunit/run.sh
 
-# The debug kernel's run (selftests/debug/check.sh) is the longest part
-# and needs one CPU: it runs beside the rest, after the load-sensitive
-# KUnit run, and is counted last.
-# Once the rest is done, this run takes the debug pieces not yet started
-# (check.sh --steal), so both CPUs finish together.
+# The job queues, a file each ("NAME COMMAND" lines); NAME.claim is made
+# by the worker that runs it, NAME.done holds "EXIT SECONDS".
+JOBS=$OUT/jobs
+rm -rf "$JOBS"
+mkdir -p "$JOBS"
+: >"$JOBS/main"
+: >"$JOBS/debug"
+# a debug setup failure (the kernel build) is counted once
+export TCPTRACE_DEBUG_CLAIMS=$JOBS
+
+job() {	# job QUEUE NAME CMD...
+	local q=$1 name=$2
+	shift 2
+	printf '%s %s\n' "$name" "$(printf '%q ' "$@")" >>"$JOBS/$q"
+}
+
+run_job() {	# run_job NAME WORKER CMD
+	local name=$1 t0=$SECONDS rc
+	mkdir "$JOBS/$name.claim" 2>/dev/null || return 0
+	echo "# $name: started (worker $2)"
+	eval "$3" >"$OUT/$name.tap" 2>&1 </dev/null
+	rc=$?
+	echo "$rc $((SECONDS - t0))" >"$JOBS/$name.done"
+	echo "# $name: exit $rc after $((SECONDS - t0)) s (worker $2)"
+}
+
+worker() {	# worker OWN OTHER
+	local name cmd
+	while read -r name cmd; do
+		run_job "$name" "$1" "$cmd"
+	done <"$JOBS/$1"
+	# the other queue is complete once it is marked ready
+	while [ ! -e "$JOBS/$2.ready" ]; do sleep 5; done
+	while read -r name cmd; do
+		run_job "$name" "$1" "$cmd"
+	done < <(tac "$JOBS/$2")
+}
+
+# The debug kernel's pieces, longest first (a warm make check run: the
+# seconds each took, boots included).  The worker that takes them starts
+# now, so that on a fresh machine the debug kernel builds while the other
+# worker fetches and builds for the stock kernels.
 debug_pid=
 if [ $# -eq 0 ]; then
-	export TCPTRACE_DEBUG_CLAIMS=$OUT/debug-claims
-	rm -rf "$TCPTRACE_DEBUG_CLAIMS"
-	mkdir -p "$TCPTRACE_DEBUG_CLAIMS"
-	echo "# === debug (in the background: $OUT/debug.tap)"
-	selftests/debug/check.sh >"$OUT/debug.tap" 2>&1 </dev/null &
-	debug_pid=$!
+	for p in kmemleak diag topology stress foundation handshake; do
+		job debug "debug-$p" selftests/debug/check.sh --piece "$p"
+	done
+	touch "$JOBS/debug.ready"
+	if [ "${TCPTRACE_WORKERS:-2}" -gt 1 ]; then
+		worker debug main &
+		debug_pid=$!
+	fi
+else
+	touch "$JOBS/debug.ready"
 fi
 
 # A guest suite takes about 5 minutes; beside a cold build of the debug
@@ -60,25 +109,32 @@ if [ "$nk" -lt 3 ] || ! grep -q -- '-rt-' <<<"$kernels"; then
 	echo "not ok - need 6.1, 6.1-rt and 6.12 kernels installed, found: $kernels"
 	failed=$((failed + 1))
 fi
+
+# build KVER: the module for it, before any job uses it (the jobs build
+# too, but find it up to date, so two of them never build at once)
+build() {
+	make -s module KVER="$1" >"$OUT/build-$1.log" 2>&1 && return 0
+	cat "$OUT/build-$1.log"
+	echo "not ok - build module for $1"
+	failed=$((failed + 1))
+	return 1
+}
+
 # The PREEMPT_RT kernel runs every suite but test_topology: its NAT,
 # bridge and forwarding cases take the module paths they take on 6.1, and
 # the debug kernel (PREEMPT_RT with lockdep) runs DNAT, forwarding and a
 # bridge (selftests/debug/check.sh).
 RT_SUITES=(test_foundation test_handshake test_diag test_edges test_reasons)
+guests=()
 for k in $kernels; do
 	suites=("$@")
 	if [ $# -eq 0 ] && [[ $k == *-rt-* ]]; then
 		suites=("${RT_SUITES[@]}")
 	fi
-	if ! make -s module KVER="$k" >"$OUT/build-$k.log" 2>&1; then
-		cat "$OUT/build-$k.log"
-		echo "not ok - build module for $k"
-		failed=$((failed + 1))
-		continue
-	fi
-	TCPTRACE_KO=$ROOT/build/$k/tcptrace.ko VM_TIMEOUT=$guest_timeout \
-		suite "guest-$k" selftests/vm/run-vm.sh "$k" \
-		"$ROOT/selftests/guest.sh" "${suites[@]}"
+	build "$k" || continue
+	guests+=("guest-$k $(printf '%q ' env TCPTRACE_KO="$ROOT/build/$k/tcptrace.ko" \
+		VM_TIMEOUT="$guest_timeout" selftests/vm/run-vm.sh "$k" \
+		"$ROOT/selftests/guest.sh" "${suites[@]}")")
 done
 
 # Kernels of other Debian releases, fetched into a cache, never installed
@@ -92,34 +148,53 @@ for line in "${extra[@]}"; do
 		failed=$((failed + 1))
 		continue
 	fi
-	if ! make -s module KVER="$k" >"$OUT/build-$k.log" 2>&1; then
-		cat "$OUT/build-$k.log"
-		echo "not ok - build module for $k"
+	build "$k" || continue
+	guests+=("guest-$k $(printf '%q ' env VM_KERNEL_ROOT="$root" \
+		TCPTRACE_KO="$ROOT/build/$k/tcptrace.ko" VM_TIMEOUT="$guest_timeout" \
+		selftests/vm/run-vm.sh "$k" "$ROOT/selftests/guest.sh" "$@")")
+done
+
+# The main queue: long jobs first, short ones last, where the debug
+# worker, done with its own, takes them from (a warm run's seconds:
+# guest suites 250-420, stress guests 470-515 with 1 vCPU and 140 with 2,
+# packaging 510, fuzz 300, bench-quick 85).
+stress() {	# stress PART
+	job main "stress-$1" env STRESS_BUILD="build/stress-$1" \
+		selftests/stress/run.sh --quick --part "$1"
+}
+if [ $# -eq 0 ]; then
+	stress newest
+	stress oldest
+fi
+printf '%s\n' "${guests[@]}" >>"$JOBS/main"
+if [ $# -eq 0 ]; then
+	job main packaging selftests/packaging/run.sh
+	job main fuzz ./fuzz/run.sh --seconds 20
+	stress newest-smp2
+	stress rt
+	job main bench-quick selftests/bench/bench.sh --quick
+fi
+touch "$JOBS/main.ready"
+worker main debug
+
+if [ -n "$debug_pid" ]; then
+	echo "# waiting for the other worker"
+	wait "$debug_pid"
+fi
+
+# Every job's output and count, in queue order.
+while read -r name _; do
+	echo "# === $name"
+	if [ ! -e "$JOBS/$name.done" ]; then
+		echo "not ok - $name: never ran"
 		failed=$((failed + 1))
 		continue
 	fi
-	VM_KERNEL_ROOT=$root TCPTRACE_KO=$ROOT/build/$k/tcptrace.ko \
-		VM_TIMEOUT=$guest_timeout \
-		suite "guest-$k" selftests/vm/run-vm.sh "$k" \
-		"$ROOT/selftests/guest.sh" "$@"
-done
-
-if [ $# -eq 0 ]; then
-	suite fuzz ./fuzz/run.sh --seconds 20
-	suite stress selftests/stress/run.sh --quick
-	suite packaging selftests/packaging/run.sh
-	suite bench-quick selftests/bench/bench.sh --quick
-fi
-
-if [ -n "$debug_pid" ]; then
-	echo "# === debug: the pieces not started yet, here"
-	suite debug-stolen selftests/debug/check.sh --steal
-	echo "# === debug"
-	wait "$debug_pid"
-	rc=$?
-	cat "$OUT/debug.tap"
-	tally debug "$rc" "$OUT/debug.tap"
-fi
+	read -r rc secs <"$JOBS/$name.done"
+	cat "$OUT/$name.tap"
+	echo "# $name: $secs s"
+	tally "$name" "$rc" "$OUT/$name.tap"
+done < <(cat "$JOBS/main" "$JOBS/debug")
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -21,6 +21,8 @@
 #   --kernel  only this kernel (repeatable); default: the oldest, the
 #             newest and the -rt one of selftests/vm/kernels.sh and
 #             extra-kernels.sh (--long: all of them)
+#   --part P  quick: only one of its four guests (oldest, rt, newest,
+#             newest-smp2), so that make check can run them side by side
 #
 # Environment: TCPTRACE_KDIR, the kernel build tree (default: the
 # installed kernel's); TCPTRACE_GUEST_WRAP, a guest script that runs the
@@ -51,6 +53,7 @@ ROOT=$PWD
 OUT=$ROOT/selftests/out/stress
 MODE=quick
 SMP=1
+PART=
 kernels=()
 suites=()
 while [ $# -gt 0 ]; do
@@ -63,6 +66,10 @@ while [ $# -gt 0 ]; do
 		;;
 	--smp)
 		SMP=$2
+		shift
+		;;
+	--part)
+		PART=$2
 		shift
 		;;
 	-h | --help)
@@ -173,8 +180,26 @@ mkdir -p "$SB"
 # private copies: a concurrent build cannot swap them under a running guest
 cp tools/tcptrace "$SB/tcptrace"
 
+# part ROLE: this run runs that guest (all of them without --part)
+part() { [ -z "$PART" ] || [ "$PART" = "$1" ]; }
+# the --part a kernel serves, in quick mode
+part_of() {
+	if [ "$1" = "$newest" ]; then
+		part newest || part newest-smp2
+	elif [[ $1 == *-rt-* ]]; then
+		part rt
+	else
+		part oldest
+	fi
+}
+case $PART in
+'' | oldest | rt | newest | newest-smp2) ;;
+*) echo "not ok - unknown --part $PART"; echo "0 passed, 1 failed"; exit 1 ;;
+esac
+
 T0=$SECONDS
 for k in "${kernels[@]}"; do
+	[ ${#suites[@]} -gt 0 ] || [ "$MODE" = long ] || part_of "$k" || continue
 	mkdir -p "$SB/$k"
 	export VM_KERNEL_ROOT=${root_of[$k]-$given_root}
 	if ! make -s module KVER="$k" ${TCPTRACE_KDIR:+KDIR="$TCPTRACE_KDIR"} \
@@ -193,13 +218,14 @@ for k in "${kernels[@]}"; do
 		# kernel, debug/check.sh)
 		if [ "$MODE" = long ] || [ ${#kernels[@]} -eq 1 ] ||
 			[ "$k" = "$newest" ]; then
-			guest "$k-smp1" "$k" 1
+			! part newest || guest "$k-smp1" "$k" 1
 		elif [[ $k != *-rt-* ]]; then
 			guest "$k-smp1" "$k" 1 "${OLDEST_SUITES[@]}"
 		fi
 		if [ "$MODE" = long ] || [ "$k" = "$newest" ] ||
 			[[ $k == *-rt-* ]]; then
-			guest "$k-smp2" "$k" 2 "${SMP2_SUITES[@]}"
+			{ [ "$k" = "$newest" ] && ! part newest-smp2; } ||
+				guest "$k-smp2" "$k" 2 "${SMP2_SUITES[@]}"
 		fi
 	fi
 done
