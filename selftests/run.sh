@@ -81,9 +81,8 @@ worker() {	# worker OWN OTHER
 	done < <(tac "$JOBS/$2")
 }
 
-# The debug kernel's pieces, longest first (a warm make check run: the
-# seconds each took, boots included).  The worker that takes them starts
-# now, so that on a fresh machine the debug kernel builds while the other
+# The debug kernel's pieces, longest first.  The worker that takes them
+# starts now, so that on a fresh machine the debug kernel builds while the other
 # worker fetches and builds for the stock kernels.
 debug_pid=
 if [ $# -eq 0 ]; then
@@ -94,6 +93,8 @@ if [ $# -eq 0 ]; then
 	if [ "${TCPTRACE_WORKERS:-2}" -gt 1 ]; then
 		worker debug main &
 		debug_pid=$!
+		# should this script die first, the worker goes with it
+		trap 'kill "$debug_pid" 2>/dev/null' EXIT
 	fi
 else
 	touch "$JOBS/debug.ready"
@@ -166,7 +167,7 @@ if [ $# -eq 0 ]; then
 	stress newest
 	stress oldest
 fi
-printf '%s\n' "${guests[@]}" >>"$JOBS/main"
+[ ${#guests[@]} -eq 0 ] || printf '%s\n' "${guests[@]}" >>"$JOBS/main"
 if [ $# -eq 0 ]; then
 	job main packaging selftests/packaging/run.sh
 	job main fuzz ./fuzz/run.sh --seconds 20

@@ -62,21 +62,25 @@ echo "# debug kernel $k ($tree), ready after $((SECONDS - t0)) s" \
 exec 8>"$OUT/.build.lock"
 flock 8
 make -s cli || setup_failed "building the CLI"
-if ! make -s module KVER="$k" KDIR="$tree" >"$OUT/build.log" 2>&1; then
+# a build directory per debug kernel build: the release string stays the
+# same when the config changes, and a module built for another config
+# (another HZ, another task_struct) must not look up to date
+kbuild=$ROOT/build/debug-kernel-$(basename "$root")
+if ! make -s module KVER="$k" KDIR="$tree" BUILD="$kbuild" >"$OUT/build.log" 2>&1; then
 	cat "$OUT/build.log"
 	setup_failed "build module for $k"
 fi
 # private copies, per run: a guest of another run may be reading its own
 sb=build/debug-${only:-all}
 mkdir -p "$sb"
-cp "build/$k/tcptrace.ko" "$sb/tcptrace.ko" && cp tools/tcptrace "$sb/tcptrace" ||
+cp "$kbuild/tcptrace.ko" "$sb/tcptrace.ko" && cp tools/tcptrace "$sb/tcptrace" ||
 	setup_failed "copying the module and the CLI"
 flock -u 8
 export VM_KERNEL_ROOT=$root TCPTRACE_KDIR=$tree STRESS_BUILD=build/stress-debug-${only:-all}
 
 # Under TCG kmemleak (a stack trace per allocation) makes this kernel 2.5
 # times slower than with the other checks only.  So the guest suites (in
-# three guests) and the stress subset below run with kmemleak off
+# four guests) and the stress subset below run with kmemleak off
 # (lockdep, atomic-sleep, PROVE_RCU, KASAN and the lockup and stall
 # detectors on), and the tests that load, fail, unload and leave
 # namespaces behind with kmemleak on (the kmemleak guest: all the other
