@@ -142,6 +142,9 @@ done
 # (selftests/vm/extra-kernels.sh): Debian 11's 5.10, Debian 13's newest 7.x
 # (built in a trixie chroot, selftests/vm/build-chroot.sh).
 mapfile -t extra < <(selftests/vm/extra-kernels.sh)
+# the stress jobs take the same ones: a newer 7.x published meanwhile
+# would be a kernel nothing was built for
+extra_kernels=$(printf '%s\n' "${extra[@]}")
 for line in "${extra[@]}"; do
 	read -r k root <<<"$line"
 	if [ "$root" = - ]; then
@@ -161,6 +164,7 @@ done
 # packaging 510, fuzz 300, bench-quick 85).
 stress() {	# stress PART
 	job main "stress-$1" env STRESS_BUILD="build/stress-$1" \
+		TCPTRACE_EXTRA_KERNELS="$extra_kernels" \
 		selftests/stress/run.sh --quick --part "$1"
 }
 if [ $# -eq 0 ]; then

@@ -28,7 +28,8 @@
 # installed kernel's); TCPTRACE_GUEST_WRAP, a guest script that runs the
 # stress guest script (selftests/debug/guest.sh: kmemleak); VM_KERNEL_ROOT
 # (see run-vm.sh); STRESS_TAG, appended to the guests' names; STRESS_BUILD,
-# where the private copies of the module and the CLI go (build/stress).
+# where the private copies of the module and the CLI go (build/stress);
+# TCPTRACE_EXTRA_KERNELS, extra-kernels.sh's output, when known already.
 #   SUITE     run only these suites (test_device, test_lifecycle, ...; or
 #             only some tests: test_overflow:overflow_without_reader_exact)
 #             in one guest with --smp N vCPUs (default 1)
@@ -94,9 +95,14 @@ for k in "${kernels[@]}"; do
 	[ -n "${root_of[$k]+set}" ] || need_extra=1
 done
 if [ -z "$given_root" ] && [ "$need_extra" = 1 ]; then
+	# make check found them once for all its jobs
 	while read -r k r; do
-		[ "$r" = - ] || root_of[$k]=$r
-	done < <(selftests/vm/extra-kernels.sh)
+		[ -z "$k" ] || [ "$r" = - ] || root_of[$k]=$r
+	done < <(if [ -n "${TCPTRACE_EXTRA_KERNELS+set}" ]; then
+		printf '%s\n' "$TCPTRACE_EXTRA_KERNELS"
+	else
+		selftests/vm/extra-kernels.sh
+	fi)
 fi
 if [ ${#kernels[@]} -eq 0 ]; then
 	[ ${#root_of[@]} -gt 0 ] || { echo "not ok - no kernel to test"; echo "0 passed, 1 failed"; exit 1; }
