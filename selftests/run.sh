@@ -27,12 +27,13 @@ failed=0
 . "$ROOT/selftests/tally.sh"
 
 suite() {	# suite NAME CMD...: run it here, output shown as it comes
-	local name=$1 rc
+	local name=$1 rc t0=$SECONDS
 	shift
-	echo "# === $name"
+	echo "# === $name ($(date +%T))"
 	"$@" 2>&1 | tee "$OUT/$name.tap"
 	rc=${PIPESTATUS[0]}
 	tally "$name" "$rc" "$OUT/$name.tap"
+	echo "# $name: $((SECONDS - t0)) s"
 }
 
 make -s cli || { echo "not ok - building the CLI"; echo "0 passed, 1 failed"; exit 1; }
@@ -62,11 +63,11 @@ job() {	# job QUEUE NAME CMD...
 run_job() {	# run_job NAME WORKER CMD
 	local name=$1 t0=$SECONDS rc
 	mkdir "$JOBS/$name.claim" 2>/dev/null || return 0
-	echo "# $name: started (worker $2)"
+	echo "# $(date +%T) $name: started (worker $2)"
 	eval "$3" >"$OUT/$name.tap" 2>&1 </dev/null
 	rc=$?
 	echo "$rc $((SECONDS - t0))" >"$JOBS/$name.done"
-	echo "# $name: exit $rc after $((SECONDS - t0)) s (worker $2)"
+	echo "# $(date +%T) $name: exit $rc after $((SECONDS - t0)) s (worker $2)"
 }
 
 worker() {	# worker OWN OTHER
@@ -180,6 +181,7 @@ if [ $# -eq 0 ]; then
 	job main bench-quick selftests/bench/bench.sh --quick
 fi
 touch "$JOBS/main.ready"
+echo "# $(date +%T) the stock kernels' modules built after $SECONDS s"
 worker main debug
 
 if [ -n "$debug_pid" ]; then
@@ -201,5 +203,6 @@ while read -r name _; do
 	tally "$name" "$rc" "$OUT/$name.tap"
 done < <(cat "$JOBS/main" "$JOBS/debug")
 
+echo "# make check: $SECONDS s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
