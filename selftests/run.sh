@@ -39,11 +39,6 @@ suite() {	# suite NAME CMD...: run it here, output shown as it comes
 make -s cli || { echo "not ok - building the CLI"; echo "0 passed, 1 failed"; exit 1; }
 export TCPTRACE_CLI=$ROOT/tools/tcptrace
 
-suite cli python3 selftests/cli/test_cli.py
-suite style selftests/style.sh
-# KUnit's timing checks want the machine to themselves: before the rest
-[ $# -gt 0 ] || suite kunit selftests/kunit/run.sh
-
 # The job queues, a file each ("NAME COMMAND" lines); NAME.claim is made
 # by the worker that runs it, NAME.done holds "EXIT SECONDS".
 JOBS=$OUT/jobs
@@ -83,8 +78,9 @@ worker() {	# worker OWN OTHER
 }
 
 # The debug kernel's pieces, longest first.  The worker that takes them
-# starts now, so that on a fresh machine the debug kernel builds while the other
-# worker fetches and builds for the stock kernels.
+# starts first, so that on a fresh machine the debug kernel builds while
+# the host-side suites run and the stock kernels are fetched and built
+# for.
 debug_pid=
 if [ $# -eq 0 ]; then
 	for p in kmemleak diag topology stress foundation handshake; do
@@ -100,6 +96,12 @@ if [ $# -eq 0 ]; then
 else
 	touch "$JOBS/debug.ready"
 fi
+
+# The host-side suites, beside the debug worker's first job (on a fresh
+# machine: the debug kernel's build, which takes the longest to start).
+suite cli python3 selftests/cli/test_cli.py
+suite style selftests/style.sh
+[ $# -gt 0 ] || suite kunit selftests/kunit/run.sh
 
 # A guest suite takes about 5 minutes; beside a cold build of the debug
 # kernel (a fresh machine) it took 13.  The bound catches hangs.
