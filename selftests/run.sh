@@ -129,16 +129,17 @@ build() {
 # the debug kernel (PREEMPT_RT with lockdep) runs DNAT, forwarding and a
 # bridge (selftests/debug/check.sh).
 RT_SUITES=(test_foundation test_handshake test_diag test_edges test_reasons)
-guests=()
+# the guest suites' jobs, queued here and put in the main queue below
+: >"$JOBS/guests"
 for k in $kernels; do
 	suites=("$@")
 	if [ $# -eq 0 ] && [[ $k == *-rt-* ]]; then
 		suites=("${RT_SUITES[@]}")
 	fi
 	build "$k" || continue
-	guests+=("guest-$k $(printf '%q ' env TCPTRACE_KO="$ROOT/build/$k/tcptrace.ko" \
+	job guests "guest-$k" env TCPTRACE_KO="$ROOT/build/$k/tcptrace.ko" \
 		VM_TIMEOUT="$guest_timeout" selftests/vm/run-vm.sh "$k" \
-		"$ROOT/selftests/guest.sh" "${suites[@]}")")
+		"$ROOT/selftests/guest.sh" "${suites[@]}"
 done
 
 # Kernels of other Debian releases, fetched into a cache, never installed
@@ -156,9 +157,9 @@ for line in "${extra[@]}"; do
 		continue
 	fi
 	build "$k" || continue
-	guests+=("guest-$k $(printf '%q ' env VM_KERNEL_ROOT="$root" \
+	job guests "guest-$k" env VM_KERNEL_ROOT="$root" \
 		TCPTRACE_KO="$ROOT/build/$k/tcptrace.ko" VM_TIMEOUT="$guest_timeout" \
-		selftests/vm/run-vm.sh "$k" "$ROOT/selftests/guest.sh" "$@")")
+		selftests/vm/run-vm.sh "$k" "$ROOT/selftests/guest.sh" "$@"
 done
 
 # The main queue: long jobs first, short ones last, where the debug
@@ -174,7 +175,7 @@ if [ $# -eq 0 ]; then
 	stress newest
 	stress oldest
 fi
-[ ${#guests[@]} -eq 0 ] || printf '%s\n' "${guests[@]}" >>"$JOBS/main"
+cat "$JOBS/guests" >>"$JOBS/main"
 if [ $# -eq 0 ]; then
 	job main packaging selftests/packaging/run.sh
 	job main fuzz ./fuzz/run.sh --seconds 20
