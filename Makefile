@@ -26,8 +26,9 @@ MODSRC := Kbuild VERSION module/compat.mk \
 CC ?= cc
 CLI_CFLAGS := -DTCPTRACE_VERSION=\"$(shell cat VERSION)\" -O2 -g -Wall -Wextra -Wno-unused-parameter -std=gnu11 \
 	-D_GNU_SOURCE -Imodule $(CFLAGS)
-CLI_SRC := tools/tcptrace.c tools/explain.c tools/nsfacts.c module/record.c
-CLI_HDR := module/record.h module/uapi/tcptrace.h tools/explain.h \
+CLI_SRC := tools/tcptrace.c tools/metrics.c tools/explain.c tools/nsfacts.c \
+	module/record.c
+CLI_HDR := module/record.h module/uapi/tcptrace.h tools/cli.h tools/explain.h \
 	   tools/nsfacts.h
 
 .PHONY: all module cli clean load unload demo check deps checkpatch sparse \

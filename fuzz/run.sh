@@ -122,8 +122,8 @@ sources_of() {
 	case $1 in
 	options) echo "module/options.c" ;;
 	record) echo "module/record.c" ;;
-	cli) echo "module/record.c tools/explain.c tools/nsfacts.c" ;;
-	wire) echo "module/record.c module/options.c tools/explain.c tools/nsfacts.c" ;;
+	cli) echo "module/record.c tools/metrics.c tools/explain.c tools/nsfacts.c" ;;
+	wire) echo "module/record.c module/options.c tools/metrics.c tools/explain.c tools/nsfacts.c" ;;
 	esac
 }
 
@@ -188,7 +188,7 @@ done
 # --- the real CLI, ASan + UBSan, over every saved record stream --------
 asan_cli=$OUT/tcptrace-asan
 if "$CC" "${CFLAGS[@]}" "${SAN[@]}" -o "$asan_cli" tools/tcptrace.c \
-	tools/explain.c tools/nsfacts.c module/record.c >"$LOG/build-cli-asan.log" 2>&1; then
+	tools/metrics.c tools/explain.c tools/nsfacts.c module/record.c >"$LOG/build-cli-asan.log" 2>&1; then
 	ok "build tools/tcptrace with ASan+UBSan"
 else
 	sed 's/^/# /' "$LOG/build-cli-asan.log" | head -n 30

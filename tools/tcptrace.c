@@ -32,6 +32,7 @@
 #include <linux/sock_diag.h>
 
 #include "record.h"
+#include "cli.h"
 #include "explain.h"
 #include "nsfacts.h"
 
@@ -43,8 +44,6 @@
 #ifndef TCPTRACE_VERSION
 #define TCPTRACE_VERSION "dev"
 #endif
-
-enum { EX_OK = 0, EX_RUNTIME = 1, EX_USAGE = 2, EX_DATA = 3 };
 
 struct filter {
 	int port;		/* -1: any */
@@ -80,7 +79,7 @@ static long printed;
 
 static void ob_flush(void);
 
-static void die(int code, const char *fmt, ...)
+void die(int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -962,6 +961,16 @@ static void cg_set_filter(const char *arg)
 	    access(cgmap.path, F_OK))
 		fprintf(stderr, "tcptrace: --cgroup %s: no such cgroup (yet) in "
 			"%s\n", f, mount);
+}
+
+const char *tt_cgroup_path(uint64_t id, size_t *len)
+{
+	const struct cgent *e = cg_lookup(id);
+
+	if (!e)
+		return NULL;
+	*len = e->tlen;
+	return e->text;
 }
 
 /* ,"cgroup_id":%llu,"cgroup":"%s" or null */
@@ -2384,10 +2393,10 @@ static bool handle_buffer(const void *buf, size_t len, size_t *used)
 
 /* --- device -------------------------------------------------------- */
 
-static int open_device(void)
+int tt_open_device(const char *path)
 {
 	uint32_t abi = 0;
-	int fd = open(opt.device, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 
 	if (fd < 0) {
 		switch (errno) {
@@ -2395,34 +2404,39 @@ static int open_device(void)
 		case ENODEV:
 		case ENXIO:
 			die(EX_RUNTIME, "%s: no such device: is the tcptrace "
-			    "module loaded? (modprobe tcptrace)", opt.device);
+			    "module loaded? (modprobe tcptrace)", path);
 			break;
 		case EACCES:
 		case EPERM:
 			die(EX_RUNTIME, "%s: permission denied: run as root "
-			    "(needs CAP_NET_ADMIN)", opt.device);
+			    "(needs CAP_NET_ADMIN)", path);
 			break;
 		case EBUSY:
 			die(EX_RUNTIME, "%s: busy: another tcptrace reader has "
-			    "it open (one reader at a time)", opt.device);
+			    "it open (one reader at a time)", path);
 			break;
 		case EOPNOTSUPP:
 			die(EX_RUNTIME, "%s: readers in a container need "
 			    "Linux 5.12 or later (network namespace cookies); "
-			    "read from the host", opt.device);
+			    "read from the host", path);
 			break;
 		default:
-			die(EX_RUNTIME, "%s: %s", opt.device, strerror(errno));
+			die(EX_RUNTIME, "%s: %s", path, strerror(errno));
 		}
 	}
 	if (ioctl(fd, TCPTRACE_IOC_VERSION, &abi) < 0)
 		die(EX_DATA, "%s: not a tcptrace device (version ioctl: %s)",
-		    opt.device, strerror(errno));
+		    path, strerror(errno));
 	if (abi != TCPTRACE_ABI_VERSION)
 		die(EX_DATA, "ABI version mismatch: module speaks v%u, this "
 		    "tcptrace speaks v%u: install matching module and CLI",
 		    abi, TCPTRACE_ABI_VERSION);
 	return fd;
+}
+
+static int open_device(void)
+{
+	return tt_open_device(opt.device);
 }
 
 /*
@@ -2610,6 +2624,11 @@ static int do_stats(bool reset)
 	return EX_OK;
 }
 
+uint64_t tt_now_ns(int c)
+{
+	return now_ns(c);
+}
+
 static uint64_t now_ns(clockid_t c)
 {
 	struct timespec ts;
@@ -2738,7 +2757,7 @@ static void open_capture(const char *path)
 		die(EX_RUNTIME, "%s: %s", path, strerror(errno));
 }
 
-static int read_file(const char *path)
+int tt_read_capture(const char *path, tt_records_fn handle_buffer)
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
 	static uint64_t buf[(1 << 20) / 8];
@@ -2907,6 +2926,8 @@ int main(int argc, char **argv)
 	char *end;
 	int c, fd;
 
+	if (argc > 1 && !strcmp(argv[1], "metrics"))
+		return metrics_main(argc - 1, argv + 1);
 	while ((c = getopt_long(argc, argv, "jp:c:d:D:r:w:46Vh", lo, NULL)) !=
 	       -1) {
 		switch (c) {
@@ -3011,7 +3032,7 @@ int main(int argc, char **argv)
 	if (stats || reset)
 		return do_stats(reset);
 	if (opt.input)
-		return read_file(opt.input);
+		return tt_read_capture(opt.input, handle_buffer);
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
