@@ -1,0 +1,309 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""
+tcptrace metrics, end to end through Debian's own Prometheus, run as
+root inside a guest by selftests/run.sh: the exporter serves, Prometheus
+scrapes it every second, a known workload runs (connections, refused
+ones, a SYN a firewall drops, an RST a router forges), and the values
+are read back from Prometheus' HTTP API, not from the exporter.  Also:
+the example rules pass promtool, the exposition passes promtool's lint,
+and a storm of ports stays within --top-ports.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ktap import test, run, check, eq, diag  # noqa: E402
+from lib import (load, unload, new_port, sh, Net, CLI, KVER,  # noqa: E402
+                 kill_tracers, ns_py, nft, TIMEOUT, LISTENER)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+RULES = os.path.join(ROOT, "packaging/examples/prometheus/tcptrace.rules.yml")
+EXPORTER = "127.0.0.1:19883"
+PROM = "127.0.0.1:19090"
+
+
+def http_get(url, timeout=10):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.status, r.read().decode()
+
+
+class Stack:
+    """The exporter and a Prometheus scraping it every second."""
+
+    def __init__(self, *args):
+        self.dir = tempfile.mkdtemp(prefix="prom")
+        self.exp = subprocess.Popen([CLI, "metrics", "--listen", EXPORTER,
+                                     *args], stderr=subprocess.PIPE)
+        deadline = time.time() + TIMEOUT
+        while True:
+            check(self.exp.poll() is None,
+                  "exporter exited: %s" % self.exp.stderr.read())
+            try:
+                if http_get("http://%s/metrics" % EXPORTER)[0] == 200:
+                    break
+            except OSError:
+                pass
+            check(time.time() < deadline, "exporter never served")
+            time.sleep(0.2)
+        cfg = os.path.join(self.dir, "prometheus.yml")
+        with open(cfg, "w") as f:
+            f.write("global:\n  scrape_interval: 1s\n"
+                    "  evaluation_interval: 1s\n"
+                    "rule_files: [%s]\n"
+                    "scrape_configs:\n  - job_name: tcptrace\n"
+                    "    static_configs:\n      - targets: ['%s']\n"
+                    % (RULES, EXPORTER))
+        self.prom = subprocess.Popen(
+            ["prometheus", "--config.file=" + cfg,
+             "--storage.tsdb.path=" + os.path.join(self.dir, "data"),
+             "--web.listen-address=" + PROM, "--log.level=warn"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.time() + 6 * TIMEOUT
+        while True:
+            check(self.prom.poll() is None,
+                  "prometheus exited: %s" % self.prom.stderr.read()[-2000:])
+            try:
+                if http_get("http://%s/-/ready" % PROM)[0] == 200 and \
+                        self.value('up{job="tcptrace"}') == 1:
+                    break
+            except OSError:
+                pass
+            check(time.time() < deadline, "prometheus never scraped")
+            time.sleep(0.5)
+
+    def query(self, q, at=None):
+        url = "http://%s/api/v1/query?query=%s" % (PROM,
+                                                   urllib.parse.quote(q))
+        if at is not None:
+            url += "&time=%.3f" % at
+        st, body = http_get(url)
+        r = json.loads(body)
+        eq(r["status"], "success", "query %s" % q)
+        return r["data"]["result"]
+
+    def value(self, q, at=None):
+        """The one value of @q (a sum, say), 0 when it has no series."""
+        res = self.query(q, at)
+        check(len(res) <= 1, "%s: one series: %r" % (q, res))
+        return float(res[0]["value"][1]) if res else 0.0
+
+    def scraped(self):
+        """Wait for two scrapes after now: the exporter's counts as of
+        now are in Prometheus."""
+        t0 = time.time()
+        deadline = t0 + TIMEOUT
+        while True:
+            last = self.value('timestamp(up{job="tcptrace"})')
+            if last > t0 + 1.0:
+                return
+            check(time.time() < deadline, "no scrape after the workload")
+            time.sleep(0.5)
+
+    def stop(self):
+        for p in (self.prom, self.exp):
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+SERVER = r"""
+import socket, sys
+ls = socket.socket(); ls.bind(("0.0.0.0", %d)); ls.listen(64)
+print("ready", flush=True)
+for i in range(%d):
+    a, _ = ls.accept()
+    a.recv(10)
+    a.close()
+print("done", flush=True)
+sys.stdin.readline()
+"""
+
+MIDDLEBOX_SERVER = r"""
+import socket, sys
+ls = socket.socket(); ls.bind(("0.0.0.0", %d)); ls.listen()
+print("ready", flush=True)
+a, _ = ls.accept()
+a.settimeout(10)
+try:
+    a.recv(100)
+except Exception:
+    pass
+sys.stdin.readline()
+"""
+
+
+def ready(p):
+    eq(p.stdout.readline().strip(), "ready", "server ready")
+
+
+@test
+def prometheus_counts_a_known_workload():
+    """N connections, M refused, one SYN a firewall drops, one RST a
+    router forges: Prometheus holds exactly those counts."""
+    check(shutil.which("prometheus"), "prometheus installed (make deps)")
+    load()
+    kill_tracers()
+    n_ok, n_refused = 5, 3
+    p_ok, p_refused, p_drop, p_mb = (new_port() for _ in range(4))
+    with Net(router=True) as n:
+        nft("tts", "table inet fw {\n chain in {\n"
+            "  type filter hook input priority 0;\n"
+            "  tcp dport %d tcp flags syn drop\n }\n}" % p_drop)
+        nft("ttr", "table inet mb {\n chain fwd {\n"
+            "  type filter hook forward priority 0;\n"
+            "  ip daddr %s tcp dport %d tcp flags & psh == psh"
+            " reject with tcp reset\n }\n}" % (n.server, p_mb))
+        sh("ip netns exec ttc sysctl -qw net.ipv4.tcp_syn_retries=1")
+        srv = n.bg("tts", SERVER % (p_ok, n_ok))
+        ready(srv)
+        mb = n.bg("tts", MIDDLEBOX_SERVER % p_mb)
+        ready(mb)
+        drop = n.bg("tts", LISTENER % p_drop)
+        s = Stack()
+        try:
+            t0 = time.time()
+            ns_py("ttc", "import socket\n"
+                  "for i in range(%d):\n"
+                  "    c = socket.create_connection(('%s', %d))\n"
+                  "    c.sendall(b'x'); c.recv(10); c.close()\n"
+                  "for i in range(%d):\n"
+                  "    c = socket.socket()\n"
+                  "    assert c.connect_ex(('%s', %d)) != 0\n"
+                  "    c.close()\n"
+                  "c = socket.socket()\n"
+                  "assert c.connect_ex(('%s', %d)) != 0\n"
+                  "c = socket.create_connection(('%s', %d))\n"
+                  "c.sendall(b'GET /\\r\\n')\n"
+                  "try:\n    c.recv(10)\nexcept ConnectionResetError:\n"
+                  "    print('reset')\n"
+                  % (n_ok, n.server, p_ok, n_refused, n.server, p_refused,
+                     n.server, p_drop, n.server, p_mb))
+            eq(srv.stdout.readline().strip(), "done", "server accepted all")
+            # the closes and the unanswered SYN's diagnosis come later
+            time.sleep(4)
+            s.scraped()
+            t1 = time.time()
+
+            def inc(q):
+                return s.value("sum(%s)" % q, t1) - s.value("sum(%s)" % q, t0)
+
+            def hs(port, role, outcome="established"):
+                return inc('tcptrace_handshakes_total{port="%d",role="%s",'
+                           'outcome="%s"}' % (port, role, outcome))
+
+            eq(hs(p_ok, "server"), n_ok, "server handshakes on port %d" % p_ok)
+            eq(hs(p_ok, "client"), n_ok, "client handshakes")
+            eq(inc('tcptrace_handshake_duration_seconds_count{port="%d",'
+                   'role="server"}' % p_ok), n_ok, "latency histogram count")
+            eq(inc('tcptrace_connections_closed_total{port="%d",end="fin"}'
+                   % p_ok), 2 * n_ok, "closed with FIN, both ends")
+            eq(inc('tcptrace_connection_duration_seconds_count{port="%d"}'
+                   % p_ok), 2 * n_ok, "duration histogram count")
+            eq(inc('tcptrace_sent_bytes_total{port="%d"}' % p_ok), n_ok,
+               "one byte sent per connection (the server sent none)")
+            eq(inc('tcptrace_resets_total{port="%d",direction="sent",'
+                   'cause="no_socket"}' % p_refused), n_refused,
+               "RSTs sent for the closed port")
+            eq(inc('tcptrace_resets_total{port="%d",direction="received"}'
+                   % p_refused), n_refused, "RSTs the client accepted")
+            eq(inc('tcptrace_connections_closed_total{port="%d",'
+                   'end="refused"}' % p_refused), n_refused, "refused ends")
+            cause = 'cause="drop_reason",reason="NETFILTER_DROP"' \
+                if KVER >= (5, 17) else 'cause="unanswered"'
+            eq(inc('tcptrace_syns_unanswered_total{port="%d",role="server",'
+                   '%s}' % (p_drop, cause)), 1, "the SYN the firewall dropped")
+            eq(inc('tcptrace_syns_unanswered_total{port="%d",role="client"}'
+                   % p_drop), 1, "the client's SYN never answered")
+            eq(inc('tcptrace_resets_total{port="%d",direction="received",'
+                   'suspected_middlebox="true"}' % p_mb), 1,
+               "the forged RST, counted apart")
+            eq(inc('tcptrace_resets_total{port="%d",direction="sent",'
+                   'cause="reject"}' % p_mb), 1, "the router's rule made it")
+            eq(s.value("sum(tcptrace_exporter_records_lost_total)", t1), 0,
+               "nothing lost")
+            # the example rules, evaluated by this Prometheus
+            deadline = time.time() + TIMEOUT
+            while not s.query('ALERTS{alertname="TcptraceForgedResets",'
+                              'port="%d"}' % p_mb):
+                check(time.time() < deadline, "the forged-RST alert fired")
+                time.sleep(1)
+        finally:
+            s.stop()
+            for p in (srv, mb, drop):
+                p.kill()
+    unload()
+
+
+@test
+def rules_and_exposition_pass_promtool():
+    check(shutil.which("promtool"), "promtool installed (make deps)")
+    r = sh("promtool check rules %s" % RULES, False)
+    eq(r.returncode, 0, "promtool check rules: %s%s" % (r.stdout, r.stderr))
+    load()
+    kill_tracers()
+    port = new_port()
+    sh("python3 -c \"import socket\nfor i in range(3):\n"
+       "  s = socket.socket(); s.connect_ex(('127.0.0.1', %d)); s.close()\""
+       % port)
+    out = sh("%s metrics --once" % CLI).stdout
+    check("tcptrace_resets_total{" in out, "some RSTs counted")
+    r = subprocess.run(["promtool", "check", "metrics"], input=out,
+                       capture_output=True, text=True)
+    eq(r.returncode, 0, "promtool check metrics: %s%s" % (r.stdout, r.stderr))
+    unload()
+
+
+@test
+def port_storm_stays_within_top_ports():
+    """Refused connects to 300 ports, --top-ports 5: at most 6 port
+    label values (5 and "other"), and no event lost to the bound."""
+    load()
+    kill_tracers()
+    base = 40000
+    out = subprocess.Popen([CLI, "metrics", "--listen", EXPORTER,
+                            "--top-ports", "5"], stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + TIMEOUT
+        while True:
+            try:
+                http_get("http://%s/metrics" % EXPORTER)
+                break
+            except OSError:
+                check(time.time() < deadline, "exporter serves")
+                time.sleep(0.2)
+        sh("python3 -c \"import socket\nfor p in range(%d, %d):\n"
+           "  s = socket.socket(); s.connect_ex(('127.0.0.1', p)); "
+           "s.close()\"" % (base, base + 300))
+        time.sleep(1)
+        body = http_get("http://%s/metrics" % EXPORTER)[1]
+    finally:
+        out.terminate()
+        out.wait()
+    ports, sent = set(), 0
+    for line in body.splitlines():
+        if line.startswith("tcptrace_resets_total{") and \
+                'direction="sent"' in line:
+            ports.add(line.split('port="')[1].split('"')[0])
+            sent += int(line.rsplit(" ", 1)[1])
+    diag("port labels: %s" % sorted(ports))
+    check(len(ports) <= 6 and "other" in ports, "bounded: %r" % ports)
+    eq(sent, 300, "every RST counted, under its port or other")
+    unload()
+
+
+if __name__ == "__main__":
+    run()
