@@ -653,6 +653,69 @@ def durations_round_like_printf():
     eq(got, want, "durations")
 
 
+def metrics(data, *args, env=None):
+    with tempfile.NamedTemporaryFile(delete=False) as f:
+        f.write(data)
+    try:
+        r = subprocess.run([CLI, "metrics", "-r", f.name, *args],
+                           capture_output=True, text=True,
+                           env=None if env is None else
+                           dict(os.environ, **env))
+    finally:
+        os.unlink(f.name)
+    eq(r.returncode, 0, "metrics -r: %s" % r.stderr)
+    return {ln.rsplit(" ", 1)[0]: float(ln.rsplit(" ", 1)[1])
+            for ln in r.stdout.splitlines() if ln and ln[0] != "#"}, r.stdout
+
+
+@test
+def metrics_count_what_records_say():
+    """tcptrace metrics -r: the counts, their labels (a cgroup path with a
+    quote escaped), and the port bound."""
+    with FakeCgroups('/k8s/pod"1') as cg:
+        pod = cg.id('/k8s/pod"1')
+        data = (diag_rec(4, cause=5, sport=40001, dport=443, flags=1,
+                         cg=pod, sock=0) * 2 +
+                diag_rec(1, cause=1, reason=b"NETFILTER_DROP", sport=8080,
+                         dport=40002, cg=pod, sock=0) +
+                diag_rec(7, sport=40003, dport=443, cg=pod) +
+                diag_rec(8, cause=10, sport=40003, dport=443, cg=pod) +
+                b"".join(diag_rec(3, cause=5, sport=p, dport=40004, cg=pod,
+                                  sock=0) for p in range(1000, 1010)) +
+                conn_rec(sock=9, old=4, sport=40005, dport=80, cg=pod) +
+                lost_rec(3))
+        m, text = metrics(data, "--top-ports", "4", env=cg.env)
+    lab = 'netns="4026531840",cgroup="/k8s/pod\\"1"'
+    eq(m.get('tcptrace_resets_total{%s,port="443",direction="received",'
+             'cause="no_socket",suspected_middlebox="true",reason=""}' % lab),
+       2.0, "RSTs in, middlebox, service port 443: %s" % text)
+    eq(m.get('tcptrace_syns_unanswered_total{%s,port="8080",role="server",'
+             'cause="drop_reason",reason="NETFILTER_DROP"}' % lab), 1.0,
+       "unanswered SYN with its reason")
+    eq(m.get('tcptrace_time_wait_entered_total{%s}' % lab), 1.0, "TIME_WAIT")
+    eq(m.get('tcptrace_time_wait_ended_total{%s,cause="expired"}' % lab),
+       1.0, "TIME_WAIT expired")
+    sent = {k: v for k, v in m.items()
+            if k.startswith("tcptrace_resets_total") and "sent" in k}
+    ports = {k.split('port="')[1].split('"')[0] for k in sent}
+    eq(len(ports), 3, "443 and 8080 took two of 4 port labels, so 2 of "
+       "the 10 sent-RST ports got one, the rest other: %s" % sorted(ports))
+    check("other" in ports, "other: %s" % sorted(ports))
+    eq(sum(sent.values()), 10.0, "every RST counted")
+    # its service port 80 came after the 4 labels were taken
+    eq(m.get('tcptrace_connections_closed_total{%s,port="other",end="fin"}'
+             % lab), 1.0, "a connection closed, port 80 counted as other")
+    eq(m.get('tcptrace_sent_bytes_total{%s,port="other"}' % lab), 5.0,
+       "bytes")
+    eq(m.get("tcptrace_exporter_records_lost_total"), 3.0, "lost reported")
+    check("# TYPE tcptrace_handshake_duration_seconds histogram" in text,
+          "histogram typed")
+    if shutil.which("promtool"):
+        r = subprocess.run(["promtool", "check", "metrics"], input=text,
+                           capture_output=True, text=True)
+        eq(r.returncode, 0, "promtool: %s%s" % (r.stdout, r.stderr))
+
+
 @test
 def dkms_version_is_the_tree_version():
     top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
