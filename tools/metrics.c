@@ -122,6 +122,7 @@ static const char *const role_v[] = { "", "client", "server" };
 static const char *const outcome_v[] = {
 	"", "established", "reset", "failed", "timeout",
 };
+
 static const char *const dir_v[] = { "sent", "received" };
 static const char *const path_v[] = { "local", "forwarded" };
 static const char *const cause_v[] = {
@@ -130,6 +131,7 @@ static const char *const cause_v[] = {
 	"expired", "reused", "killed", "reject", "tw_refused",
 	"challenge_ack", "syn_queue_full",
 };
+
 static const char *const end_v[] = {
 	"fin", "rst_in", "rst_out", "aborted", "refused", "timeout",
 	"failed",
@@ -675,6 +677,13 @@ static void out_metric(struct out *o, enum metric m)
 	}
 }
 
+static void out_plain(struct out *o, const char *name, const char *type,
+		      const char *help, unsigned long long v)
+{
+	outf(o, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name,
+	     type, name, v);
+}
+
 static void out_module(struct out *o)
 {
 	struct tcptrace_stats st = { 0 };
@@ -711,10 +720,9 @@ static void out_module(struct out *o)
 	if (ex.fd < 0 || ioctl(ex.fd, TCPTRACE_IOC_STATS, &st) < 0)
 		return;
 	for (i = 0; i < ARRAY_SIZE(f); i++)
-		outf(o, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", f[i].name,
-		     f[i].help, f[i].name, f[i].type, f[i].name,
-		     *(const unsigned long long *)((const char *)&st +
-						     f[i].off));
+		out_plain(o, f[i].name, f[i].type, f[i].help,
+			  *(const unsigned long long *)((const char *)&st +
+							  f[i].off));
 }
 
 static void render(struct out *o)
@@ -726,28 +734,23 @@ static void render(struct out *o)
 	for (m = 0; m < NR_METRICS; m++)
 		out_metric(o, m);
 	out_module(o);
-	outf(o, "# HELP tcptrace_exporter_start_time_seconds When this exporter started: its counters count from then.\n"
+	outf(o, "# HELP tcptrace_exporter_start_time_seconds When this "
+	     "exporter started: its counters count from then.\n"
 	     "# TYPE tcptrace_exporter_start_time_seconds gauge\n"
 	     "tcptrace_exporter_start_time_seconds %.3f\n", ex.start);
-	outf(o, "# HELP tcptrace_exporter_records_total Records this exporter read.\n"
-	     "# TYPE tcptrace_exporter_records_total counter\n"
-	     "tcptrace_exporter_records_total %llu\n",
-	     (unsigned long long)ex.records);
-	outf(o, "# HELP tcptrace_exporter_records_lost_total Records the module reported lost to this exporter (its buffer was full).\n"
-	     "# TYPE tcptrace_exporter_records_lost_total counter\n"
-	     "tcptrace_exporter_records_lost_total %llu\n",
-	     (unsigned long long)ex.lost_reported);
-	outf(o, "# HELP tcptrace_exporter_series Label sets this exporter holds, of --max-series.\n"
-	     "# TYPE tcptrace_exporter_series gauge\n"
-	     "tcptrace_exporter_series %lu\n", nseries);
-	outf(o, "# HELP tcptrace_exporter_series_overflow_total Events counted under netns and cgroup \"other\": --max-series reached.\n"
-	     "# TYPE tcptrace_exporter_series_overflow_total counter\n"
-	     "tcptrace_exporter_series_overflow_total %llu\n",
-	     (unsigned long long)ex.series_over);
-	outf(o, "# HELP tcptrace_exporter_untracked_connections_total Connections whose duration and end cause were not followed: --max-conns reached.\n"
-	     "# TYPE tcptrace_exporter_untracked_connections_total counter\n"
-	     "tcptrace_exporter_untracked_connections_total %llu\n",
-	     (unsigned long long)ex.untracked);
+	out_plain(o, "tcptrace_exporter_records_total", "counter",
+		  "Records this exporter read.", ex.records);
+	out_plain(o, "tcptrace_exporter_records_lost_total", "counter",
+		  "Records the module reported lost to this exporter (its "
+		  "buffer was full).", ex.lost_reported);
+	out_plain(o, "tcptrace_exporter_series", "gauge",
+		  "Label sets this exporter holds, of --max-series.", nseries);
+	out_plain(o, "tcptrace_exporter_series_overflow_total", "counter",
+		  "Events counted under netns and cgroup \"other\": "
+		  "--max-series reached.", ex.series_over);
+	out_plain(o, "tcptrace_exporter_untracked_connections_total",
+		  "counter", "Connections whose duration and end were not "
+		  "followed: too many open at once.", ex.untracked);
 }
 
 /* --- serving -------------------------------------------------------- */
