@@ -443,7 +443,8 @@ static void on_diag(const struct tcptrace_diag_rec *d)
 	case TCPTRACE_DIAG_RST_OUT:
 	case TCPTRACE_DIAG_RST_IN:
 		c = d->sock_cookie ? *conn_slot(d->sock_cookie) : NULL;
-		port = c ? c->port : service_port(0, d->sport, d->dport);
+		port = c && c->port >= 0 ? c->port :
+		       service_port(0, d->sport, d->dport);
 		count(M_RST, d->netns_ino, cg, port,
 		      d->kind == TCPTRACE_DIAG_RST_IN, d->cause,
 		      d->flags & (TCPTRACE_DF_MIDDLEBOX | TCPTRACE_DF_IPID),
