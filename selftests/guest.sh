@@ -9,7 +9,7 @@ echo "# guest kernel $(uname -r)"
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] ||
 	suites=(test_foundation test_handshake test_diag test_topology test_edges
-		test_reasons)
+		test_reasons test_metrics)
 rc=0
 for s in "${suites[@]}"; do
 	echo "# suite $s"

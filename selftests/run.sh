@@ -107,6 +107,15 @@ suite style selftests/style.sh
 # kernel (a fresh machine) it took 13.  The bound catches hangs.
 guest_timeout=${VM_TIMEOUT:-1800}
 
+# Debian's Prometheus for test_metrics, extracted into the cache, never
+# installed: the package would start a server on the host.
+if prom=$(selftests/vm/fetch-kernel.sh --package bookworm prometheus \
+	2>"$OUT/fetch-prometheus.log"); then
+	export TCPTRACE_PROMETHEUS=$prom/usr/bin
+else
+	echo "# cannot fetch prometheus: test_metrics fails (see $OUT/fetch-prometheus.log)"
+fi
+
 kernels=$(selftests/vm/kernels.sh)
 nk=$(echo "$kernels" | grep -c .)
 if [ "$nk" -lt 3 ] || ! grep -q -- '-rt-' <<<"$kernels"; then
@@ -128,7 +137,8 @@ build() {
 # bridge and forwarding cases take the module paths they take on 6.1, and
 # the debug kernel (PREEMPT_RT with lockdep) runs DNAT, forwarding and a
 # bridge (selftests/debug/check.sh).
-RT_SUITES=(test_foundation test_handshake test_diag test_edges test_reasons)
+RT_SUITES=(test_foundation test_handshake test_diag test_edges test_reasons
+	test_metrics)
 # the guest suites' jobs, queued here and put in the main queue below
 : >"$JOBS/guests"
 for k in $kernels; do

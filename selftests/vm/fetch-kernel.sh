@@ -17,16 +17,29 @@
 #
 # fetches the newest linux-source-X.Y of SUITE (for the KUnit kernel) and
 # prints the path of its tarball (/var/cache/tcptrace/src/X.Y/...tar.xz).
+#
+#   selftests/vm/fetch-kernel.sh --package SUITE PKG
+#
+# fetches SUITE's newest PKG (a tool a guest test runs, such as
+# prometheus: extracted, never installed, so no service of it starts on
+# the host) and prints the directory it is extracted in
+# (/var/cache/tcptrace/pkgs/PKG-VERSION).
 # SUITE's own apt lists live in /var/cache/tcptrace/apt-SUITE.
 set -euo pipefail
 
 source=
+package=
 if [ "${1:-}" = --source ]; then
 	source=1
 	shift
 	[ $# -eq 1 ] || set --
+elif [ "${1:-}" = --package ]; then
+	shift
+	[ $# -eq 2 ] || set --
+	package=${2:-}
+	set -- "${1:-}"
 fi
-[ $# -eq 1 ] || [ $# -eq 2 ] || { sed -n '3,20s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+[ $# -eq 1 ] || [ $# -eq 2 ] || { sed -n '3,27s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 suite=$1
 kver=${2:-}
 cache=${TCPTRACE_KERNEL_CACHE:-/var/cache/tcptrace}
@@ -75,6 +88,12 @@ newest_cached_source() {
 		-printf '%h\n' 2>/dev/null | sort -V | tail -n1)
 	[ -n "$d" ] && ls "$d"/usr/src/linux-source-*.tar.xz 2>/dev/null | head -n1
 }
+# newest_cached_package: the newest $package extracted before
+newest_cached_package() {
+	find "$cache/pkgs" -mindepth 2 -maxdepth 2 -name complete \
+		-path "$cache/pkgs/$package-[0-9]*" -printf '%h\n' 2>/dev/null |
+		sort -V | tail -n1 | grep .
+}
 log "apt-get update ($suite)"
 if ! apt-get "${opts[@]}" update >&2 </dev/null; then
 	# the archive unreachable: a source fetched before still serves
@@ -83,27 +102,47 @@ if ! apt-get "${opts[@]}" update >&2 </dev/null; then
 		echo "$tarball"
 		exit 0
 	fi
+	if [ -n "$package" ] && d=$(newest_cached_package); then
+		log "apt-get update failed: using the cached $d"
+		echo "$d"
+		exit 0
+	fi
 	die "apt-get update failed"
+fi
+# newest PKG: the version of SUITE's newest PKG
+newest() {
+	apt-cache "${opts[@]}" show "$1" 2>/dev/null |
+		sed -n 's/^Version: //p' | sort -V | tail -n1
+}
+# extract PKG VER DIR [FILE]: PKG=VER extracted in DIR, once (DIR/complete);
+# FILE, if given, must be in it
+extract() {
+	[ ! -s "$3/complete" ] || return 0
+	rm -rf "$3"
+	mkdir -p "$3/debs"
+	log "downloading $1 $2"
+	(cd "$3/debs" && apt-get "${opts[@]}" download "$1=$2" >&2 </dev/null) ||
+		die "apt-get download $1 failed"
+	dpkg-deb -x "$3/debs/"*.deb "$3"
+	rm -rf "$3/debs"
+	[ -z "${4:-}" ] || [ -r "$4" ] || die "$1 has no $4"
+	echo "$2" >"$3/complete"
+}
+if [ -n "$package" ]; then
+	ver=$(newest "$package")
+	[ -n "$ver" ] || die "no $package in $suite"
+	extract "$package" "$ver" "$cache/pkgs/$package-$ver"
+	echo "$cache/pkgs/$package-$ver"
+	exit 0
 fi
 if [ -n "$source" ]; then
 	pkg=$(apt-cache "${opts[@]}" pkgnames linux-source- 2>/dev/null |
 		grep -E '^linux-source-[0-9]+\.[0-9]+$' | sort -V | tail -n1) || true
 	[ -n "$pkg" ] || die "no linux-source-X.Y in $suite"
-	ver=$(apt-cache "${opts[@]}" show "$pkg" 2>/dev/null |
-		sed -n 's/^Version: //p' | sort -V | tail -n1)
+	ver=$(newest "$pkg")
 	src=$cache/src/$pkg-$ver
 	tarball=$src/usr/src/$pkg.tar.xz
-	if [ ! -s "$src/complete" ]; then
-		rm -rf "$src"
-		mkdir -p "$src/debs"
-		log "downloading $pkg $ver"
-		(cd "$src/debs" && apt-get "${opts[@]}" download "$pkg=$ver" >&2 </dev/null) ||
-			die "apt-get download $pkg failed"
-		dpkg-deb -x "$src/debs/"*.deb "$src"
-		rm -rf "$src/debs"
-		[ -r "$tarball" ] || die "$pkg has no $tarball"
-		echo "$ver" >"$src/complete"
-	fi
+	extract "$pkg" "$ver" "$src" "$tarball"
 	echo "$tarball"
 	exit 0
 fi
