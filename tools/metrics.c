@@ -35,7 +35,7 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* the port tcptrace metrics listens on without --listen */
-#define METRICS_PORT		"9883"
+#define METRICS_PORT		"10083"
 
 #define PORT_NONE		-1	/* the metric has no port label */
 #define PORT_OTHER		65536	/* past --top-ports */
@@ -442,9 +442,15 @@ static void on_diag(const struct tcptrace_diag_rec *d)
 		break;
 	case TCPTRACE_DIAG_RST_OUT:
 	case TCPTRACE_DIAG_RST_IN:
+		/* a refusal: the port the SYN went to is the service */
+		if (d->cause == TCPTRACE_CAUSE_NO_SOCKET)
+			role = d->kind == TCPTRACE_DIAG_RST_OUT ?
+			       TCPTRACE_ROLE_SERVER : TCPTRACE_ROLE_CLIENT;
+		else
+			role = 0;
 		c = d->sock_cookie ? *conn_slot(d->sock_cookie) : NULL;
 		port = c && c->port >= 0 ? c->port :
-		       service_port(0, d->sport, d->dport);
+		       service_port(role, d->sport, d->dport);
 		count(M_RST, d->netns_ino, cg, port,
 		      d->kind == TCPTRACE_DIAG_RST_IN, d->cause,
 		      d->flags & (TCPTRACE_DF_MIDDLEBOX | TCPTRACE_DF_IPID),
@@ -487,8 +493,10 @@ static void on_conn(const struct tcptrace_conn_rec *r)
 	struct conn **p = conn_slot(r->sock_cookie), *c = *p;
 	bool handshake = r->old_state == 2;	/* closed from SYN_SENT */
 	unsigned int end = c ? c->end : END_FIN;
+	/* closed from SYN_SENT: a client's end, whose peer is the service */
 	int port = c && c->port >= 0 ? c->port :
-		   service_port(0, r->sport, r->dport);
+		   service_port(handshake ? TCPTRACE_ROLE_CLIENT : 0,
+				r->sport, r->dport);
 
 	if (handshake && end == END_RST_IN)
 		end = END_REFUSED;
@@ -822,7 +830,11 @@ static void write_all(int fd, const char *p, size_t n)
  */
 static void serve(int fd, struct out *o)
 {
-	struct timeval tv = { .tv_sec = 5 };
+	/*
+	 * One thread reads the device and answers: a client that connects
+	 * and says nothing holds the reads up for this long at most.
+	 */
+	struct timeval tv = { .tv_sec = 1 };
 	char req[4096], head[256];
 	size_t have = 0;
 	ssize_t n;
