@@ -17,8 +17,9 @@
 # N seconds (default: FUZZ_SECONDS, else 30) from the seeds and the corpus
 # grown by earlier runs (build/fuzz/corpus/TARGET/).  Then the real CLI,
 # built with ASan + UBSan, decodes every record seed, regression input and
-# (up to FUZZ_CLI_FILES, 100) grown corpus file with -r in six modes; it
-# must exit 0 or 3 (corrupt data), never with a sanitizer report.
+# (up to FUZZ_CLI_FILES, 100) grown corpus file with -r in seven modes
+# (metrics too); it must exit 0 or 3 (corrupt data), never with a
+# sanitizer report.
 #
 # Any crash, sanitizer report, invariant failure, leak or timeout (-timeout,
 # 10 s per input: the record walker must never loop) fails the run; the
@@ -215,7 +216,7 @@ if [ -x "$asan_cli" ]; then
 			head -n "$CLI_FILES"
 	})
 	modes=("-r" "-j -r" "--handshakes -r" "--diag -j -r" "conns -r"
-		"conns -j -r")
+		"conns -j -r" "metrics -r")
 	export ASAN_OPTIONS=exitcode=86:detect_leaks=1
 	export UBSAN_OPTIONS=halt_on_error=1:exitcode=86:print_stacktrace=1
 	bad=0
