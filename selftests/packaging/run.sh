@@ -97,6 +97,8 @@ leftovers() {	# print what tcptrace left on the host
 		/usr/lib/udev/rules.d/60-tcptrace.rules /lib/udev/rules.d/60-tcptrace.rules \
 		/usr/lib/systemd/system/tcptrace-export.service \
 		/lib/systemd/system/tcptrace-export.service \
+		/usr/lib/systemd/system/tcptrace-metrics.service \
+		/lib/systemd/system/tcptrace-metrics.service \
 		/usr/share/doc/tcptrace /usr/share/doc/tcptrace-dkms \
 		/usr/share/man/man8/tcptrace.8.gz; do
 		if [ -e "$f" ] || [ -L "$f" ]; then
@@ -289,14 +291,23 @@ for k in "${kernels[@]}"; do
 	fi
 done
 
-unit=/usr/lib/systemd/system/tcptrace-export.service
-if [ -f "$unit" ] && ! ls /etc/systemd/system/*.wants/tcptrace-export.service >/dev/null 2>&1; then
-	pass "tcptrace-export.service installed in /usr/lib/systemd/system, not enabled"
+for name in tcptrace-export.service tcptrace-metrics.service; do
+	unit=/usr/lib/systemd/system/$name
+	if [ -f "$unit" ] && ! ls /etc/systemd/system/*.wants/"$name" >/dev/null 2>&1; then
+		pass "$name installed in /usr/lib/systemd/system, not enabled"
+	else
+		fail "$name installed in /usr/lib/systemd/system, not enabled" \
+			"$(ls -l "$unit" /etc/systemd/system/*.wants/"$name" 2>&1)"
+	fi
+	check "systemd-analyze verify $name" systemd-analyze verify "$unit"
+done
+rules=/usr/share/doc/tcptrace/examples/prometheus/tcptrace.rules.yml
+if [ -f "$rules" ]; then
+	pass "example Prometheus rules in $rules"
 else
-	fail "tcptrace-export.service installed in /usr/lib/systemd/system, not enabled" \
-		"$(ls -l "$unit" /etc/systemd/system/*.wants/tcptrace-export.service 2>&1)"
+	fail "example Prometheus rules in $rules" \
+		"$(find /usr/share/doc/tcptrace/examples 2>&1)"
 fi
-check "systemd-analyze verify tcptrace-export.service" systemd-analyze verify "$unit"
 
 check "tcptrace(8) renders without warnings" sh -c \
 	'out=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l /usr/share/man/man8/tcptrace.8.gz 2>&1 >/dev/null); [ -z "$out" ] || { echo "$out"; exit 1; }'
