@@ -140,21 +140,42 @@ static const char *const end_v[] = {
 enum { END_FIN, END_RST_IN, END_RST_OUT, END_ABORTED, END_REFUSED,
 	END_TIMEOUT, END_FAILED };
 
+#define LABEL_UNKNOWN	255	/* a value this exporter has no name for */
+
+static const char *const *label_table(const char *name, unsigned int *n)
+{
+#define TAB(tab) (*n = ARRAY_SIZE(tab), tab)
+	if (!strcmp(name, "role"))
+		return TAB(role_v);
+	if (!strcmp(name, "outcome"))
+		return TAB(outcome_v);
+	if (!strcmp(name, "direction"))
+		return TAB(dir_v);
+	if (!strcmp(name, "path"))
+		return TAB(path_v);
+	if (!strcmp(name, "end"))
+		return TAB(end_v);
+	return TAB(cause_v);
+#undef TAB
+}
+
 static const char *label_value(const char *name, unsigned int v)
 {
-#define PICK(tab) (v < ARRAY_SIZE(tab) ? tab[v] : "unknown")
-	if (!strcmp(name, "role"))
-		return PICK(role_v);
-	if (!strcmp(name, "outcome"))
-		return PICK(outcome_v);
-	if (!strcmp(name, "direction"))
-		return PICK(dir_v);
-	if (!strcmp(name, "path"))
-		return PICK(path_v);
-	if (!strcmp(name, "end"))
-		return PICK(end_v);
-	return PICK(cause_v);
-#undef PICK
+	unsigned int n;
+	const char *const *tab = label_table(name, &n);
+
+	return v < n ? tab[v] : "unknown";
+}
+
+/* @v, or LABEL_UNKNOWN: all unnamed values are one series */
+static unsigned int label_clamp(const char *name, unsigned int v)
+{
+	unsigned int n;
+
+	if (!name)
+		return 0;
+	label_table(name, &n);
+	return v < n ? v : LABEL_UNKNOWN;
 }
 
 struct series {
@@ -187,7 +208,9 @@ static unsigned int nports;
 
 /*
  * What a connection's later records need: when its SYN was seen, its
- * service port, its role, and the diagnoses that say how it ended.
+ * service port, its role, and the diagnoses that say how it ended.  A
+ * closed one waits for the next read (closed != NULL): an abort's RST
+ * (close() with unread data, SO_LINGER 0) comes after the close.
  */
 struct conn {
 	struct conn *next;
@@ -196,11 +219,14 @@ struct conn {
 	int port;
 	uint8_t role;
 	uint8_t end;		/* END_* from diagnoses, or END_FIN */
+	struct tcptrace_conn_rec *closed;	/* its totals, once closed */
+	struct conn *cnext;	/* the closed ones, to count */
 };
 
 #define CONN_BITS	16
 static struct conn *ctab[1 << CONN_BITS];
 static unsigned long nconns;
+static struct conn *closed_conns;
 
 static struct {
 	const char *device;
@@ -297,6 +323,96 @@ static uint16_t intern_reason(const char *s, size_t max)
 	return nreasons++;
 }
 
+/*
+ * cgroup paths, interned when a series is made: a series keeps its path
+ * after the cgroup is gone, and two cgroup ids of one path (a unit
+ * restarted) are one series.  0 is "" (not known).
+ */
+#define MAX_CGPATHS	65536
+#define CGHASH_BITS	12
+struct cgname {
+	struct cgname *next;	/* hash chain, by path */
+	char *path;
+	size_t len;
+	uint32_t idx;
+};
+
+struct cgid {
+	struct cgid *next;
+	uint64_t id;
+	uint32_t idx;
+};
+
+static struct cgname **cgnames;	/* by index */
+static unsigned int ncgnames = 1;
+static struct cgname *cgnhash[1 << CGHASH_BITS];
+static struct cgid *cgidhash[1 << CGHASH_BITS];
+static unsigned long ncgids;
+
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+	uint64_t h = 0;
+
+	while (n--)
+		h = mix(h, (unsigned char)*p++);
+	return h;
+}
+
+/* The index of @path, interned if new; CGROUP_OTHER past MAX_CGPATHS. */
+static uint64_t cg_intern(const char *path, size_t len)
+{
+	struct cgname **p = &cgnhash[hash_bytes(path, len) >>
+				     (64 - CGHASH_BITS)];
+
+	for (; *p; p = &(*p)->next)
+		if ((*p)->len == len && !memcmp((*p)->path, path, len))
+			return (*p)->idx;
+	if (ncgnames >= MAX_CGPATHS)
+		return CGROUP_OTHER;
+	if (!cgnames)
+		cgnames = calloc(MAX_CGPATHS, sizeof(*cgnames));
+	*p = calloc(1, sizeof(**p));
+	if (*p)
+		(*p)->path = malloc(len + 1);
+	if (!cgnames || !*p || !(*p)->path)
+		die(EX_RUNTIME, "out of memory");
+	memcpy((*p)->path, path, len);
+	(*p)->path[len] = '\0';
+	(*p)->len = len;
+	(*p)->idx = ncgnames;
+	cgnames[ncgnames] = *p;
+	return ncgnames++;
+}
+
+/* The label index of cgroup @id: its path's, 0 while not known. */
+static uint64_t cgroup_label(uint64_t id)
+{
+	struct cgid **p = &cgidhash[mix(0, id) >> (64 - CGHASH_BITS)];
+	const char *path;
+	size_t len = 0;
+	uint64_t idx;
+
+	if (!id || id == CGROUP_OTHER)
+		return id ? CGROUP_OTHER : 0;
+	for (; *p; p = &(*p)->next)
+		if ((*p)->id == id)
+			return (*p)->idx;
+	/* not known now (new since the last walk, or gone): "", not kept */
+	path = tt_cgroup_path(id, &len);
+	if (!path)
+		return 0;
+	idx = cg_intern(path, len);
+	if (idx == CGROUP_OTHER || ncgids >= MAX_CGPATHS)
+		return idx;
+	*p = calloc(1, sizeof(**p));
+	if (!*p)
+		die(EX_RUNTIME, "out of memory");
+	(*p)->id = id;
+	(*p)->idx = idx;
+	ncgids++;
+	return idx;
+}
+
 /* The series of these labels, made if new (within --max-series). */
 static struct series *series_get(enum metric m, uint32_t netns,
 				 uint64_t cgroup, int port, unsigned int a,
@@ -305,6 +421,9 @@ static struct series *series_get(enum metric m, uint32_t netns,
 	struct series **p, *s;
 	uint64_t h;
 
+	a = label_clamp(mdesc[m].a, a);
+	b = label_clamp(mdesc[m].b, b);
+	cgroup = cgroup_label(cgroup);
 	for (;;) {
 		h = mix(mix(mix(mix(mix(m, netns), cgroup), (uint64_t)port),
 			    a << 8 | b | (uint64_t)mb << 16), reason);
@@ -442,12 +561,16 @@ static void on_diag(const struct tcptrace_diag_rec *d)
 		break;
 	case TCPTRACE_DIAG_RST_OUT:
 	case TCPTRACE_DIAG_RST_IN:
-		/* a refusal: the port the SYN went to is the service */
-		if (d->cause == TCPTRACE_CAUSE_NO_SOCKET)
-			role = d->kind == TCPTRACE_DIAG_RST_OUT ?
-			       TCPTRACE_ROLE_SERVER : TCPTRACE_ROLE_CLIENT;
+		/*
+		 * A refusal, sent for a closed port or received in SYN_SENT:
+		 * the port the SYN went to is the service.
+		 */
+		if (d->kind == TCPTRACE_DIAG_RST_OUT)
+			role = d->cause == TCPTRACE_CAUSE_NO_SOCKET ?
+			       TCPTRACE_ROLE_SERVER : 0;
 		else
-			role = 0;
+			role = d->state == 2 /* TCP_SYN_SENT */ ?
+			       TCPTRACE_ROLE_CLIENT : 0;
 		c = d->sock_cookie ? *conn_slot(d->sock_cookie) : NULL;
 		port = c && c->port >= 0 ? c->port :
 		       service_port(role, d->sport, d->dport);
@@ -455,7 +578,13 @@ static void on_diag(const struct tcptrace_diag_rec *d)
 		      d->kind == TCPTRACE_DIAG_RST_IN, d->cause,
 		      d->flags & (TCPTRACE_DF_MIDDLEBOX | TCPTRACE_DF_IPID),
 		      reason, 1);
-		c = conn_get(d->sock_cookie);
+		/*
+		 * A received RST comes before its socket's close: remember
+		 * it.  One sent comes after an abort's close (the entry
+		 * waits, closed) or belongs to no connection followed.
+		 */
+		if (d->kind == TCPTRACE_DIAG_RST_IN)
+			c = conn_get(d->sock_cookie);
 		if (c && c->end == END_FIN) {
 			if (d->kind == TCPTRACE_DIAG_RST_IN)
 				c->end = END_RST_IN;
@@ -475,22 +604,33 @@ static void on_diag(const struct tcptrace_diag_rec *d)
 		      false, 0, 1);
 		break;
 	case TCPTRACE_DIAG_DATA_DROPPED:
-	case TCPTRACE_DIAG_FWD_DROPPED:
+	case TCPTRACE_DIAG_FWD_DROPPED: {
+		/* reason[] is the first drop's; count_other had others */
+		unsigned int other = tt_diag_count_other(d);
+
+		if (other > d->count)
+			other = d->count;
 		port = service_port(0, d->sport, d->dport);
 		count(M_SEGS_DROPPED, d->netns_ino, cg, port,
 		      d->kind == TCPTRACE_DIAG_FWD_DROPPED, 0, false, reason,
-		      d->count);
+		      d->count - other);
+		if (other)
+			count(M_SEGS_DROPPED, d->netns_ino, cg, port,
+			      d->kind == TCPTRACE_DIAG_FWD_DROPPED, 0, false,
+			      intern_reason("other", 5), other);
 		break;
+	}
 	}
 	if (d->cause == TCPTRACE_CAUSE_PAWS)
 		count(M_PAWS, d->netns_ino, cg,
 		      service_port(0, d->sport, d->dport), 0, 0, false, 0, 1);
 }
 
-static void on_conn(const struct tcptrace_conn_rec *r)
+/* A closed connection's counts, its end known now. */
+static void count_close(const struct tcptrace_conn_rec *r,
+			const struct conn *c)
 {
 	uint64_t cg = tt_conn_cgroup_id(r);
-	struct conn **p = conn_slot(r->sock_cookie), *c = *p;
 	bool handshake = r->old_state == 2;	/* closed from SYN_SENT */
 	unsigned int end = c ? c->end : END_FIN;
 	/* closed from SYN_SENT: a client's end, whose peer is the service */
@@ -512,8 +652,39 @@ static void on_conn(const struct tcptrace_conn_rec *r)
 	if (c && c->syn_ns && r->hdr.ts_ns >= c->syn_ns)
 		observe(M_CONN_SECONDS, r->netns_ino, cg, port, 0,
 			(r->hdr.ts_ns - c->syn_ns) / 1e9);
-	if (c) {
+}
+
+/*
+ * A close waits for the next read, for the RST of an abort that follows
+ * it; with no room to wait, it is counted now.
+ */
+static void on_conn(const struct tcptrace_conn_rec *r)
+{
+	struct conn *c = conn_get(r->sock_cookie);
+
+	if (c && !c->closed) {
+		c->closed = malloc(sizeof(*r));
+		if (c->closed) {
+			memcpy(c->closed, r, sizeof(*r));
+			c->cnext = closed_conns;
+			closed_conns = c;
+			return;
+		}
+	}
+	count_close(r, c);
+}
+
+/* Count the connections closed before this read, and forget them. */
+static void count_closed(void)
+{
+	struct conn *c, **p;
+
+	while ((c = closed_conns)) {
+		closed_conns = c->cnext;
+		count_close(c->closed, c);
+		p = conn_slot(c->cookie);
 		*p = c->next;
+		free(c->closed);
 		free(c);
 		nconns--;
 	}
@@ -596,13 +767,59 @@ outf(struct out *o, const char *fmt, ...)
 	o->len += n;
 }
 
-/* A label value: backslash, double quote and newline escaped. */
+/* The length of the valid UTF-8 sequence at @s (of @n bytes), 0: none */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t len, i;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* overlong, a surrogate, or past U+10FFFF */
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+/*
+ * A label value: backslash, double quote and newline escaped, and what
+ * is not UTF-8 (a cgroup's name can be any bytes) as U+FFFD, or
+ * Prometheus would refuse the whole scrape.
+ */
 static void out_value(struct out *o, const char *s, size_t len)
 {
-	size_t i;
+	size_t i, n;
 
-	out_grow(o, 2 * len + 1);
+	out_grow(o, 3 * len + 1);
 	for (i = 0; i < len; i++) {
+		n = utf8_seq((const unsigned char *)s + i, len - i);
+		if (!n) {
+			memcpy(o->buf + o->len, "\xef\xbf\xbd", 3);
+			o->len += 3;
+			continue;
+		}
+		if (n > 1) {
+			memcpy(o->buf + o->len, s + i, n);
+			o->len += n;
+			i += n - 1;
+			continue;
+		}
 		if (s[i] == '\\' || s[i] == '"') {
 			o->buf[o->len++] = '\\';
 			o->buf[o->len++] = s[i];
@@ -619,17 +836,15 @@ static void out_value(struct out *o, const char *s, size_t len)
 static void out_labels(struct out *o, const struct series *s)
 {
 	const struct metric_desc *md = &mdesc[s->metric];
-	const char *cg;
-	size_t cglen = 0;
 
 	if (s->netns == NETNS_OTHER)
 		outf(o, "netns=\"other\",cgroup=\"other\"");
 	else
 		outf(o, "netns=\"%u\",cgroup=\"", s->netns);
 	if (s->netns != NETNS_OTHER) {
-		cg = s->cgroup ? tt_cgroup_path(s->cgroup, &cglen) : NULL;
-		if (cg)
-			out_value(o, cg, cglen);
+		if (s->cgroup)
+			out_value(o, cgnames[s->cgroup]->path,
+				  cgnames[s->cgroup]->len);
 		outf(o, "\"");
 	}
 	if (s->port == PORT_OTHER)
@@ -792,7 +1007,8 @@ static int listen_on(const char *spec)
 	if (err)
 		die(EX_USAGE, "--listen %s: %s", spec, gai_strerror(err));
 	for (a = ai; a; a = a->ai_next) {
-		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, 0);
+		fd = socket(a->ai_family,
+			    a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 		if (fd < 0)
 			continue;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -809,7 +1025,33 @@ static int listen_on(const char *spec)
 	return fd;
 }
 
-static void write_all(int fd, const char *p, size_t n)
+/*
+ * Wait until @fd is ready for @events, or CLOCK_MONOTONIC reaches
+ * @deadline (ns); false: not ready by then.
+ */
+static bool wait_fd(int fd, short events, uint64_t deadline)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	uint64_t now;
+	int r;
+
+	for (;;) {
+		now = tt_now_ns(CLOCK_MONOTONIC);
+		if (now >= deadline)
+			return false;
+		r = poll(&p, 1, (deadline - now) / 1000000 + 1);
+		if (r > 0)
+			return true;
+		if (r < 0 && errno != EINTR)
+			return false;
+	}
+}
+
+/*
+ * Write all of @p to @fd (the textfile: blocking; a scraper: not, by
+ * @deadline).  A scraper that went away or is too slow gets no more.
+ */
+static void write_all(int fd, const char *p, size_t n, uint64_t deadline)
 {
 	ssize_t w;
 
@@ -817,8 +1059,10 @@ static void write_all(int fd, const char *p, size_t n)
 		w = write(fd, p, n);
 		if (w < 0 && errno == EINTR)
 			continue;
+		if (w < 0 && errno == EAGAIN && wait_fd(fd, POLLOUT, deadline))
+			continue;
 		if (w <= 0)
-			return;		/* the scraper went away */
+			return;
 		p += w;
 		n -= w;
 	}
@@ -831,19 +1075,21 @@ static void write_all(int fd, const char *p, size_t n)
 static void serve(int fd, struct out *o)
 {
 	/*
-	 * One thread reads the device and answers: a client that connects
-	 * and says nothing holds the reads up for this long at most.
+	 * One thread reads the device and answers: a client holds the reads
+	 * up for 1 s at most to send its request, 3 s to take the answer.
 	 */
-	struct timeval tv = { .tv_sec = 1 };
+	uint64_t deadline = tt_now_ns(CLOCK_MONOTONIC) + 1000000000ull;
 	char req[4096], head[256];
 	size_t have = 0;
 	ssize_t n;
 	int status = 200;
 
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	while (have < sizeof(req) - 1) {
 		n = read(fd, req + have, sizeof(req) - 1 - have);
+		if (n < 0 && (errno == EINTR ||
+			      (errno == EAGAIN &&
+			       wait_fd(fd, POLLIN, deadline))))
+			continue;
 		if (n <= 0)
 			return;
 		have += n;
@@ -863,15 +1109,16 @@ static void serve(int fd, struct out *o)
 			 "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
 			 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
 			 o->len);
-		write_all(fd, head, strlen(head));
-		write_all(fd, o->buf, o->len);
+		deadline += 3000000000ull;
+		write_all(fd, head, strlen(head), deadline);
+		write_all(fd, o->buf, o->len, deadline);
 		return;
 	}
 	snprintf(head, sizeof(head),
 		 "HTTP/1.0 %d %s\r\nContent-Type: text/plain\r\n"
 		 "Connection: close\r\n\r\ntcptrace metrics: GET /metrics\n",
 		 status, status == 404 ? "Not Found" : "Method Not Allowed");
-	write_all(fd, head, strlen(head));
+	write_all(fd, head, strlen(head), deadline + 3000000000ull);
 }
 
 /* The textfile collector's file, replaced whole (never seen half-written). */
@@ -887,7 +1134,7 @@ static void write_textfile(struct out *o)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		die(EX_RUNTIME, "%s: %s", tmp, strerror(errno));
-	write_all(fd, o->buf, o->len);
+	write_all(fd, o->buf, o->len, UINT64_MAX);
 	if (fsync(fd) || close(fd) || rename(tmp, mo.textfile))
 		die(EX_RUNTIME, "%s: %s", mo.textfile, strerror(errno));
 }
@@ -897,6 +1144,7 @@ static void drain(int fd)
 	static uint64_t buf[65536 / 8];
 	ssize_t n;
 
+	count_closed();
 	for (;;) {
 		n = read(fd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
@@ -919,7 +1167,13 @@ static int metrics_loop(void)
 	uint64_t next = 0, now;
 	uint32_t types = 1u << TCPTRACE_REC_HANDSHAKE |
 			 1u << TCPTRACE_REC_DIAG | 1u << TCPTRACE_REC_CONN;
+	sigset_t block, orig;
 
+	/* SIGINT and SIGTERM arrive only in ppoll(): none is missed */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, &orig);
 	if (ioctl(ex.fd, TCPTRACE_IOC_SET_TYPES, &types) < 0 &&
 	    errno != ENOTTY)
 		die(EX_RUNTIME, "%s: choosing record types: %s", mo.device,
@@ -929,7 +1183,8 @@ static int metrics_loop(void)
 			{ .fd = ex.fd, .events = POLLIN },
 			{ .fd = lfd, .events = POLLIN },
 		};
-		int timeout = -1, r;
+		struct timespec ts, *tsp = NULL;
+		int r;
 
 		if (mo.textfile) {
 			now = tt_now_ns(CLOCK_MONOTONIC);
@@ -938,9 +1193,11 @@ static int metrics_loop(void)
 				write_textfile(&o);
 				next = now + (uint64_t)(mo.interval * 1e9);
 			}
-			timeout = (next - now) / 1000000 + 1;
+			ts.tv_sec = (next - now) / 1000000000;
+			ts.tv_nsec = (next - now) % 1000000000;
+			tsp = &ts;
 		}
-		r = poll(p, lfd < 0 ? 1 : 2, timeout);
+		r = ppoll(p, lfd < 0 ? 1 : 2, tsp, &orig);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
@@ -948,7 +1205,8 @@ static int metrics_loop(void)
 		if (p[0].revents)
 			drain(ex.fd);
 		if (lfd >= 0 && p[1].revents & POLLIN) {
-			int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+			int c = accept4(lfd, NULL, NULL,
+					SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 			if (c >= 0) {
 				/* count what came before the scrape */
@@ -960,6 +1218,7 @@ static int metrics_loop(void)
 	}
 	if (mo.textfile) {
 		drain(ex.fd);
+		count_closed();
 		write_textfile(&o);
 	}
 	free(o.buf);
@@ -1065,6 +1324,7 @@ int metrics_main(int argc, char **argv)
 	ex.start = ts.tv_sec + ts.tv_nsec / 1e9;
 	if (mo.input) {
 		tt_read_capture(mo.input, metrics_records);
+		count_closed();
 		render(&o);
 		fwrite(o.buf, 1, o.len, stdout);
 		free(o.buf);
@@ -1073,6 +1333,7 @@ int metrics_main(int argc, char **argv)
 	ex.fd = tt_open_device(mo.device);
 	if (mo.once) {
 		drain(ex.fd);
+		count_closed();
 		render(&o);
 		fwrite(o.buf, 1, o.len, stdout);
 		free(o.buf);
