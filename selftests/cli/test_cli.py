@@ -427,7 +427,14 @@ def v1_and_v2_records_decode_alike():
                                          cg=0), *args, env=fake.env)
             eq((v1.returncode, v2.returncode), (0, 0), "rc " + v1.stderr +
                v2.stderr)
-            eq(v1.stdout, v2.stdout, "same output %r" % (args,))
+            if args:
+                eq(v1.stdout, v2.stdout, "same output %r" % (args,))
+            else:
+                # each run reads the clocks for the wall time: it may
+                # differ in the last digits
+                eq([x.split(" ", 1)[1] for x in v1.stdout.splitlines()],
+                   [x.split(" ", 1)[1] for x in v2.stdout.splitlines()],
+                   "same text but for the wall time")
         lines = v1.stdout.splitlines()
         check(all("cgroup" not in x for x in lines), "text: no cgroup")
         r = cli(state(), "-j", env=fake.env)
