@@ -842,7 +842,10 @@ static void out_labels(struct out *o, const struct series *s)
 	else
 		outf(o, "netns=\"%u\",cgroup=\"", s->netns);
 	if (s->netns != NETNS_OTHER) {
-		if (s->cgroup)
+		/* past MAX_CGPATHS paths, the cgroup alone is "other" */
+		if (s->cgroup == CGROUP_OTHER)
+			outf(o, "other");
+		else if (s->cgroup)
 			out_value(o, cgnames[s->cgroup]->path,
 				  cgnames[s->cgroup]->len);
 		outf(o, "\"");
