@@ -187,10 +187,12 @@ if make -n deb >/dev/null 2>&1; then
 else
 	build=(make -f packaging.mk deb)
 fi
-# what dpkg-buildpackage would write next to the tree
+# what dpkg-buildpackage would write next to the tree: its packages'
+# names then "_" (not ../tcptrace-vm.*, a guest's temporary directory:
+# the parent of a checkout in /tmp holds those while other jobs run)
 parent_files() {
 	local f
-	for f in ../tcptrace-* ../tcptrace_*; do
+	for f in ../tcptrace-dkms_* ../tcptrace_*; do
 		if [ -e "$f" ]; then echo "$f"; fi
 	done
 	return 0
