@@ -27,6 +27,10 @@ typedef bool (*tt_records_fn)(const void *buf, size_t len, size_t *used);
 
 /* Feed the records of a file written by -w (or a raw stream) to @fn. */
 int tt_read_capture(const char *path, tt_records_fn fn);
+struct tcptrace_hdr;
+/* @fn for each record of @buf: the walk a tt_records_fn makes */
+bool tt_each_record(const void *buf, size_t len, size_t *used,
+		    bool (*fn)(const struct tcptrace_hdr *h));
 
 /* The path of cgroup v2 id @id below the cgroup2 mount; NULL: unknown. */
 const char *tt_cgroup_path(uint64_t id, size_t *len);

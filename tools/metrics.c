@@ -690,44 +690,32 @@ static void count_closed(void)
 	}
 }
 
-static bool metrics_records(const void *buf, size_t len, size_t *used)
+/* Count one record. */
+static bool metrics_record(const struct tcptrace_hdr *h)
 {
-	const struct tcptrace_hdr *h;
-	enum tt_decode d;
-	unsigned long off = 0;
-
-	if (used)
-		*used = len;
-	while ((d = tt_next_record(buf, len, &off, &h)) != TT_END) {
-		if (d == TT_SKIP)
-			continue;
-		if (d == TT_TRUNCATED && used) {
-			*used = off;
-			return true;
-		}
-		if (d != TT_OK)
-			die(EX_DATA, "%s at byte %lu of a %zu-byte read: "
-			    "module and tcptrace disagree about the record "
-			    "format", tt_decode_strerror(d), off, len);
-		ex.records++;
-		ex.lost_reported += h->lost_before;
-		switch (h->type) {
-		case TCPTRACE_REC_LOST:
-			ex.lost_reported +=
-				((const struct tcptrace_lost_rec *)h)->count;
-			break;
-		case TCPTRACE_REC_HANDSHAKE:
-			on_handshake((const void *)h);
-			break;
-		case TCPTRACE_REC_DIAG:
-			on_diag((const void *)h);
-			break;
-		case TCPTRACE_REC_CONN:
-			on_conn((const void *)h);
-			break;
-		}
+	ex.records++;
+	ex.lost_reported += h->lost_before;
+	switch (h->type) {
+	case TCPTRACE_REC_LOST:
+		ex.lost_reported +=
+			((const struct tcptrace_lost_rec *)h)->count;
+		break;
+	case TCPTRACE_REC_HANDSHAKE:
+		on_handshake((const void *)h);
+		break;
+	case TCPTRACE_REC_DIAG:
+		on_diag((const void *)h);
+		break;
+	case TCPTRACE_REC_CONN:
+		on_conn((const void *)h);
+		break;
 	}
 	return true;
+}
+
+static bool metrics_records(const void *buf, size_t len, size_t *used)
+{
+	return tt_each_record(buf, len, used, metrics_record);
 }
 
 /* --- rendering ------------------------------------------------------ */

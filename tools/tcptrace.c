@@ -2314,11 +2314,13 @@ static bool count_one(void)
 }
 
 /*
- * Decode and print the records in @buf.  Returns false when the requested
- * count has been reached.  With @used, a record cut at the end of @buf is
- * left for the next call and *@used says how far decoding got.
+ * Call @fn for each record in @buf, in order, until it returns false
+ * (then false).  With @used, a record cut at the end of @buf is left for
+ * the next call and *@used says how far decoding got; bytes that are no
+ * record end the program.
  */
-static bool handle_buffer(const void *buf, size_t len, size_t *used)
+bool tt_each_record(const void *buf, size_t len, size_t *used,
+		    bool (*fn)(const struct tcptrace_hdr *h))
 {
 	const struct tcptrace_hdr *h;
 	enum tt_decode d;
@@ -2337,58 +2339,75 @@ static bool handle_buffer(const void *buf, size_t len, size_t *used)
 			die(EX_DATA, "%s at byte %lu of a %zu-byte read: "
 			    "module and tcptrace disagree about the record "
 			    "format", tt_decode_strerror(d), off, len);
-		if (h->lost_before)
-			print_lost(h->cpu, h->ts_ns, h->lost_before);
-		if (h->type == TCPTRACE_REC_LOST) {
-			const struct tcptrace_lost_rec *l = (const void *)h;
+		if (!fn(h))
+			return false;
+	}
+	return true;
+}
 
-			print_lost(h->cpu, h->ts_ns, l->count);
-		} else if (opt.mode == MODE_CONNS) {
-			if (h->type == TCPTRACE_REC_STATE) {
-				conn_state((const void *)h);
-			} else if (h->type == TCPTRACE_REC_HANDSHAKE) {
-				conn_handshake((const void *)h);
-			} else if (h->type == TCPTRACE_REC_DIAG) {
-				conn_diag((const void *)h);
-			} else if (h->type == TCPTRACE_REC_CONN) {
-				print_conn((const void *)h);
-				if (!count_one())
-					return false;
-			}
+/* Print one record; false when the requested count has been reached. */
+static bool handle_record(const struct tcptrace_hdr *h)
+{
+	if (h->lost_before)
+		print_lost(h->cpu, h->ts_ns, h->lost_before);
+	if (h->type == TCPTRACE_REC_LOST) {
+		const struct tcptrace_lost_rec *l = (const void *)h;
+
+		print_lost(h->cpu, h->ts_ns, l->count);
+	} else if (opt.mode == MODE_CONNS) {
+		if (h->type == TCPTRACE_REC_STATE) {
+			conn_state((const void *)h);
 		} else if (h->type == TCPTRACE_REC_HANDSHAKE) {
-			const struct tcptrace_handshake_rec *r = (const void *)h;
-
-			if (opt.mode == MODE_DIAG || !ends_match(&ENDS_OF(r)) ||
-			    !cg_match(tt_hs_cgroup_id(r)))
-				continue;
-			print_handshake(r);
-			if (!count_one())
-				return false;
+			conn_handshake((const void *)h);
 		} else if (h->type == TCPTRACE_REC_DIAG) {
-			const struct tcptrace_diag_rec *r = (const void *)h;
-
-			if (opt.mode == MODE_HANDSHAKES ||
-			    !ends_match(&ENDS_OF(r)) ||
-			    !cg_match(tt_diag_cgroup_id(r)))
-				continue;
-			print_diag(r);
-			if (!count_one())
-				return false;
-		} else if (h->type == TCPTRACE_REC_STATE) {
-			const struct tcptrace_state_rec *r = (const void *)h;
-
-			if (!state_match(r)) {
-				/* still track time-in-state */
-				sock_transition(r->sock_cookie, h->ts_ns,
-						r->new_state == 7);
-				continue;
-			}
-			print_state(r);
+			conn_diag((const void *)h);
+		} else if (h->type == TCPTRACE_REC_CONN) {
+			print_conn((const void *)h);
 			if (!count_one())
 				return false;
 		}
+	} else if (h->type == TCPTRACE_REC_HANDSHAKE) {
+		const struct tcptrace_handshake_rec *r = (const void *)h;
+
+		if (opt.mode == MODE_DIAG || !ends_match(&ENDS_OF(r)) ||
+		    !cg_match(tt_hs_cgroup_id(r)))
+			return true;
+		print_handshake(r);
+		if (!count_one())
+			return false;
+	} else if (h->type == TCPTRACE_REC_DIAG) {
+		const struct tcptrace_diag_rec *r = (const void *)h;
+
+		if (opt.mode == MODE_HANDSHAKES ||
+		    !ends_match(&ENDS_OF(r)) ||
+		    !cg_match(tt_diag_cgroup_id(r)))
+			return true;
+		print_diag(r);
+		if (!count_one())
+			return false;
+	} else if (h->type == TCPTRACE_REC_STATE) {
+		const struct tcptrace_state_rec *r = (const void *)h;
+
+		if (!state_match(r)) {
+			/* still track time-in-state */
+			sock_transition(r->sock_cookie, h->ts_ns,
+					r->new_state == 7);
+			return true;
+		}
+		print_state(r);
+		if (!count_one())
+			return false;
 	}
 	return true;
+}
+
+/*
+ * Decode and print the records in @buf.  Returns false when the requested
+ * count has been reached.  @used: as for tt_each_record().
+ */
+static bool handle_buffer(const void *buf, size_t len, size_t *used)
+{
+	return tt_each_record(buf, len, used, handle_record);
 }
 
 /* --- device -------------------------------------------------------- */
