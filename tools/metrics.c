@@ -655,9 +655,14 @@ static void count_close(const struct tcptrace_conn_rec *r,
 }
 
 /*
- * A close waits for the next read, for the RST of an abort that follows
- * it; with no room to wait, it is counted now.
+ * A close waits, for the RST of an abort that follows it: the module
+ * writes that RST's record after the close's, in the same system call,
+ * and on a preemptible kernel this reader can run in between.  A close
+ * is counted once it is CLOSE_HOLD_NS old and the device has been read
+ * dry after that.  With no room to wait, it is counted now.
  */
+#define CLOSE_HOLD_NS	1000000000ULL
+
 static void on_conn(const struct tcptrace_conn_rec *r)
 {
 	struct conn *c = conn_get(r->sock_cookie);
@@ -674,13 +679,20 @@ static void on_conn(const struct tcptrace_conn_rec *r)
 	count_close(r, c);
 }
 
-/* Count the connections closed before this read, and forget them. */
-static void count_closed(void)
+/*
+ * Count the connections closed at or before @upto (CLOCK_MONOTONIC ns;
+ * UINT64_MAX: all), and forget them.
+ */
+static void count_closed(uint64_t upto)
 {
-	struct conn *c, **p;
+	struct conn *c, **l = &closed_conns, **p;
 
-	while ((c = closed_conns)) {
-		closed_conns = c->cnext;
+	while ((c = *l)) {
+		if (c->closed->hdr.ts_ns > upto) {
+			l = &c->cnext;
+			continue;
+		}
+		*l = c->cnext;
 		count_close(c->closed, c);
 		p = conn_slot(c->cookie);
 		*p = c->next;
@@ -1133,22 +1145,25 @@ static void write_textfile(struct out *o)
 static void drain(int fd)
 {
 	static uint64_t buf[65536 / 8];
+	/* what was written before this, this drain reads */
+	uint64_t start = tt_now_ns(CLOCK_MONOTONIC);
 	ssize_t n;
 
-	count_closed();
 	for (;;) {
 		n = read(fd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
-			return;
+			break;
 		if (n < 0)
 			die(EX_RUNTIME, "read %s: %s", mo.device,
 			    strerror(errno));
 		if (!n)
-			return;
+			break;
 		metrics_records(buf, n, NULL);
 	}
+	if (start > CLOSE_HOLD_NS)
+		count_closed(start - CLOSE_HOLD_NS);
 }
 
 static int metrics_loop(void)
@@ -1209,7 +1224,7 @@ static int metrics_loop(void)
 	}
 	if (mo.textfile) {
 		drain(ex.fd);
-		count_closed();
+		count_closed(UINT64_MAX);
 		write_textfile(&o);
 	}
 	free(o.buf);
@@ -1315,7 +1330,7 @@ int metrics_main(int argc, char **argv)
 	ex.start = ts.tv_sec + ts.tv_nsec / 1e9;
 	if (mo.input) {
 		tt_read_capture(mo.input, metrics_records);
-		count_closed();
+		count_closed(UINT64_MAX);
 		render(&o);
 		fwrite(o.buf, 1, o.len, stdout);
 		free(o.buf);
@@ -1324,7 +1339,7 @@ int metrics_main(int argc, char **argv)
 	ex.fd = tt_open_device(mo.device);
 	if (mo.once) {
 		drain(ex.fd);
-		count_closed();
+		count_closed(UINT64_MAX);
 		render(&o);
 		fwrite(o.buf, 1, o.len, stdout);
 		free(o.buf);
