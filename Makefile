@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# tcptrace: module + CLI.
+# tcptrace: the module, and tcpwhy, the CLI that reads it.
 #
 #   make                 module for KVER (default: running kernel, else the
 #                        newest installed headers) and the CLI
@@ -26,7 +26,7 @@ MODSRC := Kbuild VERSION module/compat.mk \
 CC ?= cc
 CLI_CFLAGS := -DTCPTRACE_VERSION=\"$(shell cat VERSION)\" -O2 -g -Wall -Wextra -Wno-unused-parameter -std=gnu11 \
 	-D_GNU_SOURCE -Imodule $(CFLAGS)
-CLI_SRC := tools/tcptrace.c tools/metrics.c tools/explain.c tools/nsfacts.c \
+CLI_SRC := tools/tcpwhy.c tools/metrics.c tools/explain.c tools/nsfacts.c \
 	module/record.c
 CLI_HDR := module/record.h module/uapi/tcptrace.h tools/cli.h tools/explain.h \
 	   tools/nsfacts.h
@@ -36,9 +36,9 @@ CLI_HDR := module/record.h module/uapi/tcptrace.h tools/cli.h tools/explain.h \
 
 all: module cli
 
-cli: tools/tcptrace
+cli: tools/tcpwhy
 
-tools/tcptrace: $(CLI_SRC) $(CLI_HDR)
+tools/tcpwhy: $(CLI_SRC) $(CLI_HDR)
 	$(CC) $(CLI_CFLAGS) -o $@ $(CLI_SRC)
 
 # Each kernel gets its own build tree, so 6.1 and 6.12 objects never mix.
@@ -83,7 +83,7 @@ unload:
 	rmmod tcptrace
 
 clean:
-	rm -rf build tools/tcptrace selftests/out
+	rm -rf build tools/tcpwhy selftests/out
 
 deps:
 	./selftests/vm/deps.sh

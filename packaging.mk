@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0
 # Packaging targets, included by the top-level Makefile:
 #
-#   make deb            tcptrace-dkms and tcptrace .debs (and the source
+#   make deb            tcptrace-dkms and tcpwhy .debs (and the source
 #                       package) in build/deb/, built in a temporary copy of
 #                       the tree; installs the build dependencies
 #   make deb-lintian    lintian on build/deb/ (fails on errors)
 #   sudo make dkms-install   this checkout's module into DKMS, built and
-#                       installed for every installed 6.1..6.12 kernel
+#                       installed for every supported installed kernel
 #   sudo make dkms-remove    undo dkms-install
 #
 # See Documentation/operating.rst.
@@ -18,7 +18,7 @@ deb:
 
 deb-lintian:
 	packaging/deps.sh lint
-	lintian --fail-on error --display-info build/deb/tcptrace_*.changes
+	lintian --fail-on error --display-info build/deb/tcpwhy_*.changes
 
 dkms-install:
 	packaging/dkms-checkout.sh install

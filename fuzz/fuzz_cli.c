@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * libFuzzer target: the CLI's whole decode and print path, handle_buffer()
- * of tools/tcptrace.c (the file itself is compiled in, its main() renamed),
+ * of tools/tcpwhy.c (the file itself is compiled in, its main() renamed),
  * in every output mode: text and JSON; all records, --handshakes, --diag
  * and `conns`; with and without filters.
  *
  * Input: byte 0 picks the options (bit 0 JSON, bits 1-2 the mode, bit 3 a
  * port filter, bit 4 a family filter, bit 5 an address filter, bit 6 a
  * netns filter); the rest is a buffer of records, as read() or
- * `tcptrace -r FILE` would give it, copied to an exactly sized, 8-byte
+ * `tcpwhy -r FILE` would give it, copied to an exactly sized, 8-byte
  * aligned heap block.  A buffer the record walker rejects makes the CLI
  * exit 3 ("module and tcptrace disagree"), which is right but would end
  * the fuzzer: only the prefix of whole records is handed over.
@@ -21,7 +21,7 @@
  * input.
  */
 #define main tcptrace_cli_main
-#include "../tools/tcptrace.c"
+#include "../tools/tcpwhy.c"
 #undef main
 
 #include <stdint.h>

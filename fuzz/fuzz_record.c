@@ -3,7 +3,7 @@
  * libFuzzer target: walking records with tt_next_record(), module/record.c
  * as the CLI, the KUnit suite and this fuzzer share it.
  *
- * Input: a buffer as read() or `tcptrace -r FILE` would hand it to the
+ * Input: a buffer as read() or `tcpwhy -r FILE` would hand it to the
  * decoder, copied to an 8-byte aligned heap block of exactly its size
  * (the CLI's buffers are u64 arrays): a read past it is an ASan report.
  *

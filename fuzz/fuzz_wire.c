@@ -3,7 +3,7 @@
  * libFuzzer target: from the wire to the screen.  The bytes a remote peer
  * controls (a SYN's and a SYN-ACK's TCP header and options) go through the
  * module's parser, module/options.c, into a handshake record exactly as
- * the module fills it; the CLI (tools/tcptrace.c, main renamed) then
+ * the module fills it; the CLI (tools/tcpwhy.c, main renamed) then
  * decodes and prints that record, as text and as JSON.
  *
  * Unlike the cli target, whose records may hold values the module never
@@ -15,7 +15,7 @@
  * The JSON output is captured and checked to be one line, printable ASCII.
  */
 #define main tcptrace_cli_main
-#include "../tools/tcptrace.c"
+#include "../tools/tcpwhy.c"
 #undef main
 
 #include <stdint.h>

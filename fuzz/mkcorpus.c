@@ -511,7 +511,7 @@ static void regress_corpus(void)
 	memcpy(w + 1 + n, b, n);
 	put("wire", "remote-syn-long-options", w, 1 + 2 * n);
 
-	/* the same, as the module would record it: tcptrace -r shows it */
+	/* the same, as the module would record it: tcpwhy -r shows it */
 	handshake(91, TCPTRACE_ROLE_SERVER, TCPTRACE_HS_TIMEOUT);
 	h = (void *)stream;
 	memset(&h->syn, 0, sizeof(h->syn));

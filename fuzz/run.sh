@@ -9,7 +9,7 @@
 # Targets (fuzz/fuzz_TARGET.c):
 #   options  the TCP option parser, module/options.c, with invariants
 #   record   the record walker tt_next_record(), module/record.c
-#   cli      the CLI's decode and print path, tools/tcptrace.c, every mode
+#   cli      the CLI's decode and print path, tools/tcpwhy.c, every mode
 #   wire     SYN/SYN-ACK bytes -> module parser -> handshake record -> CLI
 #
 # For each target: build; run every input of fuzz/regress/TARGET/ (inputs
@@ -188,12 +188,12 @@ done
 
 # --- the real CLI, ASan + UBSan, over every saved record stream --------
 asan_cli=$OUT/tcptrace-asan
-if "$CC" "${CFLAGS[@]}" "${SAN[@]}" -o "$asan_cli" tools/tcptrace.c \
+if "$CC" "${CFLAGS[@]}" "${SAN[@]}" -o "$asan_cli" tools/tcpwhy.c \
 	tools/metrics.c tools/explain.c tools/nsfacts.c module/record.c >"$LOG/build-cli-asan.log" 2>&1; then
-	ok "build tools/tcptrace with ASan+UBSan"
+	ok "build tools/tcpwhy with ASan+UBSan"
 else
 	sed 's/^/# /' "$LOG/build-cli-asan.log" | head -n 30
-	notok "build tools/tcptrace with ASan+UBSan"
+	notok "build tools/tcpwhy with ASan+UBSan"
 fi
 if [ -x "$asan_cli" ]; then
 	tmp=$(mktemp -d "$OUT/cli-inputs.XXXXXX")
@@ -240,9 +240,9 @@ if [ -x "$asan_cli" ]; then
 		done
 	done
 	if [ $bad -eq 0 ]; then
-		ok "tcptrace -r (ASan+UBSan) on ${#files[@]} record files x ${#modes[@]} modes"
+		ok "tcpwhy -r (ASan+UBSan) on ${#files[@]} record files x ${#modes[@]} modes"
 	else
-		notok "tcptrace -r (ASan+UBSan): $bad of $runs runs failed"
+		notok "tcpwhy -r (ASan+UBSan): $bad of $runs runs failed"
 	fi
 
 	# -r reads in chunks: a stream of many MiB, records cut at every
@@ -269,9 +269,9 @@ if [ -x "$asan_cli" ]; then
 		done
 	done
 	if [ $bad -eq 0 ]; then
-		ok "tcptrace -r streams $(($(stat -c %s "$tmp/big") >> 10)) KiB in chunks: $copies conversations, exact"
+		ok "tcpwhy -r streams $(($(stat -c %s "$tmp/big") >> 10)) KiB in chunks: $copies conversations, exact"
 	else
-		notok "tcptrace -r streaming: $bad of 4 runs wrong"
+		notok "tcpwhy -r streaming: $bad of 4 runs wrong"
 	fi
 	rm -rf "$tmp"
 fi

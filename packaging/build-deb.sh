@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# `make deb`: build the tcptrace-dkms and tcptrace packages (and the
+# `make deb`: build the tcptrace-dkms and tcpwhy packages (and the
 # source package) with dpkg-buildpackage, in a temporary copy of this
 # tree, so the checkout and its parent directory stay clean.  The results
 # (.deb, .dsc, .tar.xz, .buildinfo, .changes) go to build/deb/.
@@ -22,7 +22,7 @@ PROG=build-deb
 version=$("$top/packaging/dkms-source.sh" version)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tcptrace-deb.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-src=$tmp/tcptrace-$version
+src=$tmp/tcpwhy-$version
 mkdir "$src"
 
 if git -C "$top" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
@@ -36,7 +36,7 @@ else
 		--exclude=./.git -cf - . | tar -C "$src" -xf -
 fi
 
-echo "$PROG: building tcptrace $version in $src" >&2
+echo "$PROG: building tcptrace-dkms and tcpwhy $version in $src" >&2
 (
 	cd "$src"
 	dpkg-checkbuilddeps
@@ -44,9 +44,9 @@ echo "$PROG: building tcptrace $version in $src" >&2
 )
 
 mkdir -p "$out"
-rm -f "$out"/tcptrace*
+rm -f "$out"/tcptrace* "$out"/tcpwhy*
 shopt -s nullglob
-results=("$tmp"/tcptrace*_"$version"*)
+results=("$tmp"/tcptrace*_"$version"* "$tmp"/tcpwhy_"$version"*)
 [ "${#results[@]}" -gt 0 ] || { echo "$PROG: no packages produced" >&2; exit 1; }
 cp "${results[@]}" "$out/"
 echo "$PROG: results in $out:" >&2

@@ -37,7 +37,7 @@ suite() {	# suite NAME CMD...: run it here, output shown as it comes
 }
 
 make -s cli || { echo "not ok - building the CLI"; echo "0 passed, 1 failed"; exit 1; }
-export TCPTRACE_CLI=$ROOT/tools/tcptrace
+export TCPTRACE_CLI=$ROOT/tools/tcpwhy
 
 # The job queues, a file each ("NAME COMMAND" lines); NAME.claim is made
 # by the worker that runs it, NAME.done holds "EXIT SECONDS".

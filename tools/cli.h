@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What the CLI's files share: exit codes, dying with a message, the
- * device, capture files and cgroup paths (tools/tcptrace.c).
+ * device, capture files and cgroup paths (tools/tcpwhy.c).
  */
 #ifndef TCPTRACE_CLI_H
 #define TCPTRACE_CLI_H

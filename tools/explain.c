@@ -5,7 +5,7 @@
  * include/net/rstreason.h, without their prefixes); they differ between
  * kernels, so a table may hold names a given kernel does not have.
  * Documentation/diagnosing.rst's table is this file's output
- * (tcptrace explain rst); a CLI test keeps the two equal.
+ * (tcpwhy explain rst); a CLI test keeps the two equal.
  */
 #include <stdbool.h>
 #include <string.h>

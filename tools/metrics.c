@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * tcptrace metrics: counts what /dev/tcptrace's records say, per network
+ * tcpwhy metrics: counts what /dev/tcptrace's records say, per network
  * namespace, cgroup and service port, and serves the counts in
  * Prometheus' text exposition format (0.0.4) over HTTP, or writes them to
  * a file for node_exporter's textfile collector.
@@ -34,7 +34,7 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/* the port tcptrace metrics listens on without --listen */
+/* the port tcpwhy metrics listens on without --listen */
 #define METRICS_PORT		"10083"
 
 #define PORT_NONE		-1	/* the metric has no port label */
@@ -920,7 +920,7 @@ static void out_module(struct out *o)
 	} f[] = {
 #define F(n, t, h, m) { n, t, h, offsetof(struct tcptrace_stats, m) }
 		F("tcptrace_module_records_produced_total", "counter",
-		  "Records the module made (since load or tcptrace --reset-stats).",
+		  "Records the module made (since load or tcpwhy --reset-stats).",
 		  produced),
 		F("tcptrace_module_records_lost_total", "counter",
 		  "Records the module dropped: its buffer was full.", lost),
@@ -1119,7 +1119,7 @@ static void serve(int fd, struct out *o)
 	}
 	snprintf(head, sizeof(head),
 		 "HTTP/1.0 %d %s\r\nContent-Type: text/plain\r\n"
-		 "Connection: close\r\n\r\ntcptrace metrics: GET /metrics\n",
+		 "Connection: close\r\n\r\ntcpwhy metrics: GET /metrics\n",
 		 status, status == 404 ? "Not Found" : "Method Not Allowed");
 	write_all(fd, head, strlen(head), deadline + 3000000000ull);
 }
@@ -1232,7 +1232,7 @@ static int metrics_loop(void)
 }
 
 static const char metrics_help[] =
-	"usage: tcptrace metrics [options]\n"
+	"usage: tcpwhy metrics [options]\n"
 	"Serve counts of handshakes, unanswered SYNs, RSTs, PAWS rejects,\n"
 	"TIME_WAIT, connection ends, durations and bytes, per network\n"
 	"namespace, cgroup and service port, in Prometheus' text format.\n"

@@ -291,7 +291,7 @@ stop_tracer() {
 	EXTRA="\"tracer_cpu_ns\":$((cpu1 - cpu0)),\"tracer_tail_ns\":$tail,\"tracer_rss_kb\":${rss:-0},\"tracer_killed\":$killed"
 	case $cfg in
 	tcptrace-*)
-		stats=$("$CLI" --stats -j) || die "tcptrace --stats failed"
+		stats=$("$CLI" --stats -j) || die "tcpwhy --stats failed"
 		EXTRA+=",\"stats\":$stats,\"mem\":{$MEM}"
 		if [ "$cfg" = tcptrace-json ]; then
 			lines=$(wc -l <"$W/trace.json")
@@ -404,7 +404,7 @@ profile() {
 		2>"$LOGS/perf-report.err"
 	perf report -i "$W/perf.data" --no-children --sort comm -g none \
 		--stdio >"$VM_OUT/profile-comm.txt" 2>>"$LOGS/perf-report.err"
-	perf report -i "$W/perf.data" --no-children --comms tcptrace \
+	perf report -i "$W/perf.data" --no-children --comms tcpwhy \
 		--sort dso,sym -g none --percent-limit 0.5 --stdio \
 		>"$VM_OUT/profile-cli.txt" 2>>"$LOGS/perf-report.err"
 	rmmod tcptrace

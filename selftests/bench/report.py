@@ -27,10 +27,10 @@ WHAT = {
              "`inet_sock_set_state` tracepoint, netfilter PRE_ROUTING and "
              "POST_ROUTING, IPv4 and IPv6) with handlers that return at once: "
              "what hooking costs before any work",
-    "tcptrace-raw": "tcptrace loaded, `tools/tcptrace -w file` (raw records, "
+    "tcptrace-raw": "tcptrace loaded, `tools/tcpwhy -w file` (raw records, "
                     "every type, no formatting: the counterpart of `tcpdump -w`)",
-    "tcptrace-null": "tcptrace loaded, `tools/tcptrace > /dev/null` (text)",
-    "tcptrace-json": "tcptrace loaded, `tools/tcptrace -j > file` (JSON lines, tmpfs)",
+    "tcptrace-null": "tcptrace loaded, `tools/tcpwhy > /dev/null` (text)",
+    "tcptrace-json": "tcptrace loaded, `tools/tcpwhy -j > file` (JSON lines, tmpfs)",
     "bpftrace": "`bpftrace` on `tracepoint:sock:inet_sock_set_state`, printing the "
                 "same fields `> file` ([script](selftests/bench/inet_sock_set_state.bt))",
     "tcpdump": "`tcpdump -w file 'tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0'` "
@@ -261,7 +261,7 @@ def md_report(a, env, runs, bursts, done, fatal):
         p("untraced connection; what tcptrace adds in the workload's own")
         p("context (tracepoint probe, netfilter hooks, buffer writes, the")
         p("wakeup; the traced run minus the reader's CPU minus untraced); the")
-        p("reader process (`tools/tcptrace`: read() and formatting); the")
+        p("reader process (`tools/tcpwhy`: read() and formatting); the")
         p("reader's cost per record it delivered; records per connection.")
         p("")
         p("| configuration | untraced conn | module, in context | reader | "
@@ -403,7 +403,7 @@ def profile_section(d):
     by = {name: pcts for pcts, name in children}
     o = ["## Profile of a traced storm", "",
          "`perf record -a -g -e cpu-clock` in the guest over one `storm-seq` with",
-         "tcptrace loaded and `tools/tcptrace > /dev/null` reading. The sampling",
+         "tcptrace loaded and `tools/tcpwhy > /dev/null` reading. The sampling",
          "clock is guest time, so a share of samples is a share of instructions.",
          "*incl.* counts a function and everything it calls.", ""]
     if comms:
@@ -420,7 +420,7 @@ def profile_section(d):
     o.append("")
     cli = read_perf(f"{d}/profile-cli.txt")
     if cli:
-        o.append("Inside the reader process (`tools/tcptrace`), share of all "
+        o.append("Inside the reader process (`tools/tcpwhy`), share of all "
                  "samples, top functions: " + ", ".join(
                      f"`{name}` {pcts[0]:.1f}%" for pcts, name in cli[:10]) + ".")
         o.append("")

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """
 Host-side tests of the CLI's decoder and error handling, on crafted record
-streams fed with `tcptrace -r FILE`: no module needed.
+streams fed with `tcpwhy -r FILE`: no module needed.
 """
 import json
 import os
@@ -19,7 +19,7 @@ from ktap import test, run, check, eq  # noqa: E402
 
 CLI = os.environ.get("TCPTRACE_CLI",
                      os.path.join(os.path.dirname(__file__), "..", "..",
-                                  "tools", "tcptrace"))
+                                  "tools", "tcpwhy"))
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 HDR = struct.Struct("<HHBBHIIQ")
 # sock netns_cookie netns_ino pid tid family sport dport old new flags pad[3]
@@ -361,16 +361,16 @@ def reasons_explained_or_shown_as_they_are():
 @test
 def diagnosing_rst_tables_are_the_clis():
     """Documentation/diagnosing.rst's reason tables are exactly what
-    tcptrace explain rst prints: the two cannot drift."""
+    tcpwhy explain rst prints: the two cannot drift."""
     doc = open(os.path.join(ROOT, "Documentation", "diagnosing.rst")).read()
-    begin = ".. BEGIN tcptrace explain rst\n\n"
-    end = ".. END tcptrace explain rst\n"
+    begin = ".. BEGIN tcpwhy explain rst\n\n"
+    end = ".. END tcpwhy explain rst\n"
     check(begin in doc and end in doc, "markers in diagnosing.rst")
     table = doc.split(begin, 1)[1].split(end, 1)[0]
     r = subprocess.run([CLI, "explain", "rst"], capture_output=True,
                        text=True)
     eq(r.returncode, 0, r.stderr)
-    eq(table, r.stdout, "diagnosing.rst tables vs tcptrace explain rst "
+    eq(table, r.stdout, "diagnosing.rst tables vs tcpwhy explain rst "
        "(regenerate them with it)")
 
 
@@ -677,7 +677,7 @@ def metrics(data, *args, env=None):
 
 @test
 def metrics_count_what_records_say():
-    """tcptrace metrics -r: the counts, their labels (a cgroup path with a
+    """tcpwhy metrics -r: the counts, their labels (a cgroup path with a
     quote escaped), and the port bound."""
     with FakeCgroups('/k8s/pod"1') as cg:
         pod = cg.id('/k8s/pod"1')
@@ -733,7 +733,7 @@ def dkms_version_is_the_tree_version():
     check('PACKAGE_VERSION="%s"' % version in conf,
           "dkms.conf PACKAGE_VERSION is not %s" % version)
     r = subprocess.run([CLI, "-V"], capture_output=True, text=True)
-    check(version in r.stdout, "tcptrace -V: " + r.stdout)
+    check(version in r.stdout, "tcpwhy -V: " + r.stdout)
 
 
 if __name__ == "__main__":

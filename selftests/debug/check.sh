@@ -73,7 +73,7 @@ fi
 # private copies, per run: a guest of another run may be reading its own
 sb=build/debug-${only:-all}
 mkdir -p "$sb"
-cp "$kbuild/tcptrace.ko" "$sb/tcptrace.ko" && cp tools/tcptrace "$sb/tcptrace" ||
+cp "$kbuild/tcptrace.ko" "$sb/tcptrace.ko" && cp tools/tcpwhy "$sb/tcpwhy" ||
 	setup_failed "copying the module and the CLI"
 flock -u 8
 export VM_KERNEL_ROOT=$root TCPTRACE_KDIR=$tree STRESS_BUILD=build/stress-debug-${only:-all}
@@ -131,7 +131,7 @@ guest_run() {
 	shift
 	VM_OUT_DIR=$OUT/vm-$name VM_APPEND=kmemleak=off \
 		TCPTRACE_KO=$ROOT/$sb/tcptrace.ko \
-		TCPTRACE_CLI=$ROOT/$sb/tcptrace \
+		TCPTRACE_CLI=$ROOT/$sb/tcpwhy \
 		selftests/vm/run-vm.sh "$k" "$ROOT/selftests/debug/guest.sh" \
 		"$ROOT/selftests/guest.sh" "$@" 2>&1 | tee "$OUT/$name.tap"
 	rc=${PIPESTATUS[0]}

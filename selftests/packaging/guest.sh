@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Runs inside the guest (selftests/vm/run-vm.sh), after selftests/packaging/
-# run.sh installed the tcptrace-dkms and tcptrace packages on the host: the
+# run.sh installed the tcptrace-dkms and tcpwhy packages on the host: the
 # DKMS-built module of the kernel the guest booted, with the packaged CLI,
 # udev rule and modprobe.d example.
 #
@@ -15,7 +15,7 @@ set -uo pipefail
 VERSION=$1
 RESULTS=$VM_OUT/results
 KVER=$(uname -r)
-CLI=/usr/sbin/tcptrace
+CLI=/usr/sbin/tcpwhy
 DEV=/dev/tcptrace
 : >"$RESULTS"
 echo "# guest kernel $KVER"
@@ -98,12 +98,12 @@ else
 fi
 
 # Every parameter the module has is documented where operators look.
-man_src=$(zcat /usr/share/man/man8/tcptrace.8.gz 2>/dev/null)
+man_src=$(zcat /usr/share/man/man8/tcpwhy.8.gz 2>/dev/null)
 example=/usr/share/doc/tcptrace-dkms/examples/modprobe.d/tcptrace.conf
 missing=()
 for f in /sys/module/tcptrace/parameters/*; do
 	p=${f##*/}
-	grep -q "$p" <<<"$man_src" || missing+=("$p: not in tcptrace(8)")
+	grep -q "$p" <<<"$man_src" || missing+=("$p: not in tcpwhy(8)")
 	grep -q "$p" "$example" || missing+=("$p: not in $example")
 done
 if [ "${#missing[@]}" -eq 0 ]; then
@@ -181,17 +181,17 @@ print("\n".join(lines))
 EOF
 ); then
 	if [ "$rc" -eq 0 ]; then
-		pass "tcptrace -j -c 2 reports the refused connection"
+		pass "tcpwhy -j -c 2 reports the refused connection"
 		sed 's/^/# /' <<<"$out" | tee -a "$RESULTS"
 	else
-		fail "tcptrace -j -c 2 reports the refused connection" "exit $rc" "$(cat "$tmp/err")"
+		fail "tcpwhy -j -c 2 reports the refused connection" "exit $rc" "$(cat "$tmp/err")"
 	fi
 else
-	fail "tcptrace -j -c 2 reports the refused connection" "exit $rc" "$out" \
+	fail "tcpwhy -j -c 2 reports the refused connection" "exit $rc" "$out" \
 		"$(cat "$tmp/err" "$tmp/conn")"
 fi
 
-# What tcptrace-export.service relies on: with stdout not a terminal, lines
+# What tcpwhy-export.service relies on: with stdout not a terminal, lines
 # arrive while tcptrace runs, and SIGTERM ends it with status 0.
 "$CLI" -j -p "$port" >"$tmp/stream" 2>"$tmp/err" &
 cli=$!
@@ -227,7 +227,7 @@ else
 	fail "records made with no reader are delivered to the next reader" "$out"
 fi
 
-# One reader at a time (documented in tcptrace(8)).
+# One reader at a time (documented in tcpwhy(8)).
 "$CLI" -j >/dev/null 2>&1 &
 cli=$!
 if wait_open "$cli"; then
@@ -244,7 +244,7 @@ fi
 kill "$cli" 2>/dev/null
 wait "$cli" 2>/dev/null
 
-check "tcptrace --stats" "$CLI" --stats
+check "tcpwhy --stats" "$CLI" --stats
 
 # --- the udev rule, with a real udevd ---------------------------------------
 

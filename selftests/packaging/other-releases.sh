@@ -178,7 +178,7 @@ for line in "${extra[@]}"; do
 		rm -rf "$vmout"
 		mkdir -p "$vmout"
 		VM_OUT_DIR=$vmout VM_KERNEL_ROOT=$kroot VM_TIMEOUT=${VM_TIMEOUT:-600} \
-			TCPTRACE_KO=$plain TCPTRACE_CLI=$ROOT/tools/tcptrace \
+			TCPTRACE_KO=$plain TCPTRACE_CLI=$ROOT/tools/tcpwhy \
 			selftests/vm/run-vm.sh "$k" "$ROOT/selftests/guest.sh" \
 			test_foundation:ipv4_loopback_handshake_data_close,ipv6_loopback_handshake_data_close \
 			>"$vmout/run.log" 2>&1
@@ -200,7 +200,7 @@ for line in "${extra[@]}"; do
 	if dpkg --compare-versions "$have" ge "${need:-0}"; then
 		if in_root "$scratch" apt-get install -y -q --no-install-recommends \
 			"$cli" >>"$log" 2>&1 </dev/null &&
-			chroot "$scratch" /usr/sbin/tcptrace -h >/dev/null 2>&1; then
+			chroot "$scratch" /usr/sbin/tcpwhy -h >/dev/null 2>&1; then
 			ok "$suite: apt-get install tcptrace (the CLI) and run it"
 		else
 			notok "$suite: apt-get install tcptrace (the CLI) and run it" \

@@ -6,8 +6,9 @@
 #   selftests/packaging/run.sh
 #
 # 1. installs what it needs (packaging/deps.sh test), builds the packages
-#    (make deb) and runs lintian on them;
-# 2. installs tcptrace-dkms and tcptrace with apt-get and checks that DKMS
+#    (make deb), runs lintian on them and checks that no package name,
+#    file or command of theirs is one of Debian's (clash.sh);
+# 2. installs tcptrace-dkms and tcpwhy with apt-get and checks that DKMS
 #    built and installed the module for every supported installed kernel
 #    (selftests/vm/kernels.sh: 6.1 and 6.12);
 # 3. for each of those kernels boots a guest (selftests/vm/run-vm.sh; the
@@ -32,7 +33,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 ROOT=$PWD
 OUT=$ROOT/selftests/out/packaging
-PKGS=(tcptrace tcptrace-dkms)
+PKGS=(tcpwhy tcptrace-dkms)
 
 n=0
 passed=0
@@ -59,6 +60,19 @@ check() {	# check NAME CMD...: pass if CMD succeeds, else its output
 		pass "$name"
 	else
 		fail "$name" "$out"
+	fi
+}
+relay() {	# relay NAME TAP RC: another script's "ok X"/"not ok X" lines
+	local line
+	while IFS= read -r line; do
+		case $line in
+		"ok "*) pass "${line#ok }" ;;
+		"not ok "*) fail "${line#not ok }" ;;
+		*) echo "$line" ;;
+		esac
+	done <"$2"
+	if [ "$3" -ne 0 ] && ! grep -q '^not ok ' "$2"; then
+		fail "$1 exited with $3" "$(tail -n 20 "$2")"
 	fi
 }
 summary() {
@@ -93,14 +107,14 @@ leftovers() {	# print what tcptrace left on the host
 		fi
 	done
 	for f in /usr/src/tcptrace-* /var/lib/dkms/tcptrace \
-		/lib/modules/*/updates/dkms/tcptrace.ko* /usr/sbin/tcptrace \
+		/lib/modules/*/updates/dkms/tcptrace.ko* /usr/sbin/tcpwhy \
 		/usr/lib/udev/rules.d/60-tcptrace.rules /lib/udev/rules.d/60-tcptrace.rules \
-		/usr/lib/systemd/system/tcptrace-export.service \
-		/lib/systemd/system/tcptrace-export.service \
-		/usr/lib/systemd/system/tcptrace-metrics.service \
-		/lib/systemd/system/tcptrace-metrics.service \
-		/usr/share/doc/tcptrace /usr/share/doc/tcptrace-dkms \
-		/usr/share/man/man8/tcptrace.8.gz; do
+		/usr/lib/systemd/system/tcpwhy-export.service \
+		/lib/systemd/system/tcpwhy-export.service \
+		/usr/lib/systemd/system/tcpwhy-metrics.service \
+		/lib/systemd/system/tcpwhy-metrics.service \
+		/usr/share/doc/tcpwhy /usr/share/doc/tcptrace-dkms \
+		/usr/share/man/man8/tcpwhy.8.gz; do
 		if [ -e "$f" ] || [ -L "$f" ]; then
 			echo "file $f"
 		fi
@@ -178,8 +192,8 @@ VERSION=$(packaging/dkms-source.sh version)
 ARCH=$(dpkg --print-architecture)
 DEB_DIR=$ROOT/build/deb
 DKMS_DEB=$DEB_DIR/tcptrace-dkms_${VERSION}_all.deb
-CLI_DEB=$DEB_DIR/tcptrace_${VERSION}_${ARCH}.deb
-CHANGES=$DEB_DIR/tcptrace_${VERSION}_${ARCH}.changes
+CLI_DEB=$DEB_DIR/tcpwhy_${VERSION}_${ARCH}.deb
+CHANGES=$DEB_DIR/tcpwhy_${VERSION}_${ARCH}.changes
 
 # `make deb` once the top-level Makefile includes packaging.mk
 if make -n deb >/dev/null 2>&1; then
@@ -192,7 +206,7 @@ fi
 # the parent of a checkout in /tmp holds those while other jobs run)
 parent_files() {
 	local f
-	for f in ../tcptrace-dkms_* ../tcptrace_*; do
+	for f in ../tcptrace-dkms_* ../tcpwhy_*; do
 		if [ -e "$f" ]; then echo "$f"; fi
 	done
 	return 0
@@ -200,9 +214,9 @@ parent_files() {
 parent_before=$(parent_files)
 start=$SECONDS
 if "${build[@]}" >"$OUT/build.log" 2>&1 && [ -f "$DKMS_DEB" ] && [ -f "$CLI_DEB" ]; then
-	pass "${build[*]}: tcptrace-dkms and tcptrace built ($((SECONDS - start)) s)"
+	pass "${build[*]}: tcptrace-dkms and tcpwhy built ($((SECONDS - start)) s)"
 else
-	fail "${build[*]}: tcptrace-dkms and tcptrace built" "$(tail -n 40 "$OUT/build.log")"
+	fail "${build[*]}: tcptrace-dkms and tcpwhy built" "$(tail -n 40 "$OUT/build.log")"
 	summary
 	exit 1
 fi
@@ -210,7 +224,7 @@ fi
 # dpkg-buildpackage's by-products, in the tree or next to it
 junk=()
 for f in debian/.debhelper debian/files debian/debhelper-build-stamp \
-	debian/tcptrace debian/tcptrace-dkms debian/dkms.conf.generated \
+	debian/tcpwhy debian/tcptrace-dkms debian/dkms.conf.generated \
 	debian/*.substvars debian/*.debhelper debian/*.debhelper.log; do
 	if [ -e "$f" ]; then junk+=("$f"); fi
 done
@@ -221,6 +235,10 @@ if [ "${#junk[@]}" -eq 0 ]; then
 else
 	fail "make deb leaves the checkout and its parent directory clean" "${junk[@]}"
 fi
+
+# no name, file or command of ours is one of Debian's
+selftests/packaging/clash.sh "$CLI_DEB" "$DKMS_DEB" >"$OUT/clash.tap" 2>&1
+relay clash.sh "$OUT/clash.tap" $?
 
 conf=$(dpkg-deb --fsys-tarfile "$DKMS_DEB" | tar -xOf - "./usr/src/tcptrace-$VERSION/dkms.conf" 2>&1)
 if grep -qx "PACKAGE_VERSION=\"$VERSION\"" <<<"$conf" &&
@@ -262,9 +280,9 @@ fi
 
 start=$SECONDS
 if "${APT[@]}" install "$DKMS_DEB" "$CLI_DEB" </dev/null >"$OUT/install.log" 2>&1; then
-	pass "apt-get install tcptrace-dkms tcptrace ($((SECONDS - start)) s)"
+	pass "apt-get install tcptrace-dkms tcpwhy ($((SECONDS - start)) s)"
 else
-	fail "apt-get install tcptrace-dkms tcptrace" "$(tail -n 40 "$OUT/install.log")"
+	fail "apt-get install tcptrace-dkms tcpwhy" "$(tail -n 40 "$OUT/install.log")"
 	summary
 	exit 1
 fi
@@ -293,7 +311,7 @@ for k in "${kernels[@]}"; do
 	fi
 done
 
-for name in tcptrace-export.service tcptrace-metrics.service; do
+for name in tcpwhy-export.service tcpwhy-metrics.service; do
 	unit=/usr/lib/systemd/system/$name
 	if [ -f "$unit" ] && ! ls /etc/systemd/system/*.wants/"$name" >/dev/null 2>&1; then
 		pass "$name installed in /usr/lib/systemd/system, not enabled"
@@ -303,31 +321,31 @@ for name in tcptrace-export.service tcptrace-metrics.service; do
 	fi
 	check "systemd-analyze verify $name" systemd-analyze verify "$unit"
 done
-rules=/usr/share/doc/tcptrace/examples/prometheus/tcptrace.rules.yml
+rules=/usr/share/doc/tcpwhy/examples/prometheus/tcptrace.rules.yml
 if [ -f "$rules" ]; then
 	pass "example Prometheus rules in $rules"
 else
 	fail "example Prometheus rules in $rules" \
-		"$(find /usr/share/doc/tcptrace/examples 2>&1)"
+		"$(find /usr/share/doc/tcpwhy/examples 2>&1)"
 fi
 
-check "tcptrace(8) renders without warnings" sh -c \
-	'out=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l /usr/share/man/man8/tcptrace.8.gz 2>&1 >/dev/null); [ -z "$out" ] || { echo "$out"; exit 1; }'
+check "tcpwhy(8) renders without warnings" sh -c \
+	'out=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l /usr/share/man/man8/tcpwhy.8.gz 2>&1 >/dev/null); [ -z "$out" ] || { echo "$out"; exit 1; }'
 
 # Every option the packaged CLI lists is in the man page.
-help=$(/usr/sbin/tcptrace -h 2>&1)
-man_src=$(zcat /usr/share/man/man8/tcptrace.8.gz | sed 's/\\-/-/g')
+help=$(/usr/sbin/tcpwhy -h 2>&1)
+man_src=$(zcat /usr/share/man/man8/tcpwhy.8.gz | sed 's/\\-/-/g')
 missing=()
 for o in $(grep -oE '(^|[ ,])--?[A-Za-z0-9][-A-Za-z0-9]*' <<<"$help" | tr -d ' ,' | sort -u); do
 	grep -qE "(^|[^-A-Za-z0-9])$o([^-A-Za-z0-9]|\$)" <<<"$man_src" || missing+=("$o")
 done
-for c in $(sed -n 's/^ *tcptrace \([a-z][a-z-]*\) .*/\1/p' <<<"$help" | sort -u); do
+for c in $(sed -n 's/^ *tcpwhy \([a-z][a-z-]*\) .*/\1/p' <<<"$help" | sort -u); do
 	grep -qE "(^|[^-A-Za-z0-9])$c([^-A-Za-z0-9]|\$)" <<<"$man_src" || missing+=("subcommand $c")
 done
 if [ "${#missing[@]}" -eq 0 ]; then
-	pass "every option of tcptrace -h is in tcptrace(8)"
+	pass "every option of tcpwhy -h is in tcpwhy(8)"
 else
-	fail "every option of tcptrace -h is in tcptrace(8)" "missing: ${missing[*]}"
+	fail "every option of tcpwhy -h is in tcpwhy(8)" "missing: ${missing[*]}"
 fi
 
 # --- in a guest, per kernel ----------------------------------------------------------
@@ -361,9 +379,9 @@ done
 
 start=$SECONDS
 if "${APT[@]}" purge "${PKGS[@]}" </dev/null >"$OUT/purge.log" 2>&1; then
-	pass "apt-get purge tcptrace tcptrace-dkms ($((SECONDS - start)) s)"
+	pass "apt-get purge tcpwhy tcptrace-dkms ($((SECONDS - start)) s)"
 else
-	fail "apt-get purge tcptrace tcptrace-dkms" "$(tail -n 40 "$OUT/purge.log")"
+	fail "apt-get purge tcpwhy tcptrace-dkms" "$(tail -n 40 "$OUT/purge.log")"
 fi
 left=$(leftovers)
 if [ -z "$left" ]; then
@@ -413,16 +431,6 @@ fi
 
 selftests/packaging/other-releases.sh "$DKMS_DEB" "$CLI_DEB" \
 	>"$OUT/other-releases.tap" 2>&1
-rc=$?
-while IFS= read -r line; do
-	case $line in
-	"ok "*) pass "${line#ok }" ;;
-	"not ok "*) fail "${line#not ok }" ;;
-	*) echo "$line" ;;
-	esac
-done <"$OUT/other-releases.tap"
-if [ "$rc" -ne 0 ] && ! grep -q '^not ok ' "$OUT/other-releases.tap"; then
-	fail "other-releases.sh exited with $rc" "$(tail -n 20 "$OUT/other-releases.tap")"
-fi
+relay other-releases.sh "$OUT/other-releases.tap" $?
 
 summary

@@ -158,7 +158,7 @@ guest() {
 		VM_OUT_DIR=$dir VM_SMP=$smp VM_TIMEOUT=$timeout \
 			VM_APPEND="slub_debug=FZPU ${VM_APPEND:-}" \
 			TCPTRACE_KO=$ROOT/$SB/$k/tcptrace.ko \
-			TCPTRACE_CLI=$ROOT/$SB/tcptrace \
+			TCPTRACE_CLI=$ROOT/$SB/tcpwhy \
 			TCPTRACE_STRESS=$MODE \
 			selftests/vm/run-vm.sh "$k" ${TCPTRACE_GUEST_WRAP:+"$TCPTRACE_GUEST_WRAP"} \
 			"$ROOT/selftests/stress/guest.sh" "$@" 2>&1 | tee "$OUT/$name.tap"
@@ -184,7 +184,7 @@ selftests/vm/deps.sh || { echo "not ok - installing the test dependencies"; echo
 make -s cli || { echo "not ok - building the CLI"; echo "0 passed, 1 failed"; exit 1; }
 mkdir -p "$SB"
 # private copies: a concurrent build cannot swap them under a running guest
-cp tools/tcptrace "$SB/tcptrace"
+cp tools/tcpwhy "$SB/tcpwhy"
 
 # part ROLE: this run runs that guest (all of them without --part)
 part() { [ -z "$PART" ] || [ "$PART" = "$1" ]; }

@@ -457,7 +457,7 @@ def stats_cpus(fd, room=64):
 
 
 def cli_stats():
-    """tools/tcptrace --stats -j (the device must not be open)"""
+    """tools/tcpwhy --stats -j (the device must not be open)"""
     import json
     r = sh("%s --stats -j" % CLI)
     return json.loads(r.stdout)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 """
-tcptrace metrics, end to end through Debian's own Prometheus, run as
+tcpwhy metrics, end to end through Debian's own Prometheus, run as
 root inside a guest by selftests/run.sh: the exporter serves, Prometheus
 scrapes it every second, a known workload runs (connections, refused
 ones, a SYN a firewall drops, an RST a router forges), and the values

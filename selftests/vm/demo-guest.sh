@@ -62,7 +62,7 @@ kill -INT $tracer
 wait $tracer || true
 
 echo
-echo "== diagnoses: tcptrace --diag while things go wrong"
+echo "== diagnoses: tcpwhy --diag while things go wrong"
 "$TCPTRACE_CLI" --diag &
 tracer=$!
 sleep 0.5
@@ -211,11 +211,11 @@ sleep 1
 kill -INT $tracer
 wait $tracer || true
 echo
-echo "== tcptrace conns --state time-wait -p 40000"
+echo "== tcpwhy conns --state time-wait -p 40000"
 "$TCPTRACE_CLI" conns --state time-wait -p 40000
 
 echo
-echo "== tcptrace conns: one line per finished connection"
+echo "== tcpwhy conns: one line per finished connection"
 "$TCPTRACE_CLI" conns &
 tracer=$!
 sleep 0.5
@@ -232,10 +232,10 @@ kill -INT $tracer
 wait $tracer || true
 
 echo
-echo "== tcptrace --stats"
+echo "== tcpwhy --stats"
 "$TCPTRACE_CLI" --stats
 echo
-echo "== the same trace as JSON lines: tcptrace -j (one line shown)"
+echo "== the same trace as JSON lines: tcpwhy -j (one line shown)"
 python3 -c 'import socket; socket.socket().connect_ex(("127.0.0.1", 9))' &
 "$TCPTRACE_CLI" -j -c 1
 rmmod tcptrace

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * tcptrace - read TCP connection traces from /dev/tcptrace.
+ * tcpwhy - read TCP connection traces from /dev/tcptrace.
  *
  * Exit codes: 0 ok, 1 runtime error (device, permission), 2 usage,
  * 3 incompatible or corrupt data (ABI mismatch, malformed record).
@@ -85,7 +85,7 @@ void die(int code, const char *fmt, ...)
 
 	ob_flush();
 	fflush(stdout);
-	fputs("tcptrace: ", stderr);
+	fputs("tcpwhy: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -959,7 +959,7 @@ static void cg_set_filter(const char *arg)
 	if (snprintf(cgmap.path, sizeof(cgmap.path), "%.*s%s", (int)mlen,
 		     mount, f) < (int)sizeof(cgmap.path) &&
 	    access(cgmap.path, F_OK))
-		fprintf(stderr, "tcptrace: --cgroup %s: no such cgroup (yet) in "
+		fprintf(stderr, "tcpwhy: --cgroup %s: no such cgroup (yet) in "
 			"%s\n", f, mount);
 }
 
@@ -2045,7 +2045,7 @@ static void print_diag(const struct tcptrace_diag_rec *d)
 	OB_LIT("}\n");
 }
 
-/* --- tcptrace conns: one line per finished connection ---------------- */
+/* --- tcpwhy conns: one line per finished connection ---------------- */
 
 #define NSTATES 14
 
@@ -2337,7 +2337,7 @@ bool tt_each_record(const void *buf, size_t len, size_t *used,
 		}
 		if (d != TT_OK)
 			die(EX_DATA, "%s at byte %lu of a %zu-byte read: "
-			    "module and tcptrace disagree about the record "
+			    "module and tcpwhy disagree about the record "
 			    "format", tt_decode_strerror(d), off, len);
 		if (!fn(h))
 			return false;
@@ -2431,7 +2431,7 @@ int tt_open_device(const char *path)
 			    "(needs CAP_NET_ADMIN)", path);
 			break;
 		case EBUSY:
-			die(EX_RUNTIME, "%s: busy: another tcptrace reader has "
+			die(EX_RUNTIME, "%s: busy: another tcpwhy reader has "
 			    "it open (one reader at a time)", path);
 			break;
 		case EOPNOTSUPP:
@@ -2448,7 +2448,7 @@ int tt_open_device(const char *path)
 		    path, strerror(errno));
 	if (abi != TCPTRACE_ABI_VERSION)
 		die(EX_DATA, "ABI version mismatch: module speaks v%u, this "
-		    "tcptrace speaks v%u: install matching module and CLI",
+		    "tcpwhy speaks v%u: install matching module and CLI",
 		    abi, TCPTRACE_ABI_VERSION);
 	return fd;
 }
@@ -2489,7 +2489,7 @@ static void want_types(int fd)
 }
 
 /*
- * tcptrace conns --state time-wait: the TIME_WAIT sockets of this network
+ * tcpwhy conns --state time-wait: the TIME_WAIT sockets of this network
  * namespace right now, with the time each has left, from the kernel's
  * sock_diag interface (what ss uses).  Explains "Address already in use".
  */
@@ -2734,11 +2734,11 @@ static int trace_loop(int fd, bool is_device)
 		if (fclose(opt.wfile))
 			die(EX_RUNTIME, "%s: %s", opt.write_path,
 			    strerror(errno));
-		fprintf(stderr, "tcptrace: %llu bytes of records written to %s "
+		fprintf(stderr, "tcpwhy: %llu bytes of records written to %s "
 			"(read them with -r)\n", written, opt.write_path);
 	}
 	if (total_lost && !opt.json)
-		fprintf(stderr, "tcptrace: %" PRIu64 " records lost\n",
+		fprintf(stderr, "tcpwhy: %" PRIu64 " records lost\n",
 			total_lost);
 	return EX_OK;
 }
@@ -2797,7 +2797,7 @@ int tt_read_capture(const char *path, tt_records_fn handle_buffer)
 
 			if (h->abi != TCPTRACE_ABI_VERSION)
 				die(EX_DATA, "%s: written with record ABI v%u, "
-				    "this tcptrace reads v%u", path, h->abi,
+				    "this tcpwhy reads v%u", path, h->abi,
 				    TCPTRACE_ABI_VERSION);
 			if (len < CAPTURE_HDR_FIRST || len % 8 || len > have)
 				die(EX_DATA, "%s: bad capture header (%u bytes)",
@@ -2828,15 +2828,15 @@ static void on_signal(int sig)
 }
 
 static const char help_text[] =
-	"usage: tcptrace [options]\n"
-	"       tcptrace conns [options]          one line per finished connection\n"
-	"       tcptrace conns --state time-wait  TIME_WAIT sockets now, time left\n"
-	"       tcptrace explain NAME...          what a drop or reset reason means,\n"
+	"usage: tcpwhy [options]\n"
+	"       tcpwhy conns [options]            one line per finished connection\n"
+	"       tcpwhy conns --state time-wait    TIME_WAIT sockets now, time left\n"
+	"       tcpwhy explain NAME...            what a drop or reset reason means,\n"
 	"                                         what to check\n"
 	"Trace TCP connections from /dev/tcptrace: one line per state transition,\n"
 	"and one per handshake with the TCP options each side used.\n"
 	"\n"
-	"  -j, --json            JSON lines (schema: tcptrace(8), Documentation/tcptrace.rst)\n"
+	"  -j, --json            JSON lines (schema: tcpwhy(8), Documentation/tcptrace.rst)\n"
 	"  -p, --port PORT       only sockets with PORT at either end\n"
 	"      --addr ADDR       only sockets with ADDR (v4 or v6) at either end\n"
 	"      --netns ID        only network namespace ID (inode or cookie)\n"
@@ -2866,7 +2866,7 @@ static void print_help(FILE *out)
 }
 
 /*
- * tcptrace explain [NAME...]: what the kernel's drop and reset reasons
+ * tcpwhy explain [NAME...]: what the kernel's drop and reset reasons
  * mean and what to check; "rst" prints the tables of
  * Documentation/diagnosing.rst.
  */
@@ -2889,15 +2889,15 @@ static int explain_cmd(int argc, char **argv)
 			printf("%s (reset reason): %s. Check: %s\n", r->name,
 			       r->meaning, r->check);
 		if (!d && !r) {
-			fprintf(stderr, "tcptrace: no explanation of '%s' "
-				"(names as in tcptrace's output, e.g. "
+			fprintf(stderr, "tcpwhy: no explanation of '%s' "
+				"(names as in tcpwhy's output, e.g. "
 				"IP_RPFILTER)\n", argv[i]);
 			rc = EX_DATA;
 		}
 	}
 	if (!argc) {
-		fprintf(stderr, "usage: tcptrace explain NAME... | "
-			"tcptrace explain rst\n");
+		fprintf(stderr, "usage: tcpwhy explain NAME... | "
+			"tcpwhy explain rst\n");
 		rc = EX_USAGE;
 	}
 	return rc;
@@ -3018,7 +3018,7 @@ int main(int argc, char **argv)
 			opt.write_path = optarg;
 			break;
 		case 'V':
-			printf("tcptrace %s, record ABI v%u\n",
+			printf("tcpwhy %s, record ABI v%u\n",
 			       TCPTRACE_VERSION, TCPTRACE_ABI_VERSION);
 			return EX_OK;
 		case 'h':
@@ -3040,7 +3040,7 @@ int main(int argc, char **argv)
 		die(EX_USAGE, "unexpected argument '%s'", argv[optind]);
 	}
 	if (opt.tw_list && opt.mode != MODE_CONNS)
-		die(EX_USAGE, "--state goes with 'tcptrace conns'");
+		die(EX_USAGE, "--state goes with 'tcpwhy conns'");
 	if (opt.tw_list && cgmap.filter)
 		die(EX_USAGE, "--cgroup does not apply to --state");
 	if (opt.tw_list)

@@ -1,0 +1,157 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Do our packages clash with Debian's archive?  TAP lines on stdout
+# ("ok NAME" or "not ok NAME": selftests/packaging/run.sh numbers them).
+#
+#   selftests/packaging/clash.sh DEB...
+#
+# For bullseye, bookworm, trixie and sid (main, contrib, non-free; amd64
+# and all), from the archive's own package lists and Contents files:
+#   - no package of the archive is named, or provides, a name of ours
+#     (Debian's tcptrace 6.6.7, a pcap analyser, is why the CLI is tcpwhy);
+#   - no file of ours is a file of any package there;
+#   - no command of ours (a file in a bin or sbin directory) has the name
+#     of a command there, in any of those directories.
+# The last check is also run against Debian's own tcptrace command, which
+# it must find: a mirror answering with empty lists would otherwise pass.
+#
+# The lists are cached in /var/cache/tcptrace/archive (about 230 MB) and
+# fetched again when the archive's copy is newer (curl -z).  Without a
+# network, a cached copy is used and said so; without either, it fails.
+#
+# Environment: TCPTRACE_MIRROR (http://deb.debian.org/debian),
+#              TCPTRACE_ARCHIVE_CACHE
+set -uo pipefail
+bad=0
+
+mirror=${TCPTRACE_MIRROR:-http://deb.debian.org/debian}
+cache=${TCPTRACE_ARCHIVE_CACHE:-/var/cache/tcptrace/archive}
+suites="bullseye bookworm trixie sid"
+comps="main contrib non-free"
+# the directories a command is looked up in
+bin_re='(usr/)?(local/)?(s?bin|games)'
+
+[ $# -gt 0 ] || { echo "usage: clash.sh DEB..." >&2; exit 2; }
+mkdir -p "$cache"
+
+fetch() {	# fetch URL FILE: FILE is the newest copy, or a cached one
+	local tmp=$2.part
+	if curl -sSfL --retry 2 --max-time 300 -z "$2" -o "$tmp" "$1" \
+		2>"$tmp.err"; then
+		# 304 Not Modified writes no file
+		if [ -s "$tmp" ]; then mv "$tmp" "$2"; fi
+		rm -f "$tmp" "$tmp.err"
+		return 0
+	fi
+	rm -f "$tmp"
+	if [ -s "$2" ]; then
+		echo "# $1: $(cat "$tmp.err"); using the cached copy of $(date -r "$2" +%F)"
+		rm -f "$tmp.err"
+		return 0
+	fi
+	echo "# $1: $(cat "$tmp.err")"
+	rm -f "$tmp.err"
+	return 1
+}
+
+lists=()
+contents=()
+missing=()
+for s in $suites; do
+	for c in $comps; do
+		# non-free-firmware and non-free split in bookworm; contrib
+		# and non-free hold no files under bin in some suites: a
+		# missing list there is not an error, a missing main one is
+		f=$cache/$s-$c-Packages.xz
+		if fetch "$mirror/dists/$s/$c/binary-amd64/Packages.xz" "$f"; then
+			lists+=("$f")
+		elif [ "$c" = main ]; then
+			missing+=("$s/$c Packages")
+		fi
+		for a in amd64 all; do
+			f=$cache/$s-$c-Contents-$a.gz
+			if fetch "$mirror/dists/$s/$c/Contents-$a.gz" "$f"; then
+				contents+=("$f")
+			elif [ "$c" = main ]; then
+				missing+=("$s/$c Contents-$a")
+			fi
+		done
+	done
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	bad=1
+	echo "not ok the archive's lists: cannot fetch ${missing[*]}"
+	exit 1
+fi
+
+# ours: package names, then files and symbolic links (not directories)
+names=()
+files=()
+for deb in "$@"; do
+	names+=("$(dpkg-deb -f "$deb" Package)")
+	while read -r path; do
+		files+=("$path")
+	done < <(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ { print $6 }' |
+		sed 's#^\./##')
+done
+cmds=()
+for f in "${files[@]}"; do
+	if [[ $f =~ ^$bin_re/[^/]+$ ]]; then cmds+=("${f##*/}"); fi
+done
+
+# ERE-quote a name (package names and paths have . + and the like)
+quote() { sed 's/[][\.*^$+?(){}|]/\\&/g' <<<"$1"; }
+alt() {	# alt WORD...: (w1|w2|...) quoted
+	local w out=
+	for w in "$@"; do out+="${out:+|}$(quote "$w")"; done
+	echo "($out)"
+}
+
+# 1. package names: Package: and Provides: lines
+re="^(Package: $(alt "${names[@]}")\$|Provides:.*[ ,]$(alt "${names[@]}")( |,|\$))"
+hits=$(xz -dc "${lists[@]}" | grep -E "$re" | sort -u)
+if [ -z "$hits" ]; then
+	echo "ok no package in ${suites// /, } is named or provides ${names[*]}"
+else
+	bad=1
+	echo "not ok no package in ${suites// /, } is named or provides ${names[*]}"
+	sed 's/^/#   /' <<<"$hits"
+fi
+
+# Contents lines are "PATH   SECTION/PACKAGE,...": one pass over each
+# keeps the lines of our paths and of the commands' names (and tcptrace)
+found=$(mktemp)
+trap 'rm -f "$found"' EXIT
+re="^($(alt "${files[@]}")|$bin_re/$(alt "${cmds[@]}" tcptrace))[[:space:]]"
+for f in "${contents[@]}"; do
+	zcat "$f" | grep -E "$re" | sed "s#^#${f##*/}: #"
+done >"$found"
+
+# 2. files
+hits=$(grep -E "^[^ ]+: $(alt "${files[@]}")[[:space:]]" "$found")
+if [ -z "$hits" ]; then
+	echo "ok none of our ${#files[@]} files is in a package of ${suites// /, }"
+else
+	bad=1
+	echo "not ok none of our ${#files[@]} files is in a package of ${suites// /, }"
+	sed 's/^/#   /' <<<"$hits" | head -n 20
+fi
+
+# 3. commands, and the control: Debian's tcptrace must be found
+hits=
+[ ${#cmds[@]} -eq 0 ] ||
+	hits=$(grep -E "^[^ ]+: $bin_re/$(alt "${cmds[@]}")[[:space:]]" "$found")
+if [ -z "$hits" ] && [ ${#cmds[@]} -gt 0 ]; then
+	echo "ok no command of the archive is named ${cmds[*]}"
+else
+	bad=1
+	echo "not ok no command of the archive is named ${cmds[*]:-(we ship none?)}"
+	sed 's/^/#   /' <<<"$hits" | head -n 20
+fi
+if grep -qE "^[^ ]+: usr/bin/tcptrace[[:space:]]+net/tcptrace$" "$found"; then
+	echo "ok the same lookup finds Debian's tcptrace in /usr/bin (control)"
+else
+	bad=1
+	echo "not ok the same lookup finds Debian's tcptrace in /usr/bin (control)"
+fi
+exit $bad
