@@ -209,8 +209,9 @@ static unsigned int nports;
 /*
  * What a connection's later records need: when its SYN was seen, its
  * service port, its role, and the diagnoses that say how it ended.  A
- * closed one waits for the next read (closed != NULL): an abort's RST
- * (close() with unread data, SO_LINGER 0) comes after the close.
+ * closed one waits a second (closed != NULL, on the closed_conns list in
+ * the order read): an abort's RST (close() with unread data, SO_LINGER 0)
+ * comes after the close.
  */
 struct conn {
 	struct conn *next;
@@ -220,13 +221,14 @@ struct conn {
 	uint8_t role;
 	uint8_t end;		/* END_* from diagnoses, or END_FIN */
 	struct tcptrace_conn_rec *closed;	/* its totals, once closed */
-	struct conn *cnext;	/* the closed ones, to count */
+	struct conn *cnext;	/* the closed ones, to count, oldest first */
 };
 
 #define CONN_BITS	16
 static struct conn *ctab[1 << CONN_BITS];
 static unsigned long nconns;
-static struct conn *closed_conns;
+static struct conn *closed_conns, **closed_tail = &closed_conns;
+static uint64_t newest_ns;	/* the newest record's time */
 
 static struct {
 	const char *device;
@@ -671,8 +673,9 @@ static void on_conn(const struct tcptrace_conn_rec *r)
 		c->closed = malloc(sizeof(*r));
 		if (c->closed) {
 			memcpy(c->closed, r, sizeof(*r));
-			c->cnext = closed_conns;
-			closed_conns = c;
+			c->cnext = NULL;
+			*closed_tail = c;
+			closed_tail = &c->cnext;
 			return;
 		}
 	}
@@ -681,18 +684,19 @@ static void on_conn(const struct tcptrace_conn_rec *r)
 
 /*
  * Count the connections closed at or before @upto (CLOCK_MONOTONIC ns;
- * UINT64_MAX: all), and forget them.
+ * UINT64_MAX: all), and forget them.  The list is in the order read, so
+ * the walk stops at the first one not due: one that another CPU's buffer
+ * delivered out of order waits behind it a little longer, and a drain
+ * costs only what it counts.
  */
 static void count_closed(uint64_t upto)
 {
-	struct conn *c, **l = &closed_conns, **p;
+	struct conn *c, **p;
 
-	while ((c = *l)) {
-		if (c->closed->hdr.ts_ns > upto) {
-			l = &c->cnext;
-			continue;
-		}
-		*l = c->cnext;
+	while ((c = closed_conns) && c->closed->hdr.ts_ns <= upto) {
+		closed_conns = c->cnext;
+		if (!closed_conns)
+			closed_tail = &closed_conns;
 		count_close(c->closed, c);
 		p = conn_slot(c->cookie);
 		*p = c->next;
@@ -706,6 +710,8 @@ static void count_closed(uint64_t upto)
 static bool metrics_record(const struct tcptrace_hdr *h)
 {
 	ex.records++;
+	if (h->ts_ns > newest_ns)
+		newest_ns = h->ts_ns;
 	ex.lost_reported += h->lost_before;
 	switch (h->type) {
 	case TCPTRACE_REC_LOST:
@@ -728,6 +734,20 @@ static bool metrics_record(const struct tcptrace_hdr *h)
 static bool metrics_records(const void *buf, size_t len, size_t *used)
 {
 	return tt_each_record(buf, len, used, metrics_record);
+}
+
+/*
+ * A capture's records, read as fast as the disk gives them: a close is
+ * due once a record CLOSE_HOLD_NS newer has been read, so a long capture
+ * holds one second of connections, not all of them.
+ */
+static bool capture_records(const void *buf, size_t len, size_t *used)
+{
+	bool ok = metrics_records(buf, len, used);
+
+	if (newest_ns > CLOSE_HOLD_NS)
+		count_closed(newest_ns - CLOSE_HOLD_NS);
+	return ok;
 }
 
 /* --- rendering ------------------------------------------------------ */
@@ -1329,7 +1349,7 @@ int metrics_main(int argc, char **argv)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ex.start = ts.tv_sec + ts.tv_nsec / 1e9;
 	if (mo.input) {
-		tt_read_capture(mo.input, metrics_records);
+		tt_read_capture(mo.input, capture_records);
 		count_closed(UINT64_MAX);
 		render(&o);
 		fwrite(o.buf, 1, o.len, stdout);
