@@ -7,7 +7,8 @@
 # suites need built in).  `make debug-kernel` runs this.
 #
 # The result is cached under $TCPTRACE_DEBUG_CACHE (/var/cache/tcptrace/
-# debug-kernel), keyed by the source package and the config fragment:
+# debug-kernel), keyed by the source package, the config fragment and
+# KASAN's scope (below):
 #   <key>/build                  the kernel build tree (KDIR for the module)
 #   <key>/vmlinux                PVH-bootable image for selftests/vm/run-vm.sh
 #   <key>/lib/modules/<release>  modules.builtin & co. (VM_KERNEL_ROOT=<key>)
@@ -26,10 +27,28 @@ fragment=$here/config
 # KASAN instruments the module and the kernel code it calls into or
 # shares objects with: the network stack and the tracing ring buffer.
 # The rest of the kernel is built without KASAN's checks (its allocator
-# still poisons freed and out-of-bounds memory, so the module's own bad
-# accesses anywhere are caught): those checks made the cold build half
-# again as long and slowed every guest, for code the module never runs.
-kasan_dirs="net kernel/trace"
+# still poisons freed memory and slab red zones, so the module's own bad
+# accesses to heap objects anywhere are caught): those checks made the
+# cold build about half again as long and slowed every guest, for code
+# the module never runs.
+kasan_dirs=(net kernel/trace)
+# KASAN_SANITIZE=n comes from the environment at build time; a kbuild
+# file's own setting wins over it, so each directory of these trees turns
+# it back on in the file kbuild reads there (Kbuild, else Makefile),
+# unless that file already sets it.
+kasan_scope() {	# kasan_scope SRC DIR...
+	local src=$1 d f
+	shift
+	for d in "$@"; do
+		find "$src/$d" -type d | while read -r d; do
+			f=$d/Kbuild
+			[ -e "$f" ] || f=$d/Makefile
+			[ -e "$f" ] || continue
+			grep -qE '^[[:space:]]*(override[[:space:]]+)?KASAN_SANITIZE[[:space:]]*[:?+]?=' "$f" ||
+				printf '\n# tcptrace debug kernel: KASAN here\nKASAN_SANITIZE := y\n' >>"$f"
+		done
+	done
+}
 jobs=${DEBUG_KERNEL_JOBS:-$(($(nproc) + 1))}
 
 log() { echo "debug-kernel: $*" >&2; }
@@ -58,7 +77,8 @@ fi
 key=$({
 	stat -L -c '%n %s %Y' "$tarball"
 	cat "$fragment"
-	echo "kasan: $kasan_dirs"
+	echo "kasan: ${kasan_dirs[*]}"
+	declare -f kasan_scope
 } | sha256sum | cut -c1-16)
 dir=$cache/$key
 mkdir -p "$cache"
@@ -86,15 +106,7 @@ if [ ! -s "$src/Makefile" ]; then
 	mkdir -p "$src.tmp" "$obj"
 	log "extracting $tarball"
 	tar -xaf "$tarball" -C "$src.tmp" --strip-components=1
-	# KASAN_SANITIZE=n comes from the environment at build time; a
-	# kbuild file's own setting wins over it, so these directories turn
-	# it back on, except where one already says something about it
-	for d in $kasan_dirs; do
-		find "$src.tmp/$d" -name Makefile | while read -r f; do
-			grep -q '^KASAN_SANITIZE[[:space:]]*:\?=' "$f" ||
-				printf '\n# tcptrace debug kernel: KASAN here\nKASAN_SANITIZE := y\n' >>"$f"
-		done
-	done
+	kasan_scope "$src.tmp" "${kasan_dirs[@]}"
 	mv "$src.tmp" "$src"
 fi
 
