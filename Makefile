@@ -83,7 +83,7 @@ unload:
 	rmmod tcptrace
 
 clean:
-	rm -rf build tools/tcpwhy selftests/out
+	rm -rf build tools/tcpwhy tools/tcptrace selftests/out
 
 deps:
 	./selftests/vm/deps.sh

@@ -10,7 +10,7 @@
  * netns filter); the rest is a buffer of records, as read() or
  * `tcpwhy -r FILE` would give it, copied to an exactly sized, 8-byte
  * aligned heap block.  A buffer the record walker rejects makes the CLI
- * exit 3 ("module and tcptrace disagree"), which is right but would end
+ * exit 3 ("module and tcpwhy disagree"), which is right but would end
  * the fuzzer: only the prefix of whole records is handed over.
  *
  * Output goes to /dev/null; the CLI's per-socket and per-connection tables

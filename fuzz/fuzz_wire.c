@@ -8,7 +8,7 @@
  *
  * Unlike the cli target, whose records may hold values the module never
  * writes, every record here is one the module can really produce: a crash
- * here is one a remote peer can trigger in `tcptrace` by sending a SYN.
+ * here is one a remote peer can trigger in `tcpwhy` by sending a SYN.
  *
  * Input: byte 0 picks the outcome and family, then up to 60 bytes of the
  * SYN's header, then the SYN-ACK's (split in the middle of the rest).

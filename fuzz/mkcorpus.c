@@ -484,7 +484,7 @@ static void record_corpus(void)
  * Inputs that crashed a target once (all fixed; see Documentation/
  * security.rst, "Findings fixed").
  *
- * A SYN whose options made `tcptrace` (text output) format a longer line
+ * A SYN whose options made the CLI (text output) format a longer line
  * than its buffer: fmt_opts() then read out[n - 1] with n past the end
  * of offered[160] (stack-buffer-overflow read).  40 option bytes: TFO
  * cookie request, window scale 255, SACK-permitted twice, 8 unknown

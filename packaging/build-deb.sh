@@ -46,7 +46,7 @@ echo "$PROG: building tcptrace-dkms and tcpwhy $version in $src" >&2
 mkdir -p "$out"
 rm -f "$out"/tcptrace* "$out"/tcpwhy*
 shopt -s nullglob
-results=("$tmp"/tcptrace*_"$version"* "$tmp"/tcpwhy_"$version"*)
+results=("$tmp"/tcptrace*_"$version"* "$tmp"/tcpwhy*_"$version"*)
 [ "${#results[@]}" -gt 0 ] || { echo "$PROG: no packages produced" >&2; exit 1; }
 cp "${results[@]}" "$out/"
 echo "$PROG: results in $out:" >&2

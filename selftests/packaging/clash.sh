@@ -12,12 +12,14 @@
 #   - no file of ours is a file of any package there;
 #   - no command of ours (a file in a bin or sbin directory) has the name
 #     of a command there, in any of those directories.
-# The last check is also run against Debian's own tcptrace command, which
-# it must find: a mirror answering with empty lists would otherwise pass.
+# Controls: the same lookups must find bash, package and command, in each
+# suite's lists, or a mirror answering with empty or wrong files would
+# pass.  Where Debian's tcptrace is found is printed (not in sid today).
 #
 # The lists are cached in /var/cache/tcptrace/archive (about 230 MB) and
 # fetched again when the archive's copy is newer (curl -z).  Without a
 # network, a cached copy is used and said so; without either, it fails.
+# Exits 1 if any check failed.
 #
 # Environment: TCPTRACE_MIRROR (http://deb.debian.org/debian),
 #              TCPTRACE_ARCHIVE_CACHE
@@ -36,12 +38,15 @@ mkdir -p "$cache"
 
 fetch() {	# fetch URL FILE: FILE is the newest copy, or a cached one
 	local tmp=$2.part
-	if curl -sSfL --retry 2 --max-time 300 -z "$2" -o "$tmp" "$1" \
-		2>"$tmp.err"; then
+	# a network that drops packets fails in seconds, not hours
+	if curl -sSfL --connect-timeout 15 --retry 1 --max-time 300 \
+		-z "$2" -o "$tmp" "$1" 2>"$tmp.err"; then
 		# 304 Not Modified writes no file
 		if [ -s "$tmp" ]; then mv "$tmp" "$2"; fi
 		rm -f "$tmp" "$tmp.err"
-		return 0
+		[ -s "$2" ] && return 0
+		echo "# $1: empty"
+		return 1
 	fi
 	rm -f "$tmp"
 	if [ -s "$2" ]; then
@@ -59,23 +64,22 @@ contents=()
 missing=()
 for s in $suites; do
 	for c in $comps; do
-		# non-free-firmware and non-free split in bookworm; contrib
-		# and non-free hold no files under bin in some suites: a
-		# missing list there is not an error, a missing main one is
 		f=$cache/$s-$c-Packages.xz
 		if fetch "$mirror/dists/$s/$c/binary-amd64/Packages.xz" "$f"; then
 			lists+=("$f")
-		elif [ "$c" = main ]; then
+		else
 			missing+=("$s/$c Packages")
 		fi
 		for a in amd64 all; do
 			f=$cache/$s-$c-Contents-$a.gz
 			if fetch "$mirror/dists/$s/$c/Contents-$a.gz" "$f"; then
 				contents+=("$f")
-			elif [ "$c" = main ]; then
+			else
 				missing+=("$s/$c Contents-$a")
 			fi
 		done
+		# one unreachable file: the next 35 would time out as well
+		if [ ${#missing[@]} -gt 0 ]; then break 2; fi
 	done
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -106,26 +110,49 @@ alt() {	# alt WORD...: (w1|w2|...) quoted
 	for w in "$@"; do out+="${out:+|}$(quote "$w")"; done
 	echo "($out)"
 }
+found=$(mktemp)
+trap 'rm -f "$found"' EXIT
+scan() {	# scan DECOMPRESS ERE FILE...: matching lines, "FILE: LINE"
+	local f z=$1 re=$2
+	shift 2
+	for f in "$@"; do
+		"$z" -dc "$f" | grep -E "$re" | sed "s#^#${f##*/}: #"
+	done
+}
+# Each suite's own lists must show bash (Package: bash, a bash in a bin
+# directory): an empty, truncated or wrong file (a captive portal's page)
+# then fails instead of passing for want of a match.
+control() {	# control WHAT LINE-ERE-AFTER-SUITE FILE-SUFFIX
+	local s miss=()
+	for s in $suites; do
+		grep -qE "^$s-main-$3: $2" "$found" || miss+=("$s")
+	done
+	if [ ${#miss[@]} -eq 0 ]; then
+		echo "ok $1 (control)"
+	else
+		bad=1
+		echo "not ok $1 (control): not in ${miss[*]}"
+	fi
+}
 
 # 1. package names: Package: and Provides: lines
-re="^(Package: $(alt "${names[@]}")\$|Provides:.*[ ,]$(alt "${names[@]}")( |,|\$))"
-hits=$(xz -dc "${lists[@]}" | grep -E "$re" | sort -u)
+re="^(Package: $(alt "${names[@]}" bash tcptrace)\$|Provides:.*[ ,]$(alt "${names[@]}")( |,|\$))"
+scan xz "$re" "${lists[@]}" >"$found"
+hits=$(grep -E "^[^ ]+: (Package: $(alt "${names[@]}")\$|Provides:)" "$found")
 if [ -z "$hits" ]; then
 	echo "ok no package in ${suites// /, } is named or provides ${names[*]}"
 else
 	bad=1
 	echo "not ok no package in ${suites// /, } is named or provides ${names[*]}"
-	sed 's/^/#   /' <<<"$hits"
+	sed 's/^/#   /' <<<"$hits" | head -n 20
 fi
+control "each suite's package list has bash" "Package: bash\$" Packages.xz
+echo "# Debian's tcptrace package, in: $(sed -n 's/-main-Packages.xz: Package: tcptrace$//p' "$found" | sort -u | xargs)"
 
 # Contents lines are "PATH   SECTION/PACKAGE,...": one pass over each
 # keeps the lines of our paths and of the commands' names (and tcptrace)
-found=$(mktemp)
-trap 'rm -f "$found"' EXIT
-re="^($(alt "${files[@]}")|$bin_re/$(alt "${cmds[@]}" tcptrace))[[:space:]]"
-for f in "${contents[@]}"; do
-	zcat "$f" | grep -E "$re" | sed "s#^#${f##*/}: #"
-done >"$found"
+re="^($(alt "${files[@]}")|$bin_re/$(alt "${cmds[@]}" bash tcptrace))[[:space:]]"
+scan gzip "$re" "${contents[@]}" >"$found"
 
 # 2. files
 hits=$(grep -E "^[^ ]+: $(alt "${files[@]}")[[:space:]]" "$found")
@@ -137,7 +164,7 @@ else
 	sed 's/^/#   /' <<<"$hits" | head -n 20
 fi
 
-# 3. commands, and the control: Debian's tcptrace must be found
+# 3. commands: no file of that name in any bin or sbin directory
 hits=
 [ ${#cmds[@]} -eq 0 ] ||
 	hits=$(grep -E "^[^ ]+: $bin_re/$(alt "${cmds[@]}")[[:space:]]" "$found")
@@ -148,10 +175,7 @@ else
 	echo "not ok no command of the archive is named ${cmds[*]:-(we ship none?)}"
 	sed 's/^/#   /' <<<"$hits" | head -n 20
 fi
-if grep -qE "^[^ ]+: usr/bin/tcptrace[[:space:]]+net/tcptrace$" "$found"; then
-	echo "ok the same lookup finds Debian's tcptrace in /usr/bin (control)"
-else
-	bad=1
-	echo "not ok the same lookup finds Debian's tcptrace in /usr/bin (control)"
-fi
+control "the same lookup finds bash in each suite" \
+	"$bin_re/bash[[:space:]]+shells/bash\$" Contents-amd64.gz
+echo "# Debian's tcptrace command, in: $(grep -E "^[^ ]+: $bin_re/tcptrace[[:space:]]" "$found" | cut -d- -f1 | sort -u | xargs)"
 exit $bad

@@ -113,7 +113,7 @@ else
 fi
 
 out=$("$CLI" -V 2>&1)
-if [[ $out == "tcptrace $VERSION,"* ]]; then
+if [[ $out == "tcpwhy $VERSION,"* ]]; then
 	pass "packaged CLI is version $VERSION"
 else
 	fail "packaged CLI is version $VERSION" "$out"

@@ -201,9 +201,9 @@ for line in "${extra[@]}"; do
 		if in_root "$scratch" apt-get install -y -q --no-install-recommends \
 			"$cli" >>"$log" 2>&1 </dev/null &&
 			chroot "$scratch" /usr/sbin/tcpwhy -h >/dev/null 2>&1; then
-			ok "$suite: apt-get install tcptrace (the CLI) and run it"
+			ok "$suite: apt-get install tcpwhy (the CLI) and run it"
 		else
-			notok "$suite: apt-get install tcptrace (the CLI) and run it" \
+			notok "$suite: apt-get install tcpwhy (the CLI) and run it" \
 				"$(tail -n 20 "$log")"
 		fi
 	else
@@ -211,7 +211,7 @@ for line in "${extra[@]}"; do
 			"build it on $suite (make deb there)"
 	fi
 
-	if in_root "$scratch" apt-get purge -y -q tcptrace-dkms tcptrace \
+	if in_root "$scratch" apt-get purge -y -q tcptrace-dkms tcpwhy \
 		>>"$log" 2>&1 </dev/null &&
 		[ -z "$(find "$scratch"/lib/modules/ "$scratch"/usr/lib/modules/ \
 			-name 'tcptrace.ko*' 2>/dev/null)" ] &&

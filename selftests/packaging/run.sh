@@ -68,7 +68,8 @@ relay() {	# relay NAME TAP RC: another script's "ok X"/"not ok X" lines
 		case $line in
 		"ok "*) pass "${line#ok }" ;;
 		"not ok "*) fail "${line#not ok }" ;;
-		*) echo "$line" ;;
+		"#"*) echo "$line" ;;
+		*) echo "# $line" ;;
 		esac
 	done <"$2"
 	if [ "$3" -ne 0 ] && ! grep -q '^not ok ' "$2"; then
