@@ -108,11 +108,14 @@ suite style selftests/style.sh
 guest_timeout=${VM_TIMEOUT:-1800}
 
 # Debian's Prometheus for test_metrics, extracted into the cache, never
-# installed: the package would start a server on the host.
+# installed: the package would start a server on the host.  Named in each
+# guest job's command: the debug worker, which also takes guest jobs, was
+# started before this and has no such variable.
 if prom=$(selftests/vm/fetch-kernel.sh --package bookworm prometheus \
 	2>"$OUT/fetch-prometheus.log"); then
-	export TCPTRACE_PROMETHEUS=$prom/usr/bin
+	prom=$prom/usr/bin
 else
+	prom=
 	echo "# cannot fetch prometheus: test_metrics fails (see $OUT/fetch-prometheus.log)"
 fi
 
@@ -148,6 +151,7 @@ for k in $kernels; do
 	fi
 	build "$k" || continue
 	job guests "guest-$k" env TCPTRACE_KO="$ROOT/build/$k/tcptrace.ko" \
+		TCPTRACE_PROMETHEUS="$prom" \
 		VM_TIMEOUT="$guest_timeout" selftests/vm/run-vm.sh "$k" \
 		"$ROOT/selftests/guest.sh" "${suites[@]}"
 done
@@ -169,6 +173,7 @@ for line in "${extra[@]}"; do
 	build "$k" || continue
 	job guests "guest-$k" env VM_KERNEL_ROOT="$root" \
 		TCPTRACE_KO="$ROOT/build/$k/tcptrace.ko" VM_TIMEOUT="$guest_timeout" \
+		TCPTRACE_PROMETHEUS="$prom" \
 		selftests/vm/run-vm.sh "$k" "$ROOT/selftests/guest.sh" "$@"
 done
 
