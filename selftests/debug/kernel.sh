@@ -85,7 +85,17 @@ mkdir -p "$cache"
 exec 9>"$cache/.lock"
 flock 9
 
+# Did the scope take?  An object of net/ must carry KASAN's flags and one
+# of the scheduler must not, or the build proves other than it says.
+kasan_check() {	# kasan_check BUILD
+	grep -q -- '-fsanitize=kernel-address' "$1/net/ipv4/.tcp_input.o.cmd" ||
+		die "net/ipv4/tcp_input.o was built without KASAN"
+	! grep -q -- '-fsanitize=kernel-address' "$1/kernel/sched/.core.o.cmd" ||
+		die "kernel/sched/core.o was built with KASAN: the scope did not take"
+}
+
 if [ -s "$dir/release" ] && [ -s "$dir/vmlinux" ] && [ -d "$dir/build" ]; then
+	kasan_check "$dir/build"
 	log "reusing $(cat "$dir/release") in $dir"
 	echo "$dir/build"
 	exit 0
@@ -131,6 +141,7 @@ KASAN_SANITIZE=n make -s -C "$src" O="$obj" INSTALL_MOD_PATH="$dir" \
 	modules_install >&2 ||
 	die "modules_install failed"
 release=$(make -s -C "$src" O="$obj" kernelrelease)
+kasan_check "$obj"
 cp "$obj/vmlinux" "$dir/vmlinux"
 echo $((SECONDS - t0)) >"$dir/build-seconds"
 echo "$release" >"$dir/release"
