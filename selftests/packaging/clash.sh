@@ -134,18 +134,21 @@ control() {	# control WHAT LINE-ERE-AFTER-SUITE FILE-SUFFIX
 		echo "not ok $1 (control): not in ${miss[*]}"
 	fi
 }
+none() {	# none WHAT HITS: ok if no line, else not ok with the lines
+	if [ -z "$2" ]; then
+		echo "ok $1"
+	else
+		bad=1
+		echo "not ok $1"
+		sed 's/^/#   /' <<<"$2" | head -n 20
+	fi
+}
 
 # 1. package names: Package: and Provides: lines
 re="^(Package: $(alt "${names[@]}" bash tcptrace)\$|Provides:.*[ ,]$(alt "${names[@]}")( |,|\$))"
 scan xz "$re" "${lists[@]}" >"$found"
-hits=$(grep -E "^[^ ]+: (Package: $(alt "${names[@]}")\$|Provides:)" "$found")
-if [ -z "$hits" ]; then
-	echo "ok no package in ${suites// /, } is named or provides ${names[*]}"
-else
-	bad=1
-	echo "not ok no package in ${suites// /, } is named or provides ${names[*]}"
-	sed 's/^/#   /' <<<"$hits" | head -n 20
-fi
+none "no package in ${suites// /, } is named or provides ${names[*]}" \
+	"$(grep -E "^[^ ]+: (Package: $(alt "${names[@]}")\$|Provides:)" "$found")"
 control "each suite's package list has bash" "Package: bash\$" Packages.xz
 echo "# Debian's tcptrace package, in: $(sed -n 's/-main-Packages.xz: Package: tcptrace$//p' "$found" | sort -u | xargs)"
 
@@ -155,25 +158,16 @@ re="^($(alt "${files[@]}")|$bin_re/$(alt "${cmds[@]}" bash tcptrace))[[:space:]]
 scan gzip "$re" "${contents[@]}" >"$found"
 
 # 2. files
-hits=$(grep -E "^[^ ]+: $(alt "${files[@]}")[[:space:]]" "$found")
-if [ -z "$hits" ]; then
-	echo "ok none of our ${#files[@]} files is in a package of ${suites// /, }"
-else
-	bad=1
-	echo "not ok none of our ${#files[@]} files is in a package of ${suites// /, }"
-	sed 's/^/#   /' <<<"$hits" | head -n 20
-fi
+none "none of our ${#files[@]} files is in a package of ${suites// /, }" \
+	"$(grep -E "^[^ ]+: $(alt "${files[@]}")[[:space:]]" "$found")"
 
 # 3. commands: no file of that name in any bin or sbin directory
-hits=
-[ ${#cmds[@]} -eq 0 ] ||
-	hits=$(grep -E "^[^ ]+: $bin_re/$(alt "${cmds[@]}")[[:space:]]" "$found")
-if [ -z "$hits" ] && [ ${#cmds[@]} -gt 0 ]; then
-	echo "ok no command of the archive is named ${cmds[*]}"
-else
+if [ ${#cmds[@]} -eq 0 ]; then
 	bad=1
-	echo "not ok no command of the archive is named ${cmds[*]:-(we ship none?)}"
-	sed 's/^/#   /' <<<"$hits" | head -n 20
+	echo "not ok no command of the archive is named as ours: we ship none?"
+else
+	none "no command of the archive is named ${cmds[*]}" \
+		"$(grep -E "^[^ ]+: $bin_re/$(alt "${cmds[@]}")[[:space:]]" "$found")"
 fi
 control "the same lookup finds bash in each suite" \
 	"$bin_re/bash[[:space:]]+shells/bash\$" Contents-amd64.gz
