@@ -26,10 +26,9 @@ MODSRC := Kbuild VERSION module/compat.mk \
 CC ?= cc
 CLI_CFLAGS := -DTCPTRACE_VERSION=\"$(shell cat VERSION)\" -O2 -g -Wall -Wextra -Wno-unused-parameter -std=gnu11 \
 	-D_GNU_SOURCE -Imodule $(CFLAGS)
-CLI_SRC := tools/tcpwhy.c tools/metrics.c tools/explain.c tools/nsfacts.c \
-	module/record.c
-CLI_HDR := module/record.h module/uapi/tcptrace.h tools/cli.h tools/explain.h \
-	   tools/nsfacts.h
+# tools/tcpwhy.c holds main(); the fuzzers link the other files
+CLI_SRC := $(wildcard tools/*.c) module/record.c
+CLI_HDR := module/record.h module/uapi/tcptrace.h $(wildcard tools/*.h)
 
 .PHONY: all module cli clean load unload demo check deps checkpatch sparse \
 	kunit debug-kernel debug-check

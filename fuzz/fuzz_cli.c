@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * libFuzzer target: the CLI's whole decode and print path, handle_buffer()
- * of tools/tcpwhy.c (the file itself is compiled in, its main() renamed),
- * in every output mode: text and JSON; all records, --handshakes, --diag
+ * libFuzzer target: the CLI's whole decode and print path,
+ * tt_handle_buffer() and what it calls (the CLI's files are linked in,
+ * all but the one with main()), in every output mode: text and JSON; all records, --handshakes, --diag
  * and `conns`; with and without filters.
  *
  * Input: byte 0 picks the options (bit 0 JSON, bits 1-2 the mode, bit 3 a
@@ -20,37 +20,15 @@
  * same answers (none) on every host, and no walk of a large tree per
  * input.
  */
-#define main tcptrace_cli_main
-#include "../tools/tcpwhy.c"
-#undef main
-
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
-static void reset_cli_state(void)
-{
-	unsigned int i;
-
-	for (i = 0; i < sizeof(socktab) / sizeof(socktab[0]); i++) {
-		while (socktab[i]) {
-			struct sockent *e = socktab[i];
-
-			socktab[i] = e->next;
-			free(e);
-		}
-	}
-	for (i = 0; i < sizeof(conntab) / sizeof(conntab[0]); i++) {
-		while (conntab[i]) {
-			struct conn *c = conntab[i];
-
-			conntab[i] = c->next;
-			free(c);
-		}
-	}
-	cg_clear();
-	cgmap.walked_ns = 0;
-	total_lost = 0;
-	printed = 0;
-}
+#include "record.h"
+#include "../tools/cli.h"
+#include "../tools/output.h"
 
 static char cgroot[] = "/tmp/tcptrace-fuzz-cgroup.XXXXXX";
 
@@ -132,9 +110,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	       d == TT_SKIP)
 		good = off;
 
-	handle_buffer(buf, good, NULL);
+	tt_handle_buffer(buf, good, NULL);
 	fflush(stdout);
 	free(buf);
-	reset_cli_state();
+	tt_reset();
 	return 0;
 }

@@ -3,8 +3,8 @@
  * libFuzzer target: from the wire to the screen.  The bytes a remote peer
  * controls (a SYN's and a SYN-ACK's TCP header and options) go through the
  * module's parser, module/options.c, into a handshake record exactly as
- * the module fills it; the CLI (tools/tcpwhy.c, main renamed) then
- * decodes and prints that record, as text and as JSON.
+ * the module fills it; the CLI (its files linked in, all but main's)
+ * then decodes and prints that record, as text and as JSON.
  *
  * Unlike the cli target, whose records may hold values the module never
  * writes, every record here is one the module can really produce: a crash
@@ -14,11 +14,14 @@
  * SYN's header, then the SYN-ACK's (split in the middle of the rest).
  * The JSON output is captured and checked to be one line, printable ASCII.
  */
-#define main tcptrace_cli_main
-#include "../tools/tcpwhy.c"
-#undef main
-
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "record.h"
+#include "../tools/cli.h"
+#include "../tools/output.h"
 
 #include "options.h"
 
@@ -88,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		opt.f.port = -1;
 		/* the CLI formats into its output buffer: look there */
 		ob.n = 0;
-		handle_buffer(r, sizeof(*r), NULL);
+		tt_handle_buffer(r, sizeof(*r), NULL);
 		capture = ob.buf;
 		capture_len = ob.n;
 		/* one line, printable, whatever the peer sent */

@@ -9,7 +9,7 @@
 # Targets (fuzz/fuzz_TARGET.c):
 #   options  the TCP option parser, module/options.c, with invariants
 #   record   the record walker tt_next_record(), module/record.c
-#   cli      the CLI's decode and print path, tools/tcpwhy.c, every mode
+#   cli      the CLI's decode and print path, tools/*.c, every mode
 #   wire     SYN/SYN-ACK bytes -> module parser -> handshake record -> CLI
 #
 # For each target: build; run every input of fuzz/regress/TARGET/ (inputs
@@ -119,12 +119,18 @@ show() {
 		head -n 20 | sed 's/^/# /'
 }
 
+# the CLI's files but the one with main()
+CLI_OBJS=
+for f in tools/*.c; do
+	[ "$f" = tools/tcpwhy.c ] || CLI_OBJS+="$f "
+done
+
 sources_of() {
 	case $1 in
 	options) echo "module/options.c" ;;
 	record) echo "module/record.c" ;;
-	cli) echo "module/record.c tools/metrics.c tools/explain.c tools/nsfacts.c" ;;
-	wire) echo "module/record.c module/options.c tools/metrics.c tools/explain.c tools/nsfacts.c" ;;
+	cli) echo "module/record.c $CLI_OBJS" ;;
+	wire) echo "module/record.c module/options.c $CLI_OBJS" ;;
 	esac
 }
 
@@ -188,8 +194,9 @@ done
 
 # --- the real CLI, ASan + UBSan, over every saved record stream --------
 asan_cli=$OUT/tcptrace-asan
+# shellcheck disable=SC2086 # word splitting of the source list
 if "$CC" "${CFLAGS[@]}" "${SAN[@]}" -o "$asan_cli" tools/tcpwhy.c \
-	tools/metrics.c tools/explain.c tools/nsfacts.c module/record.c >"$LOG/build-cli-asan.log" 2>&1; then
+	$CLI_OBJS module/record.c >"$LOG/build-cli-asan.log" 2>&1; then
 	ok "build tools/tcpwhy with ASan+UBSan"
 else
 	sed 's/^/# /' "$LOG/build-cli-asan.log" | head -n 30

@@ -8,11 +8,11 @@
  * (tcpwhy explain rst); a CLI test keeps the two equal.
  */
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "explain.h"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct tt_explain drops[] = {
 	{ "NETFILTER_DROP",
@@ -362,4 +362,52 @@ void tt_explain_rst(FILE *f)
 	rst_table(f, "Kernel drop reasons", drops, ARRAY_SIZE(drops), true);
 	rst_table(f, "Kernel reset reasons (6.10 and later)", resets,
 		  ARRAY_SIZE(resets), false);
+}
+
+/*
+ * tcpwhy explain NAME...: what the kernel's drop and reset reasons mean
+ * and what to check; "rst" prints the tables of
+ * Documentation/diagnosing.rst.
+ */
+int explain_main(int argc, char **argv)
+{
+	const struct tt_explain *d, *r;
+	int i, rc = EX_OK;
+
+	if (argc == 2 && (!strcmp(argv[1], "-h") ||
+			  !strcmp(argv[1], "--help"))) {
+		puts("usage: tcpwhy explain NAME...   what a drop or reset "
+		     "reason means, what to check\n"
+		     "       tcpwhy explain rst       both tables, as "
+		     "Documentation/diagnosing.rst has them\n"
+		     "\n"
+		     "example: tcpwhy explain NETFILTER_DROP TCP_ABORT_ON_DATA");
+		return EX_OK;
+	}
+	if (argc == 2 && !strcmp(argv[1], "rst")) {
+		tt_explain_rst(stdout);
+		return EX_OK;
+	}
+	for (i = 1; i < argc; i++) {
+		d = tt_explain_drop(argv[i], strlen(argv[i]));
+		r = tt_explain_reset(argv[i], strlen(argv[i]));
+		if (d)
+			printf("%s (drop reason): %s. Check: %s\n", d->name,
+			       d->meaning, d->check);
+		if (r)
+			printf("%s (reset reason): %s. Check: %s\n", r->name,
+			       r->meaning, r->check);
+		if (!d && !r) {
+			fprintf(stderr, "tcpwhy: no explanation of '%s' "
+				"(names as in tcpwhy's output, e.g. "
+				"IP_RPFILTER)\n", argv[i]);
+			rc = EX_DATA;
+		}
+	}
+	if (argc < 2) {
+		fprintf(stderr, "usage: tcpwhy explain NAME... | "
+			"tcpwhy explain rst\n");
+		rc = EX_USAGE;
+	}
+	return rc;
 }

@@ -1338,8 +1338,7 @@ int metrics_main(int argc, char **argv)
 			fputs(metrics_help, stdout);
 			return EX_OK;
 		default:
-			fputs(metrics_help, stderr);
-			return EX_USAGE;
+			tt_usage_error("metrics");
 		}
 	}
 	if (optind < argc)

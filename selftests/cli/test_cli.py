@@ -12,6 +12,7 @@ import subprocess
 import sys
 import shutil
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "tcptrace"))
@@ -605,6 +606,94 @@ def filters_apply_to_files():
     eq([json.loads(x)["sock"] for x in r.stdout.splitlines()], [3], "-6")
     r = cli(data, "-j", "-c", "1")
     eq(len(r.stdout.splitlines()), 1, "-c 1")
+
+
+def run_file(data, *args):
+    """Run the CLI with @args, where "FILE" stands for a file of @data."""
+    with tempfile.NamedTemporaryFile(delete=False) as f:
+        f.write(data)
+    try:
+        return subprocess.run([CLI, *[f.name if a == "FILE" else a
+                                      for a in args]],
+                              capture_output=True, text=True)
+    finally:
+        os.unlink(f.name)
+
+
+@test
+def subcommands_from_one_table():
+    """tcpwhy --help lists every subcommand, each has its own --help, and
+    a bad option is one line that points to the right --help."""
+    r = subprocess.run([CLI, "--help"], capture_output=True, text=True)
+    eq(r.returncode, 0, "--help")
+    for sub in ("trace", "conns", "timewait", "stats", "explain", "metrics"):
+        check(("\n  %s " % sub) in r.stdout, "listed: " + sub)
+        h = subprocess.run([CLI, sub, "--help"], capture_output=True,
+                           text=True)
+        eq(h.returncode, 0, sub + " --help: " + h.stderr)
+        check(h.stdout.startswith("usage: tcpwhy"), sub + ": " + h.stdout)
+    for sub in ("trace", "conns", "timewait", "stats", "metrics"):
+        b = subprocess.run([CLI, sub, "--bogus"], capture_output=True,
+                           text=True)
+        eq(b.returncode, 2, sub + " --bogus")
+        eq(b.stdout, "", sub + " --bogus: stdout")
+        want = "tcpwhy --help" if sub == "trace" else \
+            "tcpwhy %s --help" % sub
+        check(want in b.stderr and len(b.stderr.splitlines()) <= 2,
+              sub + ": " + b.stderr)
+    # trace is the default, and the older spellings still work
+    data = state(sock=1) + state(sock=2, new=1) + conn_rec(sock=1)
+    plain = run_file(data, "-j", "-r", "FILE")
+    eq(plain.returncode, 0, plain.stderr)
+    eq(len(plain.stdout.splitlines()), 2, plain.stdout)
+    eq(run_file(data, "trace", "-j", "-r", "FILE").stdout, plain.stdout,
+       "tcpwhy trace")
+    conns = run_file(data, "conns", "-j", "-r", "FILE")
+    eq([json.loads(x)["type"] for x in conns.stdout.splitlines()],
+       ["conn"], conns.stdout)
+    eq(run_file(data, "-j", "-r", "FILE", "conns").stdout, conns.stdout,
+       "options before conns")
+    eq(run_file(data, "stats", "extra").returncode, 2, "stats extra")
+
+
+@test
+def timewait_lists_real_sockets():
+    """A real TIME_WAIT socket of this host, through sock_diag: the new
+    subcommand and the older conns --state time-wait say the same."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen()
+    port = ls.getsockname()[1]
+    c = socket.create_connection(("127.0.0.1", port))
+    s, _ = ls.accept()
+    cport = c.getsockname()[1]
+    c.close()       # the first to close ends in TIME_WAIT
+    s.close()
+    ls.close()
+    found = []
+    for _ in range(50):
+        r = subprocess.run([CLI, "timewait", "-j", "-p", str(port)],
+                           capture_output=True, text=True)
+        eq(r.returncode, 0, r.stderr)
+        found = [json.loads(x) for x in r.stdout.splitlines()]
+        if found:
+            break
+        time.sleep(0.1)
+    eq([(x["saddr"], x["sport"], x["dport"]) for x in found],
+       [("127.0.0.1", cport, port)], r.stdout)
+    check(0 < found[0]["remaining_ms"] <= 60000, r.stdout)
+    old = subprocess.run([CLI, "conns", "--state", "time-wait", "-j", "-p",
+                          str(port)], capture_output=True, text=True)
+    eq([(x["sport"], x["dport"]) for x in map(json.loads,
+                                              old.stdout.splitlines())],
+       [(cport, port)], "conns --state time-wait")
+    text = subprocess.run([CLI, "timewait", "-p", str(port)],
+                          capture_output=True, text=True).stdout
+    check(("port %d on 127.0.0.1 is busy" % cport) in text, text)
+    none = subprocess.run([CLI, "timewait", "-6", "-p", str(port)],
+                          capture_output=True, text=True)
+    eq(none.stdout, "no TIME_WAIT sockets match in this network "
+       "namespace\n", "-6 filters it out")
 
 
 def state_v6(sa, da, sock, ts):

@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tcpwhy [trace] and tcpwhy conns: their options, then the records of the
+ * device (or of a capture) printed as the options say.  The two share
+ * every option; conns prints one line per finished connection.
+ */
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "record.h"
+#include "cli.h"
+#include "cgroup.h"
+#include "output.h"
+
+static const char trace_usage[] =
+	"usage: tcpwhy [trace] [options]\n"
+	"       tcpwhy conns [options]\n"
+	"Trace TCP connections from " TCPTRACE_DEVICE ": one line per state\n"
+	"transition, one per handshake with the TCP options each side used,\n"
+	"and one per diagnosis. `conns`: one line per finished connection.\n"
+	"\n"
+	"  -j, --json            JSON lines (schema: tcpwhy(8), Documentation/tcptrace.rst)\n"
+	"  -p, --port PORT       only sockets with PORT at either end\n"
+	"      --addr ADDR       only sockets with ADDR (v4 or v6) at either end\n"
+	"      --netns ID        only network namespace ID (inode or cookie)\n"
+	"      --cgroup PATH     only sockets of cgroup PATH (below " CG_MOUNT ")\n"
+	"                        and its descendants; diagnoses and handshakes\n"
+	"                        are not filtered by it\n"
+	"  -4, -6                only IPv4 (incl. v4-mapped) / only IPv6\n"
+	"      --diag            only diagnoses: unanswered SYNs, RSTs and why,\n"
+	"                        half-open connections, TIME_WAIT, simultaneous\n"
+	"                        open/close\n"
+	"      --handshakes      only handshake records: options offered,\n"
+	"                        answered and agreed, per connection end\n"
+	"  -c, --count N         exit after N records\n"
+	"  -d, --duration SEC    exit after SEC seconds\n"
+	"  -D, --device PATH     read PATH instead of " TCPTRACE_DEVICE "\n"
+	"  -w, --write FILE      save raw records to FILE (- for stdout), the\n"
+	"                        cheapest way to record: decode later with -r\n"
+	"  -r, --read FILE       decode records saved with -w (or raw)\n"
+	"  -h, --help            this text\n"
+	"\n"
+	"examples:\n"
+	"  tcpwhy --diag                  why connections fail, as they fail\n"
+	"  tcpwhy -p 443 --handshakes     options negotiated on port 443\n"
+	"  tcpwhy conns -j -d 60          a minute of finished connections\n"
+	"  tcpwhy -w /tmp/t.cap           record now, explain later with -r\n";
+
+void trace_help(FILE *out)
+{
+	fputs(trace_usage, out);
+}
+
+static void on_signal(int sig)
+{
+	tt_stop = 1;
+}
+
+/* Parse the options of trace and conns into opt; returns the next index. */
+static int trace_options(int argc, char **argv, const char *cmd,
+			 bool *stats, bool *reset, bool *tw_list)
+{
+	enum { O_STATS = 256, O_RESET, O_HANDSHAKES, O_DIAG, O_STATE,
+	       O_CGROUP };
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "addr", required_argument, NULL, FILTER_O_ADDR },
+		{ "netns", required_argument, NULL, FILTER_O_NETNS },
+		{ "cgroup", required_argument, NULL, O_CGROUP },
+		{ "count", required_argument, NULL, 'c' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "stats", no_argument, NULL, O_STATS },
+		{ "handshakes", no_argument, NULL, O_HANDSHAKES },
+		{ "diag", no_argument, NULL, O_DIAG },
+		{ "state", required_argument, NULL, O_STATE },
+		{ "reset-stats", no_argument, NULL, O_RESET },
+		{ "device", required_argument, NULL, 'D' },
+		{ "read", required_argument, NULL, 'r' },
+		{ "write", required_argument, NULL, 'w' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	char *end;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "jp:c:d:D:r:w:46Vh", lo, NULL)) !=
+	       -1) {
+		if (filter_option(c, optarg))
+			continue;
+		switch (c) {
+		case 'j':
+			opt.json = true;
+			break;
+		case O_CGROUP:
+			cg_set_filter(optarg);
+			break;
+		case 'c':
+			opt.count = tt_parse_num(optarg, "count", 1, LONG_MAX);
+			break;
+		case 'd':
+			opt.duration = strtod(optarg, &end);
+			if (*end || end == optarg || opt.duration <= 0)
+				die(EX_USAGE, "bad duration '%s'", optarg);
+			break;
+		case O_STATS:
+			*stats = true;
+			break;
+		case O_RESET:
+			*reset = true;
+			break;
+		case O_HANDSHAKES:
+			if (opt.mode != MODE_CONNS)
+				opt.mode = MODE_HANDSHAKES;
+			break;
+		case O_DIAG:
+			if (opt.mode != MODE_CONNS)
+				opt.mode = MODE_DIAG;
+			break;
+		case O_STATE:
+			if (tt_state_parse(optarg) != 6)	/* TIME_WAIT */
+				die(EX_USAGE, "--state: only time-wait is "
+				    "supported");
+			*tw_list = true;
+			break;
+		case 'D':
+			opt.device = optarg;
+			break;
+		case 'r':
+			opt.input = optarg;
+			break;
+		case 'w':
+			opt.write_path = optarg;
+			break;
+		case 'V':
+			printf("tcpwhy %s, record ABI v%u\n",
+			       TCPTRACE_VERSION, TCPTRACE_ABI_VERSION);
+			exit(EX_OK);
+		case 'h':
+			trace_help(stdout);
+			exit(EX_OK);
+		default:
+			tt_usage_error(cmd);
+		}
+	}
+	return optind;
+}
+
+static int trace_run(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	int fd;
+
+	mono_to_real_ns = (int64_t)(tt_now_ns(CLOCK_REALTIME) -
+				    tt_now_ns(CLOCK_MONOTONIC));
+	if (opt.input)
+		return tt_read_capture(opt.input, tt_handle_buffer);
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	fd = tt_open_device(opt.device);
+	tt_want_types(fd);
+	if (opt.write_path)
+		tt_open_capture(opt.write_path);
+	if (isatty(STDOUT_FILENO))
+		setvbuf(stdout, NULL, _IOLBF, 0);
+	return tt_read_device(fd);
+}
+
+/*
+ * What the options chose besides a trace: the older spellings of the
+ * stats and timewait subcommands (--stats, --reset-stats and
+ * conns --state time-wait) still work.
+ */
+static int trace_or_other(bool stats, bool reset, bool tw_list)
+{
+	if (tw_list && opt.mode != MODE_CONNS)
+		die(EX_USAGE, "--state goes with 'tcpwhy conns'");
+	if (tw_list && cg_have_filter())
+		die(EX_USAGE, "--cgroup does not apply to --state");
+	if (tw_list)
+		return tt_timewait();
+	if (stats || reset)
+		return tt_stats(reset);
+	return trace_run();
+}
+
+int conns_main(int argc, char **argv)
+{
+	bool stats = false, reset = false, tw_list = false;
+	int i;
+
+	opt.mode = MODE_CONNS;
+	i = trace_options(argc, argv, "conns", &stats, &reset, &tw_list);
+	if (i < argc)
+		die(EX_USAGE, "conns: unexpected argument '%s' (see tcpwhy "
+		    "--help)", argv[i]);
+	return trace_or_other(stats, reset, tw_list);
+}
+
+int trace_main(int argc, char **argv)
+{
+	bool stats = false, reset = false, tw_list = false;
+	int i;
+
+	i = trace_options(argc, argv, "trace", &stats, &reset, &tw_list);
+	/*
+	 * Options may come before a subcommand (tcpwhy -j conns): getopt
+	 * has moved the words that are no options to the end.
+	 */
+	if (i < argc && !strcmp(argv[i], "conns")) {
+		opt.mode = MODE_CONNS;
+		i++;
+	} else if (i < argc && !strcmp(argv[i], "explain")) {
+		return explain_main(argc - i, argv + i);
+	}
+	if (i < argc) {
+		trace_help(stderr);
+		die(EX_USAGE, "unexpected argument '%s'", argv[i]);
+	}
+	return trace_or_other(stats, reset, tw_list);
+}
