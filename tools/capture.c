@@ -3,8 +3,10 @@
  * Capture files: what -w writes and -r reads.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "record.h"
 #include "cli.h"
@@ -43,38 +45,66 @@ void tt_open_capture(const char *path)
 		die(EX_RUNTIME, "%s: %s", path, strerror(errno));
 }
 
+/*
+ * Take the header off the @have bytes of @buf, if they start with one.
+ * False: the header is longer than what has arrived, read more (@eof:
+ * nothing more will come).
+ */
+static bool capture_header(const char *path, uint64_t *buf, size_t *have,
+			   bool eof)
+{
+	const struct capture_hdr *h = (const void *)buf;
+	size_t len;
+
+	if (*have < CAPTURE_HDR_FIRST || memcmp(buf, CAPTURE_MAGIC, 8))
+		return true;		/* a bare stream of records */
+	len = h->len ? h->len : CAPTURE_HDR_FIRST;
+	if (h->abi != TCPTRACE_ABI_VERSION)
+		die(EX_DATA, "%s: written with record ABI v%u, this tcpwhy "
+		    "reads v%u", path, h->abi, TCPTRACE_ABI_VERSION);
+	if (len < CAPTURE_HDR_FIRST || len % 8 || len > 4096 ||
+	    (len > *have && eof))
+		die(EX_DATA, "%s: bad capture header (%u bytes)", path,
+		    h->len);
+	if (len > *have)
+		return false;
+	if (len >= sizeof(*h))
+		mono_to_real_ns = h->mono_to_real_ns;
+	*have -= len;
+	memmove(buf, (char *)buf + len, *have);
+	return true;
+}
+
+/*
+ * Records are handed on as they arrive, so that a pipe streams:
+ * ssh host tcpwhy -w - | tcpwhy -r -.
+ */
 int tt_read_capture(const char *path, tt_records_fn handle_buffer)
 {
-	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) :
+				     STDIN_FILENO;
 	static uint64_t buf[(1 << 20) / 8];
-	size_t have = 0, n, used;
+	size_t have = 0, used;
 	bool first = true;
+	ssize_t n;
 
-	if (!f)
+	if (fd < 0)
 		die(EX_RUNTIME, "%s: %s", path, strerror(errno));
 	for (;;) {
-		n = fread((char *)buf + have, 1, sizeof(buf) - have, f);
-		if (ferror(f))
-			die(EX_RUNTIME, "%s: read error", path);
+		n = read(fd, (char *)buf + have, sizeof(buf) - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			die(EX_RUNTIME, "%s: %s", path, strerror(errno));
 		have += n;
-		if (first && have >= CAPTURE_HDR_FIRST &&
-		    !memcmp(buf, CAPTURE_MAGIC, 8)) {
-			const struct capture_hdr *h = (const void *)buf;
-			size_t len = h->len ? h->len : CAPTURE_HDR_FIRST;
-
-			if (h->abi != TCPTRACE_ABI_VERSION)
-				die(EX_DATA, "%s: written with record ABI v%u, "
-				    "this tcpwhy reads v%u", path, h->abi,
-				    TCPTRACE_ABI_VERSION);
-			if (len < CAPTURE_HDR_FIRST || len % 8 || len > have)
-				die(EX_DATA, "%s: bad capture header (%u bytes)",
-				    path, h->len);
-			if (len >= sizeof(*h))
-				mono_to_real_ns = h->mono_to_real_ns;
-			have -= len;
-			memmove(buf, (char *)buf + len, have);
+		if (first) {
+			/* a pipe may hand the header over in pieces */
+			if (n && have < sizeof(struct capture_hdr))
+				continue;
+			if (!capture_header(path, buf, &have, n == 0))
+				continue;
+			first = false;
 		}
-		first = false;
 		if (!n) {
 			/* at the end, a cut record is an error */
 			handle_buffer(buf, have, NULL);
@@ -82,9 +112,12 @@ int tt_read_capture(const char *path, tt_records_fn handle_buffer)
 		}
 		if (!handle_buffer(buf, have, &used))
 			break;
+		ob_flush();
 		have -= used;
 		memmove(buf, (char *)buf + used, have);
 	}
 	ob_flush();
+	if (fd != STDIN_FILENO)
+		close(fd);
 	return EX_OK;
 }

@@ -138,7 +138,9 @@ int tt_read_device(int fd)
 		if (n == 0)
 			continue;
 		if (opt.write_path) {
-			if (fwrite(buf, 1, n, opt.wfile) != (size_t)n)
+			/* flushed per read: -w - | tcpwhy -r - streams */
+			if (fwrite(buf, 1, n, opt.wfile) != (size_t)n ||
+			    fflush(opt.wfile))
 				die(EX_RUNTIME, "%s: %s", opt.write_path,
 				    strerror(errno));
 			written += n;

@@ -6,6 +6,7 @@ streams fed with `tcpwhy -r FILE`: no module needed.
 """
 import json
 import os
+import select
 import socket
 import struct
 import subprocess
@@ -694,6 +695,37 @@ def timewait_lists_real_sockets():
                           capture_output=True, text=True)
     eq(none.stdout, "no TIME_WAIT sockets match in this network "
        "namespace\n", "-6 filters it out")
+
+
+@test
+def read_from_a_pipe_streams():
+    """tcpwhy -r - prints each record as it arrives, a header cut in
+    pieces included: ssh host tcpwhy -w - | tcpwhy -r - streams."""
+    p = subprocess.Popen([CLI, "-j", "-r", "-"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    hdr = b"TCPTRACE" + struct.pack("<IIq", 1, 24, 0)
+
+    def line_within(secs):
+        ready, _, _ = select.select([p.stdout], [], [], secs)
+        return p.stdout.readline() if ready else b""
+
+    try:
+        for piece in (hdr[:5], hdr[5:17], hdr[17:]):
+            p.stdin.write(piece)
+            p.stdin.flush()
+            time.sleep(0.05)
+        for sock in (7, 8):
+            p.stdin.write(state(sock=sock))
+            p.stdin.flush()
+            line = line_within(10)
+            check(line, "record %d printed while the pipe is open" % sock)
+            eq(json.loads(line)["sock"], sock, line)
+        p.stdin.close()
+        eq(p.wait(10), 0, p.stderr.read())
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
 
 
 def state_v6(sa, da, sock, ts):

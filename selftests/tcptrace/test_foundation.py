@@ -163,6 +163,47 @@ def write_raw_then_read_back():
 
 
 @test
+def write_to_a_pipe_streams():
+    """tcpwhy -w - | tcpwhy -r -: lines come out while the writer runs,
+    as through ssh host tcpwhy -w - | tcpwhy -r -."""
+    w = subprocess.Popen([CLI, "-w", "-"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    r = subprocess.Popen([CLI, "-r", "-", "-j"], stdin=w.stdout,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    w.stdout.close()
+    try:
+        deadline = time.time() + TIMEOUT
+        while not Tracer._holds_device():
+            check(time.time() < deadline and w.poll() is None,
+                  "writer started")
+            time.sleep(0.05)
+        port = new_port()
+        ids = conversation(socket.AF_INET, "127.0.0.1", port)
+        recs, out = [], b""
+        deadline = time.time() + TIMEOUT
+        while transitions(recs, ids[1]) != CLIENT:
+            left = deadline - time.time()
+            check(left > 0, "the client's transitions, writer running: %r"
+                  % transitions(recs, ids[1]))
+            ready, _, _ = select.select([r.stdout], [], [], left)
+            if ready:
+                chunk = os.read(r.stdout.fileno(), 65536)
+                check(chunk, "reader ended early: %r" % r.stderr.read())
+                out += chunk
+                *lines, out = out.split(b"\n")
+                recs += [json.loads(x) for x in lines]
+        check(w.poll() is None, "the writer still runs")
+        w.send_signal(signal.SIGINT)
+        eq(w.wait(TIMEOUT), 0, "writer exit code")
+        eq(r.wait(TIMEOUT), 0, "reader exit code")
+    finally:
+        for p in (w, r):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+@test
 def connection_refused():
     t = Tracer()
     port = new_port()
