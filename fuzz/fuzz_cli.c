@@ -7,7 +7,7 @@
  *
  * Input: byte 0 picks the options (bit 0 JSON, bits 1-2 the mode, bit 3 a
  * port filter, bit 4 a family filter, bit 5 an address filter, bit 6 a
- * netns filter); the rest is a buffer of records, as read() or
+ * netns and a PID filter); the rest is a buffer of records, as read() or
  * `tcpwhy -r FILE` would give it, copied to an exactly sized, 8-byte
  * aligned heap block.  A buffer the record walker rejects makes the CLI
  * exit 3 ("module and tcpwhy disagree"), which is right but would end
@@ -52,9 +52,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static void set_options(uint8_t sel)
 {
-	static const unsigned char v4[16] = {
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1 };
-
 	memset(&opt.f, 0, sizeof(opt.f));
 	opt.json = sel & 1;
 	switch ((sel >> 1) & 3) {
@@ -71,19 +68,17 @@ static void set_options(uint8_t sel)
 		opt.mode = MODE_CONNS;
 		break;
 	}
-	opt.f.port = sel & 8 ? 8080 : -1;
-	opt.f.family = sel & 16 ? (sel & 128 ? 6 : 4) : 0;
-	if (sel & 32) {
-		opt.f.have_addr = true;
-		opt.f.addr_family = sel & 128 ? AF_INET6 : AF_INET;
-		if (sel & 128)
-			memcpy(opt.f.addr, v4, 16);
-		else
-			memcpy(opt.f.addr, v4 + 12, 4);
-	}
+	if (sel & 8)
+		filter_option('P', "8080,40000-40010");
+	if (sel & 16)
+		filter_option(sel & 128 ? '6' : '4', NULL);
+	if (sel & 32)
+		filter_option(FILTER_O_ADDR, sel & 128 ? "::ffff:127.0.0.0/104" :
+				       "127.0.0.1");
 	if (sel & 64) {
-		opt.f.have_netns = true;
-		opt.f.netns = 4026531840ull;	/* the initial netns inode */
+		/* the initial netns, and the sockets task 1234 acted on */
+		filter_option(FILTER_O_NETNS, "4026531840");
+		filter_option('p', "1234");
 	}
 	opt.count = -1;
 }

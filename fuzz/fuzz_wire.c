@@ -88,7 +88,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < 2; i++) {
 		opt.json = i;
 		opt.mode = MODE_HANDSHAKES;
-		opt.f.port = -1;
 		/* the CLI formats into its output buffer: look there */
 		ob.n = 0;
 		tt_handle_buffer(r, sizeof(*r), NULL);

@@ -68,8 +68,10 @@ static bool capture_header(const char *path, uint64_t *buf, size_t *have,
 		    h->len);
 	if (len > *have)
 		return false;
-	if (len >= sizeof(*h))
+	if (len >= sizeof(*h)) {
 		mono_to_real_ns = h->mono_to_real_ns;
+		mono_to_real_known = true;
+	}
 	*have -= len;
 	memmove(buf, (char *)buf + len, *have);
 	return true;

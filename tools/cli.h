@@ -32,8 +32,18 @@ void die(int code, const char *fmt, ...)
 
 /* A number in lo..hi, or a usage error naming @what. */
 long tt_parse_num(const char *s, const char *what, long lo, long hi);
+/* Seconds in @s: "10", "2.5s", "500ms", "5m", "2h"; a usage error else */
+double tt_parse_duration(const char *s, const char *what);
 /* A bad option of subcommand @cmd (getopt said which): exit 2. */
 void tt_usage_error(const char *cmd) __attribute__((noreturn));
+
+/*
+ * The version of the JSON lines' layout, in every line as "schema":
+ * Documentation/tcpwhy.schema.json describes it.  Adding a field keeps
+ * it; removing or changing one raises it.
+ */
+#define TCPWHY_SCHEMA 1
+#define TCPWHY_SCHEMA_STR "1"
 
 /* What a run of `trace` or `conns` prints. */
 enum tt_mode { MODE_ALL, MODE_HANDSHAKES, MODE_DIAG, MODE_CONNS };
@@ -103,13 +113,16 @@ struct tcptrace_conn_rec;
 void print_state(const struct tcptrace_state_rec *r);
 /* time-in-state bookkeeping of a state record that is not printed */
 void state_seen(const struct tcptrace_state_rec *r);
+/* The PID of the task of @r, as this reader's PID namespace sees it */
+uint32_t state_pid(const struct tcptrace_state_rec *r);
 void print_handshake(const struct tcptrace_handshake_rec *r);
 void print_diag(const struct tcptrace_diag_rec *d);
 void print_lost(unsigned int cpu, uint64_t ts, uint64_t count);
 void conn_state(const struct tcptrace_state_rec *r);
 void conn_handshake(const struct tcptrace_handshake_rec *r);
 void conn_diag(const struct tcptrace_diag_rec *d);
-void print_conn(const struct tcptrace_conn_rec *r);
+/* false: filtered out */
+bool print_conn(const struct tcptrace_conn_rec *r);
 void state_reset(void);
 void conns_reset(void);
 

@@ -16,7 +16,6 @@
 struct tt_opts opt = {
 	.device = TCPTRACE_DEVICE,
 	.count = -1,
-	.f = { .port = -1 },
 };
 
 volatile sig_atomic_t tt_stop;
@@ -55,4 +54,28 @@ void tt_usage_error(const char *cmd)
 	else
 		fprintf(stderr, "Try 'tcpwhy %s --help'.\n", cmd);
 	exit(EX_USAGE);
+}
+
+double tt_parse_duration(const char *s, const char *what)
+{
+	static const struct {
+		const char *unit;
+		double secs;
+	} units[] = {
+		{ "", 1 }, { "s", 1 }, { "ms", 0.001 }, { "us", 0.000001 },
+		{ "m", 60 }, { "min", 60 }, { "h", 3600 }, { "d", 86400 },
+	};
+	unsigned int i;
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (!errno && end != s && v > 0 && v < 1e9) {
+		for (i = 0; i < ARRAY_SIZE(units); i++)
+			if (!strcmp(end, units[i].unit))
+				return v * units[i].secs;
+	}
+	die(EX_USAGE, "bad %s '%s' (a number of seconds, or with a unit: "
+	    "500ms, 10s, 5m, 2h)", what, s);
 }

@@ -104,24 +104,34 @@ static const unsigned char conn_states[] = {
 	2, 3, 1, 4, 5, 8, 9, 11,
 };
 
-void print_conn(const struct tcptrace_conn_rec *r)
+/* -p and --comm: did a matching task act on this connection? */
+static bool conn_owner_match(uint64_t cookie)
+{
+	return !filter_by_task(&opt.f) || owner_has(cookie);
+}
+
+bool print_conn(const struct tcptrace_conn_rec *r)
 {
 	struct conn **p = conn_slot(r->sock_cookie), *c = *p;
 	struct ends e = ENDS_OF(r);
 	unsigned int i;
-	bool first = true;
+	bool first = true, shown;
 
 	if (!c)
 		c = conn_get(r->sock_cookie, r->hdr.ts_ns);
 	if (c->cur && c->cur < NSTATES && r->hdr.ts_ns >= c->since_ns)
 		c->in_state[c->cur] += r->hdr.ts_ns - c->since_ns;
-	if (ends_match(&e) && cg_match(tt_conn_cgroup_id(r))) {
+	shown = ends_match(&e) && conn_owner_match(r->sock_cookie) &&
+		cg_match(tt_conn_cgroup_id(r));
+	if (shown) {
 		const char *end = conn_end(c, r);
 
 		ob_line();
 		if (opt.json) {
-			OB_LIT("{\"type\":\"conn\",\"ts_ns\":");
+			OB_LIT("{\"type\":\"conn\",\"schema\":"
+			       TCPWHY_SCHEMA_STR ",\"ts_ns\":");
 			ob_u64(r->hdr.ts_ns);
+			ob_realtime(r->hdr.ts_ns);
 			OB_LIT(",\"sock\":");
 			ob_u64(r->sock_cookie);
 			OB_LIT(",\"netns\":");
@@ -249,6 +259,7 @@ void print_conn(const struct tcptrace_conn_rec *r)
 	}
 	*conn_slot(r->sock_cookie) = c->next;
 	free(c);
+	return shown;
 }
 
 void conn_handshake(const struct tcptrace_handshake_rec *r)

@@ -83,6 +83,12 @@ void tt_want_types(int fd)
 	case MODE_CONNS:
 		break;
 	}
+	/* --state shows transitions only */
+	if (opt.f.states && opt.mode != MODE_CONNS)
+		types = 1u << TCPTRACE_REC_STATE;
+	/* -p and --comm learn the sockets of a task from its transitions */
+	if (filter_by_task(&opt.f))
+		types |= 1u << TCPTRACE_REC_STATE;
 	if (ioctl(fd, TCPTRACE_IOC_SET_TYPES, &types) < 0 && errno != ENOTTY)
 		die(EX_RUNTIME, "%s: choosing record types: %s", opt.device,
 		    strerror(errno));

@@ -18,6 +18,7 @@
 
 struct tt_outbuf ob;
 int64_t mono_to_real_ns;
+bool mono_to_real_known;
 
 char tt_digit_pairs[200];
 
@@ -254,38 +255,111 @@ void ob_endpoint(int family, const uint8_t *a, unsigned int port)
 	ob_u64(port);
 }
 
-/* "%02d:%02d:%02d.%06ld" of the local time of a record's timestamp */
-void ob_when(uint64_t mono_ns)
+static enum { T_ABS, T_DATE, T_ISO, T_UNIX, T_REL, T_DELTA } time_format;
+
+bool ob_set_time_format(const char *name)
 {
-	static char hms[16];
-	static size_t hms_len;
-	static time_t hms_sec = -1;
-	/* unsigned: a crafted timestamp wraps instead of overflowing */
-	int64_t real = (int64_t)(mono_ns + (uint64_t)mono_to_real_ns);
-	uint64_t us;
-	time_t sec;
-	char t[6];
+	static const char *const names[] = {
+		[T_ABS] = "abs", [T_DATE] = "date", [T_ISO] = "iso",
+		[T_UNIX] = "unix", [T_REL] = "rel", [T_DELTA] = "delta",
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
+		if (!strcmp(name, names[i])) {
+			time_format = i;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* ".%06u" of the microseconds in @ns */
+static void ob_us6(uint64_t ns)
+{
+	uint64_t us = ns % 1000000000 / 1000;
+	char t[7];
 	int i;
 
-	if (real < 0)
-		real = 0;
-	sec = real / 1000000000;
-	if (sec != hms_sec) {
-		struct tm tm = {};
-
-		localtime_r(&sec, &tm);
-		hms_len = snprintf(hms, sizeof(hms), "%02d:%02d:%02d.",
-				   tm.tm_hour, tm.tm_min, tm.tm_sec);
-		hms_len = hms_len < sizeof(hms) ? hms_len : sizeof(hms) - 1;
-		hms_sec = sec;
-	}
-	ob_put(hms, hms_len);
-	us = (real % 1000000000) / 1000;
-	for (i = 5; i > 0; i -= 2, us /= 100) {
+	t[0] = '.';
+	for (i = 6; i > 0; i -= 2, us /= 100) {
 		t[i] = '0' + us % 10;
 		t[i - 1] = '0' + us / 10 % 10;
 	}
 	ob_put(t, sizeof(t));
+}
+
+/* "%llu.%06u" of @ns: rel and delta */
+static void ob_secs(uint64_t ns)
+{
+	ob_u64(ns / 1000000000);
+	ob_us6(ns);
+}
+
+/*
+ * A record's time as -T says: the local time of day by default,
+ * "%02d:%02d:%02d.%06ld"; the part above the second is formatted once a
+ * second.
+ */
+void ob_realtime(uint64_t mono_ns)
+{
+	int64_t real = (int64_t)(mono_ns + (uint64_t)mono_to_real_ns);
+
+	OB_LIT(",\"realtime_ns\":");
+	if (mono_to_real_known)
+		ob_u64(real > 0 ? real : 0);
+	else
+		OB_LIT("null");
+}
+
+void ob_when(uint64_t mono_ns)
+{
+	static char text[48], zone[8];
+	static size_t text_len, zone_len;
+	static time_t text_sec = -1;
+	static uint64_t first_ns, prev_ns;
+	static bool seen;
+	/* unsigned: a crafted timestamp wraps instead of overflowing */
+	int64_t real = (int64_t)(mono_ns + (uint64_t)mono_to_real_ns);
+	struct tm tm = {};
+	time_t sec;
+
+	if (time_format == T_REL || time_format == T_DELTA) {
+		if (!seen) {
+			first_ns = mono_ns;
+			prev_ns = mono_ns;
+			seen = true;
+		}
+		if (time_format == T_REL)
+			ob_secs(mono_ns >= first_ns ? mono_ns - first_ns : 0);
+		else
+			ob_secs(mono_ns >= prev_ns ? mono_ns - prev_ns : 0);
+		prev_ns = mono_ns;
+		return;
+	}
+	if (real < 0)
+		real = 0;
+	sec = real / 1000000000;
+	if (sec != text_sec) {
+		localtime_r(&sec, &tm);
+		text_len = strftime(text, sizeof(text),
+				    time_format == T_ABS ? "%H:%M:%S" :
+				    time_format == T_DATE ? "%Y-%m-%d %H:%M:%S" :
+				    time_format == T_ISO ? "%Y-%m-%dT%H:%M:%S" :
+				    "%s", &tm);
+		/* ISO 8601's offset: +hh:mm */
+		zone_len = strftime(zone, sizeof(zone), "%z", &tm);
+		if (zone_len == 5) {
+			memmove(zone + 4, zone + 3, 3);
+			zone[3] = ':';
+			zone_len = 6;
+		}
+		text_sec = sec;
+	}
+	ob_put(text, text_len);
+	ob_us6(real);
+	if (time_format == T_ISO)
+		ob_put(zone, zone_len);
 }
 
 /* The start of a text line: "%s netns:%-10u %-Ns %s > %s  " */
@@ -335,7 +409,7 @@ void ob_json_ends(int family, const uint8_t *saddr, unsigned int sport,
 	ob_u64(dport);
 }
 
-/* {"type":"%s",["diag":"%s",]"ts_ns":%llu,"cpu":%u,"netns":%u,... */
+/* {"type":"%s",["diag":"%s",]"schema":1,"ts_ns":%llu,"cpu":%u,... */
 void ob_json_head(const char *type, const char *diag,
 		  const struct tcptrace_hdr *h, uint32_t netns_ino,
 		  uint64_t netns_cookie, uint64_t sock, int family)
@@ -346,8 +420,9 @@ void ob_json_head(const char *type, const char *diag,
 		OB_LIT("\",\"diag\":\"");
 		ob_str(diag);
 	}
-	OB_LIT("\",\"ts_ns\":");
+	OB_LIT("\",\"schema\":" TCPWHY_SCHEMA_STR ",\"ts_ns\":");
 	ob_u64(h->ts_ns);
+	ob_realtime(h->ts_ns);
 	OB_LIT(",\"cpu\":");
 	ob_u64(h->cpu);
 	OB_LIT(",\"netns\":");

@@ -27,6 +27,8 @@ extern struct tt_outbuf ob;
 extern char tt_digit_pairs[200];
 /* CLOCK_REALTIME - CLOCK_MONOTONIC of the records' writer */
 extern int64_t mono_to_real_ns;
+/* false: read from a capture without it (realtime_ns is null) */
+extern bool mono_to_real_known;
 
 /* Write what the buffer holds to stdout; a reader gone (EPIPE) exits 0. */
 void ob_flush(void);
@@ -115,7 +117,11 @@ void ob_ms3(uint64_t ns);
 void fmt_addr(int family, const uint8_t *a, char *out, size_t len);
 void ob_addr(int family, const uint8_t *a);
 void ob_endpoint(int family, const uint8_t *a, unsigned int port);
+/* -T: abs, date, iso, unix, rel or delta; false: no such format */
+bool ob_set_time_format(const char *name);
 void ob_when(uint64_t mono_ns);
+/* ,"realtime_ns":%llu: CLOCK_REALTIME of a record's CLOCK_MONOTONIC */
+void ob_realtime(uint64_t mono_ns);
 void ob_text_head(uint64_t ts, uint32_t netns_ino, const char *who,
 		  size_t who_len, size_t width, int family,
 		  const uint8_t *saddr, unsigned int sport,

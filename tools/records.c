@@ -19,8 +19,10 @@ void print_lost(unsigned int cpu, uint64_t ts, uint64_t count)
 	tt_total_lost += count;
 	ob_line();
 	if (opt.json) {
-		OB_LIT("{\"type\":\"lost\",\"ts_ns\":");
+		OB_LIT("{\"type\":\"lost\",\"schema\":" TCPWHY_SCHEMA_STR
+		       ",\"ts_ns\":");
 		ob_u64(ts);
+		ob_realtime(ts);
 		OB_LIT(",\"cpu\":");
 		ob_u64(cpu);
 		OB_LIT(",\"count\":");
@@ -39,12 +41,31 @@ void print_lost(unsigned int cpu, uint64_t ts, uint64_t count)
 	OB_LIT(": buffer full (raise buf_size or read faster) ***\n");
 }
 
+/* -p and --comm: did a matching task act on socket @cookie? */
+static bool owner_match(uint64_t cookie)
+{
+	return !filter_by_task(&opt.f) || owner_has(cookie);
+}
+
+/* A state record teaches which sockets matching tasks act on. */
+static void owner_learn(const struct tcptrace_state_rec *r)
+{
+	if (r->hdr.ctx == TCPTRACE_CTX_TASK &&
+	    task_match(state_pid(r), r->comm))
+		owner_add(r->sock_cookie, r->hdr.ts_ns);
+	if (r->new_state == 7)		/* TCP_CLOSE */
+		owner_closed(r->sock_cookie, r->hdr.ts_ns);
+}
+
 static bool state_match(const struct tcptrace_state_rec *r)
 {
 	struct ends e = ENDS_OF(r);
 
 	e.v4mapped = r->flags & TCPTRACE_F_V4MAPPED;
 	return opt.mode == MODE_ALL && ends_match(&e) &&
+	       (!opt.f.states || (r->new_state < 32 &&
+				  opt.f.states & (1u << r->new_state))) &&
+	       owner_match(r->sock_cookie) &&
 	       cg_match(tt_state_cgroup_id(r));
 }
 
@@ -91,6 +112,8 @@ static bool handle_record(const struct tcptrace_hdr *h)
 {
 	if (h->lost_before)
 		print_lost(h->cpu, h->ts_ns, h->lost_before);
+	if (h->type == TCPTRACE_REC_STATE && filter_by_task(&opt.f))
+		owner_learn((const void *)h);
 	if (h->type == TCPTRACE_REC_LOST) {
 		const struct tcptrace_lost_rec *l = (const void *)h;
 
@@ -103,14 +126,14 @@ static bool handle_record(const struct tcptrace_hdr *h)
 		} else if (h->type == TCPTRACE_REC_DIAG) {
 			conn_diag((const void *)h);
 		} else if (h->type == TCPTRACE_REC_CONN) {
-			print_conn((const void *)h);
-			if (!count_one())
+			if (print_conn((const void *)h) && !count_one())
 				return false;
 		}
 	} else if (h->type == TCPTRACE_REC_HANDSHAKE) {
 		const struct tcptrace_handshake_rec *r = (const void *)h;
 
-		if (opt.mode == MODE_DIAG || !ends_match(&ENDS_OF(r)) ||
+		if (opt.mode == MODE_DIAG || opt.f.states ||
+		    !ends_match(&ENDS_OF(r)) || !owner_match(r->sock_cookie) ||
 		    !cg_match(tt_hs_cgroup_id(r)))
 			return true;
 		print_handshake(r);
@@ -119,8 +142,8 @@ static bool handle_record(const struct tcptrace_hdr *h)
 	} else if (h->type == TCPTRACE_REC_DIAG) {
 		const struct tcptrace_diag_rec *r = (const void *)h;
 
-		if (opt.mode == MODE_HANDSHAKES ||
-		    !ends_match(&ENDS_OF(r)) ||
+		if (opt.mode == MODE_HANDSHAKES || opt.f.states ||
+		    !ends_match(&ENDS_OF(r)) || !owner_match(r->sock_cookie) ||
 		    !cg_match(tt_diag_cgroup_id(r)))
 			return true;
 		print_diag(r);
@@ -154,6 +177,7 @@ void tt_reset(void)
 {
 	state_reset();
 	conns_reset();
+	owner_reset();
 	cg_reset();
 	tt_total_lost = 0;
 	tt_printed = 0;

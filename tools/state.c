@@ -59,14 +59,19 @@ static int64_t sock_transition(uint64_t cookie, uint64_t ts, bool closed)
 	return dt;
 }
 
+uint32_t state_pid(const struct tcptrace_state_rec *r)
+{
+	/* a reader in a container gets its own PID namespace's numbers */
+	return r->pid ? r->pid : tt_state_pidns(r) ? r->vpid : 0;
+}
+
 void print_state(const struct tcptrace_state_rec *r)
 {
 	bool closed = r->new_state == 7;	/* TCP_CLOSE */
 	int64_t in_old = sock_transition(r->sock_cookie, r->hdr.ts_ns, closed);
 	bool task = r->hdr.ctx == TCPTRACE_CTX_TASK;
 	uint32_t pidns = tt_state_pidns(r);
-	/* a reader in a container gets its own PID namespace's numbers */
-	uint32_t pid = r->pid ? r->pid : pidns ? r->vpid : 0;
+	uint32_t pid = state_pid(r);
 	uint32_t tid = r->pid ? r->tid : pidns ? r->vtid : 0;
 	uint64_t cgid = tt_state_cgroup_id(r);
 	const struct cgent *cg;

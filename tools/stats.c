@@ -34,11 +34,12 @@ int tt_stats(bool reset)
 		die(EX_RUNTIME, "stats: %s", strerror(errno));
 	close(fd);
 	if (opt.json) {
-		printf("{\"type\":\"stats\",\"abi\":%u,\"produced\":%llu,"
-		       "\"lost\":%llu,\"delivered\":%llu,\"buffered\":%llu,"
-		       "\"conn_capacity\":%llu,\"conn_in_use\":%llu,"
-		       "\"conn_evicted\":%llu,\"conn_timeouts\":%llu,"
-		       "\"malformed\":%llu,\"cpus\":[", st.abi_version,
+		printf("{\"type\":\"stats\",\"schema\":%d,\"abi\":%u,"
+		       "\"produced\":%llu,\"lost\":%llu,\"delivered\":%llu,"
+		       "\"buffered\":%llu,\"conn_capacity\":%llu,"
+		       "\"conn_in_use\":%llu,\"conn_evicted\":%llu,"
+		       "\"conn_timeouts\":%llu,\"malformed\":%llu,"
+		       "\"cpus\":[", TCPWHY_SCHEMA, st.abi_version,
 		       ULL(st.produced), ULL(st.lost), ULL(st.delivered),
 		       ULL(st.buffered), ULL(st.conn_capacity),
 		       ULL(st.conn_in_use), ULL(st.conn_evicted),

@@ -70,10 +70,12 @@ static int tw_dump(int nl, int family)
 			fmt_addr(family, sa, src, sizeof(src));
 			fmt_addr(family, da, dst, sizeof(dst));
 			if (opt.json)
-				printf("{\"type\":\"time_wait\",\"family\":%d,"
+				printf("{\"type\":\"time_wait\",\"schema\":%d,"
+				       "\"family\":%d,"
 				       "\"saddr\":\"%s\",\"sport\":%u,"
 				       "\"daddr\":\"%s\",\"dport\":%u,"
 				       "\"remaining_ms\":%u}\n",
+				       TCPWHY_SCHEMA,
 				       family == AF_INET ? 4 : 6, src, e.sport,
 				       dst, e.dport, m->idiag_expires);
 			else
@@ -100,36 +102,42 @@ int tt_timewait(void)
 	close(nl);
 	if (!n && !opt.json)
 		printf("no TIME_WAIT sockets%s in this network namespace\n",
-		       opt.f.port >= 0 || opt.f.have_addr ? " match" : "");
+		       filter_has_ports() || opt.f.have_addr ? " match" : "");
 	return EX_OK;
 }
 
 static const char timewait_usage[] =
-	"usage: tcpwhy timewait [-j] [-4|-6] [-p PORT] [--addr ADDR]\n"
+	"usage: tcpwhy timewait [-j] [-4|-6] [-P PORTS] [--addr ADDR[/BITS]]\n"
 	"The TIME_WAIT sockets of this network namespace now, with the time\n"
 	"each has left: why a bind() or connect() gets \"Address already in\n"
 	"use\".\n"
 	"\n"
 	"  -j, --json            JSON lines\n"
-	"  -p, --port PORT       only sockets with PORT at either end\n"
-	"      --addr ADDR       only sockets with ADDR at either end\n"
+	"  -P, --port PORTS      only sockets with one of PORTS at either end:\n"
+	"                        80,443 or 8000-8080 or https\n"
+	"      --lport PORTS     only sockets with one of PORTS at this end\n"
+	"      --rport PORTS     only sockets with one of PORTS at the other\n"
+	"      --addr ADDR[/BITS]  only sockets with ADDR (or in the prefix)\n"
+	"                        at either end\n"
 	"  -4, -6                only IPv4 / only IPv6\n"
 	"  -h, --help            this text\n"
 	"\n"
-	"example: tcpwhy timewait -p 8080\n";
+	"example: tcpwhy timewait -P 8080\n";
 
 int timewait_main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "json", no_argument, NULL, 'j' },
-		{ "port", required_argument, NULL, 'p' },
+		{ "port", required_argument, NULL, 'P' },
+		{ "lport", required_argument, NULL, FILTER_O_LPORT },
+		{ "rport", required_argument, NULL, FILTER_O_RPORT },
 		{ "addr", required_argument, NULL, FILTER_O_ADDR },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "jp:46h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jP:46h", lo, NULL)) != -1) {
 		if (filter_option(c, optarg))
 			continue;
 		switch (c) {

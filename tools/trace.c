@@ -24,32 +24,52 @@ static const char trace_usage[] =
 	"transition, one per handshake with the TCP options each side used,\n"
 	"and one per diagnosis. `conns`: one line per finished connection.\n"
 	"\n"
-	"  -j, --json            JSON lines (schema: tcpwhy(8), Documentation/tcptrace.rst)\n"
-	"  -p, --port PORT       only sockets with PORT at either end\n"
-	"      --addr ADDR       only sockets with ADDR (v4 or v6) at either end\n"
-	"      --netns ID        only network namespace ID (inode or cookie)\n"
-	"      --cgroup PATH     only sockets of cgroup PATH (below " CG_MOUNT ")\n"
-	"                        and its descendants; diagnoses and handshakes\n"
-	"                        are not filtered by it\n"
-	"  -4, -6                only IPv4 (incl. v4-mapped) / only IPv6\n"
+	"What to show:\n"
 	"      --diag            only diagnoses: unanswered SYNs, RSTs and why,\n"
 	"                        half-open connections, TIME_WAIT, simultaneous\n"
 	"                        open/close\n"
 	"      --handshakes      only handshake records: options offered,\n"
 	"                        answered and agreed, per connection end\n"
+	"Filters (each narrows; lists take commas):\n"
+	"  -P, --port PORTS      sockets with one of PORTS at either end:\n"
+	"                        443 or 80,443 or 8000-8080 or https\n"
+	"      --lport PORTS     ... at this end (the socket's own port)\n"
+	"      --rport PORTS     ... at the other end\n"
+	"      --addr ADDR[/BITS]  sockets with ADDR, or an address in the\n"
+	"                        prefix, at either end (v4 or v6)\n"
+	"  -4, -6                only IPv4 (incl. v4-mapped) / only IPv6\n"
+	"  -p, --pid PIDS        sockets these processes acted on (connect,\n"
+	"                        listen, close...), from that moment on\n"
+	"      --comm NAME       sockets tasks named NAME acted on, likewise\n"
+	"      --state STATES    only transitions into STATES (established,\n"
+	"                        syn-sent, time-wait...); no other records\n"
+	"      --netns ID        only network namespace ID (inode or cookie)\n"
+	"      --cgroup PATH     only sockets of cgroup PATH (below " CG_MOUNT ")\n"
+	"                        and its descendants\n"
+	"Output:\n"
+	"  -j, --json            JSON lines (schema: tcpwhy(8), Documentation/tcptrace.rst)\n"
+	"  -T, --time FORMAT     timestamps of text lines: abs (time of day,\n"
+	"                        the default), date, iso, unix, rel (since the\n"
+	"                        first record), delta (since the previous line)\n"
 	"  -c, --count N         exit after N records\n"
-	"  -d, --duration SEC    exit after SEC seconds\n"
+	"  -d, --duration TIME   exit after TIME: 30 (seconds), 10s, 5m, 2h\n"
 	"  -D, --device PATH     read PATH instead of " TCPTRACE_DEVICE "\n"
 	"  -w, --write FILE      save raw records to FILE (- for stdout), the\n"
 	"                        cheapest way to record: decode later with -r\n"
-	"  -r, --read FILE       decode records saved with -w (or raw)\n"
+	"  -r, --read FILE       decode records saved with -w (or raw; - for\n"
+	"                        stdin)\n"
+	"  -V, --version         versions of tcpwhy and of its record ABI\n"
 	"  -h, --help            this text\n"
 	"\n"
 	"examples:\n"
 	"  tcpwhy --diag                  why connections fail, as they fail\n"
-	"  tcpwhy -p 443 --handshakes     options negotiated on port 443\n"
-	"  tcpwhy conns -j -d 60          a minute of finished connections\n"
-	"  tcpwhy -w /tmp/t.cap           record now, explain later with -r\n";
+	"  tcpwhy -P https --handshakes   options negotiated on port 443\n"
+	"  tcpwhy -p 1234 -T iso          what process 1234's sockets do\n"
+	"  tcpwhy conns -j -d 1m          a minute of finished connections\n"
+	"  tcpwhy --addr 10.0.0.0/8 -P 5432 --diag\n"
+	"                                 failures of PostgreSQL from 10/8\n"
+	"  ssh web1 tcpwhy -w - | tcpwhy -r - --diag\n"
+	"                                 another host's diagnoses, here\n";
 
 void trace_help(FILE *out)
 {
@@ -65,20 +85,24 @@ static void on_signal(int sig)
 static int trace_options(int argc, char **argv, const char *cmd,
 			 bool *stats, bool *reset, bool *tw_list)
 {
-	enum { O_STATS = 256, O_RESET, O_HANDSHAKES, O_DIAG, O_STATE,
-	       O_CGROUP };
+	enum { O_STATS = 256, O_RESET, O_HANDSHAKES, O_DIAG, O_CGROUP };
 	static const struct option lo[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "port", required_argument, NULL, 'p' },
+		{ "port", required_argument, NULL, 'P' },
+		{ "lport", required_argument, NULL, FILTER_O_LPORT },
+		{ "rport", required_argument, NULL, FILTER_O_RPORT },
 		{ "addr", required_argument, NULL, FILTER_O_ADDR },
 		{ "netns", required_argument, NULL, FILTER_O_NETNS },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "comm", required_argument, NULL, FILTER_O_COMM },
+		{ "state", required_argument, NULL, FILTER_O_STATE },
+		{ "json", no_argument, NULL, 'j' },
+		{ "time", required_argument, NULL, 'T' },
 		{ "cgroup", required_argument, NULL, O_CGROUP },
 		{ "count", required_argument, NULL, 'c' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "stats", no_argument, NULL, O_STATS },
 		{ "handshakes", no_argument, NULL, O_HANDSHAKES },
 		{ "diag", no_argument, NULL, O_DIAG },
-		{ "state", required_argument, NULL, O_STATE },
 		{ "reset-stats", no_argument, NULL, O_RESET },
 		{ "device", required_argument, NULL, 'D' },
 		{ "read", required_argument, NULL, 'r' },
@@ -87,11 +111,18 @@ static int trace_options(int argc, char **argv, const char *cmd,
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	char *end;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "jp:c:d:D:r:w:46Vh", lo, NULL)) !=
-	       -1) {
+	while ((c = getopt_long(argc, argv, "jp:P:T:c:d:D:r:w:46Vh", lo,
+				NULL)) != -1) {
+		/* the older spelling of tcpwhy timewait */
+		if (c == FILTER_O_STATE && opt.mode == MODE_CONNS) {
+			if (tt_state_parse(optarg) != 6)	/* TIME_WAIT */
+				die(EX_USAGE, "conns --state: only time-wait "
+				    "(the same as tcpwhy timewait)");
+			*tw_list = true;
+			continue;
+		}
 		if (filter_option(c, optarg))
 			continue;
 		switch (c) {
@@ -105,9 +136,12 @@ static int trace_options(int argc, char **argv, const char *cmd,
 			opt.count = tt_parse_num(optarg, "count", 1, LONG_MAX);
 			break;
 		case 'd':
-			opt.duration = strtod(optarg, &end);
-			if (*end || end == optarg || opt.duration <= 0)
-				die(EX_USAGE, "bad duration '%s'", optarg);
+			opt.duration = tt_parse_duration(optarg, "duration");
+			break;
+		case 'T':
+			if (!ob_set_time_format(optarg))
+				die(EX_USAGE, "bad --time '%s' (abs, date, iso, "
+				    "unix, rel or delta)", optarg);
 			break;
 		case O_STATS:
 			*stats = true;
@@ -122,12 +156,6 @@ static int trace_options(int argc, char **argv, const char *cmd,
 		case O_DIAG:
 			if (opt.mode != MODE_CONNS)
 				opt.mode = MODE_DIAG;
-			break;
-		case O_STATE:
-			if (tt_state_parse(optarg) != 6)	/* TIME_WAIT */
-				die(EX_USAGE, "--state: only time-wait is "
-				    "supported");
-			*tw_list = true;
 			break;
 		case 'D':
 			opt.device = optarg;
@@ -161,6 +189,7 @@ static int trace_run(void)
 				    tt_now_ns(CLOCK_MONOTONIC));
 	if (opt.input)
 		return tt_read_capture(opt.input, tt_handle_buffer);
+	mono_to_real_known = true;
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -181,14 +210,28 @@ static int trace_run(void)
  */
 static int trace_or_other(bool stats, bool reset, bool tw_list)
 {
-	if (tw_list && opt.mode != MODE_CONNS)
-		die(EX_USAGE, "--state goes with 'tcpwhy conns'");
-	if (tw_list && cg_have_filter())
-		die(EX_USAGE, "--cgroup does not apply to --state");
+	if (tw_list && (cg_have_filter() || filter_by_task(&opt.f) ||
+			opt.f.have_netns || opt.input || opt.write_path))
+		die(EX_USAGE, "conns --state time-wait lists the sockets of "
+		    "now, of this namespace: only -j, -4, -6, -P, --lport, "
+		    "--rport and --addr apply");
 	if (tw_list)
 		return tt_timewait();
+	if ((stats || reset) && (opt.input || opt.write_path))
+		die(EX_USAGE, "--stats and --reset-stats are the module's "
+		    "counters: not with -r or -w");
 	if (stats || reset)
 		return tt_stats(reset);
+	if (opt.input && opt.write_path)
+		die(EX_USAGE, "-r and -w: a capture is read with -r and "
+		    "written with -w, not both");
+	if (opt.input &&
+	    (opt.duration > 0 || strcmp(opt.device, TCPTRACE_DEVICE)))
+		die(EX_USAGE, "-r reads a capture: -d and -D are for the "
+		    "device");
+	if (opt.write_path && opt.json)
+		die(EX_USAGE, "-w saves raw records: -j applies when they "
+		    "are read back with -r");
 	return trace_run();
 }
 

@@ -18,6 +18,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "tcptrace"))
 from ktap import test, run, check, eq  # noqa: E402
+import schema  # noqa: E402
 
 CLI = os.environ.get("TCPTRACE_CLI",
                      os.path.join(os.path.dirname(__file__), "..", "..",
@@ -28,12 +29,25 @@ HDR = struct.Struct("<HHBBHIIQ")
 STATE = struct.Struct("<QQIIIHHHBBB3x16s16s16s")
 
 
+def run_cli(argv, **kw):
+    """subprocess.run() of the CLI; every JSON line it prints is checked
+    against the schema."""
+    r = subprocess.run(argv, **kw)
+    out = r.stdout if isinstance(r.stdout, str) else \
+        (r.stdout or b"").decode(errors="replace")
+    for line in out.splitlines():
+        if line.startswith("{"):
+            schema.valid(json.loads(line))
+    return r
+
+
 def hdr(typ, size, ver=1, ctx=0, cpu=0, lost=0, ts=1000):
     return HDR.pack(typ, size, ver, ctx, cpu, lost, 0, ts)
 
 
 def state(old=7, new=2, sock=42, ctx=0, lost=0, ts=1000, fam=socket.AF_INET,
-          sport=40000, dport=80, comm=b"curl", extra=b"", ver=None, cg=None):
+          sport=40000, dport=80, comm=b"curl", extra=b"", ver=None, cg=None,
+          pid=1234, sa=None, da=None, flags=0):
     """A state record: version 1 (112 bytes, no cgroup) unless @cg, the
     socket's cgroup id, makes it version 2 (120 bytes)."""
     if ver is None:
@@ -42,14 +56,14 @@ def state(old=7, new=2, sock=42, ctx=0, lost=0, ts=1000, fam=socket.AF_INET,
         extra = struct.pack("<Q", cg) + extra
     size = HDR.size + STATE.size + len(extra)
     if fam == socket.AF_INET:
-        sa = socket.inet_aton("10.0.0.1") + bytes(12)
-        da = socket.inet_aton("10.0.0.2") + bytes(12)
+        sa = socket.inet_aton(sa or "10.0.0.1") + bytes(12)
+        da = socket.inet_aton(da or "10.0.0.2") + bytes(12)
     else:
-        sa = socket.inet_pton(fam, "fd00::1")
-        da = socket.inet_pton(fam, "fd00::2")
+        sa = socket.inet_pton(fam, sa or "fd00::1")
+        da = socket.inet_pton(fam, da or "fd00::2")
     return hdr(1, size, ver=ver, ctx=ctx, lost=lost, ts=ts) + STATE.pack(
-        sock, 7, 4026531840, 1234, 1235, fam, sport, dport, old, new, 0,
-        sa, da, comm) + extra
+        sock, 7, 4026531840, pid, pid + 1, fam, sport, dport, old, new,
+        flags, sa, da, comm) + extra
 
 
 # sock netns_cookie ino family kind cause sport dport state flags ttl_seen
@@ -104,7 +118,7 @@ def cli(data, *args, env=None):
     with tempfile.NamedTemporaryFile(delete=False) as f:
         f.write(data)
     try:
-        return subprocess.run([CLI, "-r", f.name, *args], capture_output=True,
+        return run_cli([CLI, "-r", f.name, *args], capture_output=True,
                               text=True,
                               env=None if env is None else
                               dict(os.environ, **env))
@@ -349,12 +363,12 @@ def reasons_explained_or_shown_as_they_are():
     eq(d["cause"], "syn_queue_full", "cause name")
     check("SYN queue" in d["explain"] and "tcp_syncookies" in d["explain"],
           d["explain"])
-    r = subprocess.run([CLI, "explain", "TCP_CSUM", "XFRM_POLICY"],
+    r = run_cli([CLI, "explain", "TCP_CSUM", "XFRM_POLICY"],
                        capture_output=True, text=True)
     eq(r.returncode, 0, r.stderr)
     check("TCP_CSUM (drop reason): bad TCP checksum" in r.stdout and
           "XFRM_POLICY (drop reason): an IPsec" in r.stdout, r.stdout)
-    r = subprocess.run([CLI, "explain", "NO_SUCH_THING"],
+    r = run_cli([CLI, "explain", "NO_SUCH_THING"],
                        capture_output=True, text=True)
     eq(r.returncode, 3, "unknown name: rc")
     check("no explanation of 'NO_SUCH_THING'" in r.stderr, r.stderr)
@@ -369,7 +383,7 @@ def diagnosing_rst_tables_are_the_clis():
     end = ".. END tcpwhy explain rst\n"
     check(begin in doc and end in doc, "markers in diagnosing.rst")
     table = doc.split(begin, 1)[1].split(end, 1)[0]
-    r = subprocess.run([CLI, "explain", "rst"], capture_output=True,
+    r = run_cli([CLI, "explain", "rst"], capture_output=True,
                        text=True)
     eq(r.returncode, 0, r.stderr)
     eq(table, r.stdout, "diagnosing.rst tables vs tcpwhy explain rst "
@@ -393,7 +407,7 @@ def capture_files_stream_and_check_abi():
     check("truncated record" in r.stderr, r.stderr)
     # the writer's clock offset: times of day of the capture, not of now
     hdr = b"TCPTRACE" + struct.pack("<IIq", 1, 24, 1700000000 * 10**9)
-    r = subprocess.run([CLI, "-r", "-"], input=hdr + state(ts=1000),
+    r = run_cli([CLI, "-r", "-"], input=hdr + state(ts=1000),
                        capture_output=True, env=dict(os.environ, TZ="UTC"))
     eq(r.returncode, 0, "capture with offset")
     check(r.stdout.startswith(b"22:13:20.000001 "), "time of day: %r" % r.stdout)
@@ -532,9 +546,9 @@ def cgroup_filter():
            "known")
         eq(socks("--cgroup", fake.root), [1, 2, 3, 4, 5, 6, 10],
            "the mount itself")
-        eq(socks("--cgroup", "/a", "-p", "40000"), [2, 3, 4],
+        eq(socks("--cgroup", "/a", "-P", "40000"), [2, 3, 4],
            "with other filters")
-        eq(socks("--cgroup", "/a", "-p", "81"), [10], "with other filters, "
+        eq(socks("--cgroup", "/a", "-P", "81"), [10], "with other filters, "
            "the diagnosis of that cgroup")
         r = cli(data, "-j", "--cgroup", "/nope", env=fake.env)
         eq(r.stdout, "", "no such cgroup: nothing")
@@ -546,7 +560,7 @@ def cgroup_filter():
         r = cli(conns, "conns", "-j", "--cgroup", "/a", env=fake.env)
         eq([json.loads(x)["sock"] for x in r.stdout.splitlines()], [1],
            "conns --cgroup")
-        r = subprocess.run([CLI, "conns", "--state", "time-wait",
+        r = run_cli([CLI, "conns", "--state", "time-wait",
                             "--cgroup", "/a"], capture_output=True, text=True,
                            env=dict(os.environ, **fake.env))
         eq(r.returncode, 2, "--cgroup with --state")
@@ -576,7 +590,7 @@ def malformed_record_is_an_error():
 
 @test
 def missing_device_is_explained():
-    r = subprocess.run([CLI, "-D", "/nonexistent/tcptrace"],
+    r = run_cli([CLI, "-D", "/nonexistent/tcptrace"],
                        capture_output=True, text=True)
     eq(r.returncode, 1, "rc")
     check("is the tcptrace module loaded" in r.stderr, r.stderr)
@@ -584,7 +598,7 @@ def missing_device_is_explained():
 
 @test
 def not_a_tcptrace_device_is_explained():
-    r = subprocess.run([CLI, "-D", "/dev/null"], capture_output=True,
+    r = run_cli([CLI, "-D", "/dev/null"], capture_output=True,
                        text=True)
     eq(r.returncode, 3, "rc")
     check("not a tcptrace device" in r.stderr, r.stderr)
@@ -592,31 +606,39 @@ def not_a_tcptrace_device_is_explained():
 
 @test
 def bad_usage():
-    for args in (["-p", "70000"], ["--addr", "nope"], ["-c", "0"],
-                 ["-d", "-1"], ["--bogus"], ["extra"]):
-        r = subprocess.run([CLI, *args], capture_output=True, text=True)
+    for args in (["-P", "70000"], ["-P", "90-80"], ["-p", "0"],
+                 ["-P", "nosuchservice"], ["--addr", "10.0.0.0/33"],
+                 ["--addr", "nope"], ["-c", "0"], ["-d", "-1"],
+                 ["-d", "5x"], ["-T", "bogus"], ["--state", "nope"],
+                 ["--comm", "a-name-longer-than-15"], ["-r", "x", "-w", "y"],
+                 ["--stats", "-r", "x"], ["-w", "x", "-j"],
+                 ["-r", "x", "-d", "1"], ["conns", "--state", "listen"],
+                 ["conns", "--state", "time-wait", "-p", "1"],
+                 ["--bogus"], ["extra"]):
+        r = run_cli([CLI, *args], capture_output=True, text=True)
         eq(r.returncode, 2, "usage error for %r" % args)
 
 
 @test
 def filters_apply_to_files():
     data = state(sport=1, dport=2, sock=1) + state(sport=3, dport=4, sock=2)
-    r = cli(data, "-j", "-p", "4")
-    eq([json.loads(x)["sock"] for x in r.stdout.splitlines()], [2], "-p 4")
+    r = cli(data, "-j", "-P", "4")
+    eq([json.loads(x)["sock"] for x in r.stdout.splitlines()], [2], "-P 4")
     r = cli(data + state(fam=socket.AF_INET6, sock=3), "-j", "-6")
     eq([json.loads(x)["sock"] for x in r.stdout.splitlines()], [3], "-6")
     r = cli(data, "-j", "-c", "1")
     eq(len(r.stdout.splitlines()), 1, "-c 1")
 
 
-def run_file(data, *args):
+def run_file(data, *args, tz="UTC"):
     """Run the CLI with @args, where "FILE" stands for a file of @data."""
     with tempfile.NamedTemporaryFile(delete=False) as f:
         f.write(data)
     try:
-        return subprocess.run([CLI, *[f.name if a == "FILE" else a
+        return run_cli([CLI, *[f.name if a == "FILE" else a
                                       for a in args]],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True,
+                              env=dict(os.environ, TZ=tz))
     finally:
         os.unlink(f.name)
 
@@ -625,16 +647,16 @@ def run_file(data, *args):
 def subcommands_from_one_table():
     """tcpwhy --help lists every subcommand, each has its own --help, and
     a bad option is one line that points to the right --help."""
-    r = subprocess.run([CLI, "--help"], capture_output=True, text=True)
+    r = run_cli([CLI, "--help"], capture_output=True, text=True)
     eq(r.returncode, 0, "--help")
     for sub in ("trace", "conns", "timewait", "stats", "explain", "metrics"):
         check(("\n  %s " % sub) in r.stdout, "listed: " + sub)
-        h = subprocess.run([CLI, sub, "--help"], capture_output=True,
+        h = run_cli([CLI, sub, "--help"], capture_output=True,
                            text=True)
         eq(h.returncode, 0, sub + " --help: " + h.stderr)
         check(h.stdout.startswith("usage: tcpwhy"), sub + ": " + h.stdout)
     for sub in ("trace", "conns", "timewait", "stats", "metrics"):
-        b = subprocess.run([CLI, sub, "--bogus"], capture_output=True,
+        b = run_cli([CLI, sub, "--bogus"], capture_output=True,
                            text=True)
         eq(b.returncode, 2, sub + " --bogus")
         eq(b.stdout, "", sub + " --bogus: stdout")
@@ -673,7 +695,7 @@ def timewait_lists_real_sockets():
     ls.close()
     found = []
     for _ in range(50):
-        r = subprocess.run([CLI, "timewait", "-j", "-p", str(port)],
+        r = run_cli([CLI, "timewait", "-j", "-P", str(port)],
                            capture_output=True, text=True)
         eq(r.returncode, 0, r.stderr)
         found = [json.loads(x) for x in r.stdout.splitlines()]
@@ -683,15 +705,15 @@ def timewait_lists_real_sockets():
     eq([(x["saddr"], x["sport"], x["dport"]) for x in found],
        [("127.0.0.1", cport, port)], r.stdout)
     check(0 < found[0]["remaining_ms"] <= 60000, r.stdout)
-    old = subprocess.run([CLI, "conns", "--state", "time-wait", "-j", "-p",
+    old = run_cli([CLI, "conns", "--state", "time-wait", "-j", "-P",
                           str(port)], capture_output=True, text=True)
     eq([(x["sport"], x["dport"]) for x in map(json.loads,
                                               old.stdout.splitlines())],
        [(cport, port)], "conns --state time-wait")
-    text = subprocess.run([CLI, "timewait", "-p", str(port)],
+    text = run_cli([CLI, "timewait", "-P", str(port)],
                           capture_output=True, text=True).stdout
     check(("port %d on 127.0.0.1 is busy" % cport) in text, text)
-    none = subprocess.run([CLI, "timewait", "-6", "-p", str(port)],
+    none = run_cli([CLI, "timewait", "-6", "-P", str(port)],
                           capture_output=True, text=True)
     eq(none.stdout, "no TIME_WAIT sockets match in this network "
        "namespace\n", "-6 filters it out")
@@ -726,6 +748,122 @@ def read_from_a_pipe_streams():
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+def socks_of(data, *args):
+    r = cli(data, "-j", *args)
+    eq(r.returncode, 0, "%r: %s" % (args, r.stderr))
+    return [json.loads(x)["sock"] for x in r.stdout.splitlines()]
+
+
+@test
+def port_lists_ranges_and_services():
+    """-P takes lists, ranges and /etc/services names; --lport is the
+    socket's own port (saddr's), --rport the peer's."""
+    data = (state(sock=1, sport=40000, dport=443) +
+            state(sock=2, sport=40001, dport=80) +
+            state(sock=3, sport=8080, dport=50000) +
+            state(sock=4, sport=40002, dport=8081))
+    eq(socks_of(data, "-P", "https"), [1], "-P https")
+    eq(socks_of(data, "-P", "80,443"), [1, 2], "-P 80,443")
+    eq(socks_of(data, "--port", "8000-8100"), [3, 4], "a range")
+    eq(socks_of(data, "--lport", "8000-8100"), [3], "--lport")
+    eq(socks_of(data, "--rport", "8000-8100"), [4], "--rport")
+    eq(socks_of(data, "--rport", "https", "--lport", "40000"), [1],
+       "both ends")
+    eq(socks_of(data, "-P", "80", "-P", "443"), [1, 2], "-P twice adds")
+
+
+@test
+def address_prefixes():
+    """--addr takes a prefix, v4 or v6; a v4 prefix also matches
+    v4-mapped addresses of IPv6 sockets."""
+    v6 = socket.AF_INET6
+    data = (state(sock=1, sa="10.1.2.3", da="192.168.0.1") +
+            state(sock=2, sa="10.200.0.1", da="172.16.0.1") +
+            state(sock=3, fam=v6, sa="fd00::1", da="2001:db8::5") +
+            state(sock=4, fam=v6, sa="::ffff:10.1.9.9", da="::ffff:8.8.8.8",
+                  flags=1))
+    eq(socks_of(data, "--addr", "10.1.0.0/16"), [1, 4], "/16")
+    eq(socks_of(data, "--addr", "10.0.0.0/8"), [1, 2, 4], "/8")
+    eq(socks_of(data, "--addr", "10.1.2.3/31"), [1], "/31")
+    eq(socks_of(data, "--addr", "172.16.0.1"), [2], "one address")
+    eq(socks_of(data, "--addr", "2001:db8::/32"), [3], "v6 /32")
+    eq(socks_of(data, "--addr", "2001:db9::/32"), [], "another v6 /32")
+    eq(socks_of(data, "--addr", "0.0.0.0/0"), [1, 2, 4], "every v4")
+
+
+@test
+def pid_and_comm_follow_the_socket():
+    """-p and --comm keep a socket a matching task acted on, with the
+    records other contexts make for it later (the handshake's softirq
+    transitions, the RST after the close); softirq's pid fields are
+    whoever ran and never count."""
+    softirq = 1
+    data = (state(sock=1, pid=100, comm=b"curl", ts=1000) +
+            state(sock=2, pid=200, comm=b"wget", ts=1100) +
+            state(sock=1, old=2, new=1, ctx=softirq, pid=7, ts=2000) +
+            state(sock=2, old=2, new=1, ctx=softirq, pid=100, ts=2100) +
+            state(sock=3, ctx=softirq, pid=100, comm=b"curl", ts=2200) +
+            state(sock=1, old=1, new=7, pid=100, comm=b"curl", ts=3000) +
+            diag_rec(3, cause=8, sock=1) +
+            state(sock=2, old=1, new=7, pid=200, comm=b"wget", ts=4000))
+    eq(socks_of(data, "-p", "100"), [1, 1, 1, 1], "-p 100")
+    eq(socks_of(data, "--pid", "100,200"), [1, 2, 1, 2, 1, 1, 2], "two")
+    eq(socks_of(data, "--comm", "wget"), [2, 2, 2], "--comm wget")
+    eq(socks_of(data, "-p", "100", "--comm", "wget"), [], "both must match")
+    eq(socks_of(data, "-p", "100", "--diag"), [1], "the RST of its socket")
+    conns = data + conn_rec(sock=1, ts=5000) + conn_rec(sock=2, ts=5100)
+    eq(socks_of(conns, "conns", "-p", "200"), [2], "conns -p")
+    eq(socks_of(conns, "conns", "-p", "200", "-c", "1"), [2],
+       "-c counts what is shown")
+
+
+@test
+def state_filter():
+    data = (state(sock=1, old=7, new=2) + state(sock=1, old=2, new=1) +
+            state(sock=2, old=7, new=10) + diag_rec(3, sock=1))
+    eq(socks_of(data, "--state", "established"), [1], "established")
+    eq(socks_of(data, "--state", "syn-sent,listen"), [1, 2], "a list")
+
+
+@test
+def time_formats():
+    """-T: the text lines' timestamps; JSON has realtime_ns when the
+    capture says the writer's clock offset, null when it does not."""
+    h = b"TCPTRACE" + struct.pack("<IIq", 1, 24, 1700000000 * 10**9)
+    data = h + state(ts=1000) + state(ts=2500001000, sock=43)
+    want = {
+        "abs": ["22:13:20.000001", "22:13:22.500001"],
+        "date": ["2023-11-14 22:13:20.000001", "2023-11-14 22:13:22.500001"],
+        "iso": ["2023-11-14T22:13:20.000001+00:00",
+                "2023-11-14T22:13:22.500001+00:00"],
+        "unix": ["1700000000.000001", "1700000002.500001"],
+        "rel": ["0.000000", "2.500000"],
+        "delta": ["0.000000", "2.500000"],
+    }
+    for fmt, stamps in want.items():
+        r = run_file(data, "-T", fmt, "-r", "FILE")
+        eq(r.returncode, 0, r.stderr)
+        eq([x.split(" netns:")[0] for x in r.stdout.splitlines()], stamps,
+           fmt)
+    r = run_cli([CLI, "-r", "-", "-T", "iso"], input=data,
+                       capture_output=True,
+                       env=dict(os.environ, TZ="IST-5:30"))
+    check(r.stdout.startswith(b"2023-11-15T03:43:20.000001+05:30 "),
+          r.stdout)
+    j = [json.loads(x) for x in run_file(data, "-j", "-r", "FILE")
+         .stdout.splitlines()]
+    eq([x["realtime_ns"] for x in j],
+       [1700000000 * 10**9 + 1000, 1700000002500001000], "realtime_ns")
+    bare = run_file(data[24:], "-j", "-r", "FILE")
+    eq([json.loads(x)["realtime_ns"] for x in bare.stdout.splitlines()],
+       [None, None], "no offset in the capture: null")
+    # -d takes units: past the parser, the device is what is missing
+    for d in ("10", "2.5s", "500ms", "5m", "1h"):
+        r = run_cli([CLI, "-d", d, "-D", "/nonexistent"],
+                           capture_output=True, text=True)
+        eq(r.returncode, 1, "-d %s: %s" % (d, r.stderr))
 
 
 def state_v6(sa, da, sock, ts):
@@ -785,7 +923,7 @@ def metrics(data, *args, env=None):
     with tempfile.NamedTemporaryFile(delete=False) as f:
         f.write(data)
     try:
-        r = subprocess.run([CLI, "metrics", "-r", f.name, *args],
+        r = run_cli([CLI, "metrics", "-r", f.name, *args],
                            capture_output=True, text=True,
                            env=None if env is None else
                            dict(os.environ, **env))
@@ -853,8 +991,32 @@ def dkms_version_is_the_tree_version():
         conf = f.read()
     check('PACKAGE_VERSION="%s"' % version in conf,
           "dkms.conf PACKAGE_VERSION is not %s" % version)
-    r = subprocess.run([CLI, "-V"], capture_output=True, text=True)
+    r = run_cli([CLI, "-V"], capture_output=True, text=True)
     check(version in r.stdout, "tcpwhy -V: " + r.stdout)
+
+
+
+@test
+def schema_catches_what_it_should():
+    """The schema check can fail: an unknown field, a wrong type, a
+    missing field or version."""
+    good = json.loads(cli(state(), "-j").stdout)
+    schema.valid(dict(good))
+    for bad in (dict(good, surprise=1), dict(good, sport="80"),
+                dict(good, schema=2), dict(good, new="ESTABLISHED!"),
+                {k: v for k, v in good.items() if k != "realtime_ns"},
+                {"type": "nonsense", "schema": 1}):
+        try:
+            schema.valid(bad)
+        except AssertionError:
+            continue
+        raise AssertionError("schema let through %r" % bad)
+
+
+@test
+def every_json_line_was_checked():
+    """Run last: the JSON lines of this suite went through the schema."""
+    check(schema.checked > 200, "%d lines checked" % schema.checked)
 
 
 if __name__ == "__main__":

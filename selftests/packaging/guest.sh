@@ -151,7 +151,7 @@ EOF
 }
 
 tmp=$(mktemp -d)
-"$CLI" -j -c 2 -p "$port" >"$tmp/events" 2>"$tmp/err" &
+"$CLI" -j -c 2 -P "$port" >"$tmp/events" 2>"$tmp/err" &
 cli=$!
 if wait_open "$cli"; then
 	refused >"$tmp/conn" 2>&1
@@ -166,10 +166,15 @@ rc=$?
 if out=$(python3 - "$port" "$tmp/events" <<'EOF' 2>&1
 import json
 import sys
+import jsonschema
 port = int(sys.argv[1])
 lines = open(sys.argv[2]).read().splitlines()
 assert len(lines) == 2, "want 2 lines, got %d: %r" % (len(lines), lines)
 ev = [json.loads(x) for x in lines]
+# the schema the package installs describes what it prints
+schema = json.load(open("/usr/share/tcpwhy/tcpwhy.schema.json"))
+for e in ev:
+    jsonschema.Draft202012Validator(schema).validate(e)
 for e in ev:
     assert port in (e.get("sport"), e.get("dport")), "port %d not in %r" % (port, e)
 first = ev[0]
@@ -181,19 +186,19 @@ print("\n".join(lines))
 EOF
 ); then
 	if [ "$rc" -eq 0 ]; then
-		pass "tcpwhy -j -c 2 reports the refused connection"
+		pass "tcpwhy -j -c 2 reports the refused connection, as its schema says"
 		sed 's/^/# /' <<<"$out" | tee -a "$RESULTS"
 	else
-		fail "tcpwhy -j -c 2 reports the refused connection" "exit $rc" "$(cat "$tmp/err")"
+		fail "tcpwhy -j -c 2 reports the refused connection, as its schema says" "exit $rc" "$(cat "$tmp/err")"
 	fi
 else
-	fail "tcpwhy -j -c 2 reports the refused connection" "exit $rc" "$out" \
+	fail "tcpwhy -j -c 2 reports the refused connection, as its schema says" "exit $rc" "$out" \
 		"$(cat "$tmp/err" "$tmp/conn")"
 fi
 
 # What tcpwhy-export.service relies on: with stdout not a terminal, lines
 # arrive while tcptrace runs, and SIGTERM ends it with status 0.
-"$CLI" -j -p "$port" >"$tmp/stream" 2>"$tmp/err" &
+"$CLI" -j -P "$port" >"$tmp/stream" 2>"$tmp/err" &
 cli=$!
 streamed=0
 if wait_open "$cli"; then
@@ -220,7 +225,7 @@ fi
 # the device open wait for the next reader (an exporter restart loses
 # nothing).
 refused >/dev/null 2>&1
-out=$("$CLI" -j -d 2 -p "$port" 2>&1)
+out=$("$CLI" -j -d 2 -P "$port" 2>&1)
 if [ "$(grep -c '"SYN_SENT"' <<<"$out")" -ge 2 ]; then
 	pass "records made with no reader are delivered to the next reader"
 else

@@ -114,7 +114,7 @@ leftovers() {	# print what tcptrace left on the host
 		/lib/systemd/system/tcpwhy-export.service \
 		/usr/lib/systemd/system/tcpwhy-metrics.service \
 		/lib/systemd/system/tcpwhy-metrics.service \
-		/usr/share/doc/tcpwhy /usr/share/doc/tcptrace-dkms \
+		/usr/share/doc/tcpwhy /usr/share/doc/tcptrace-dkms /usr/share/tcpwhy \
 		/usr/share/man/man8/tcpwhy.8.gz; do
 		if [ -e "$f" ] || [ -L "$f" ]; then
 			echo "file $f"

@@ -21,6 +21,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tcptrace"))
 from ktap import check, eq, diag, Skip  # noqa: E402,F401
+import schema  # noqa: E402
 from lib import *  # noqa: E402,F401,F403
 from lib import HDR, DEV, CLI, KO, KVER, sh, load, unload  # noqa: E402,F401
 
@@ -460,7 +461,7 @@ def cli_stats():
     """tools/tcpwhy --stats -j (the device must not be open)"""
     import json
     r = sh("%s --stats -j" % CLI)
-    return json.loads(r.stdout)
+    return schema.valid(json.loads(r.stdout))
 
 
 class Topo:

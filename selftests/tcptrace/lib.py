@@ -13,6 +13,7 @@ import tempfile
 import time
 
 from ktap import check, eq, diag
+import schema
 
 KO = os.environ["TCPTRACE_KO"]
 CLI = os.environ["TCPTRACE_CLI"]
@@ -166,7 +167,7 @@ class Tracer:
             self.p.send_signal(signal.SIGINT)
         rc = self.p.wait(TIMEOUT)
         eq(rc, 0, "tracer exit code (stderr: %s)" % self.errors())
-        return self.lines()
+        return [schema.valid(r) for r in self.lines()]
 
 
 def refused(host, port):

@@ -274,7 +274,7 @@ def time_wait_entry_conflict_and_reuse():
         eq(e.errno, os_errno("EADDRINUSE"), "bind errno")
     b.close()
     tw = subprocess.run([os.environ["TCPTRACE_CLI"], "conns", "--state",
-                         "time-wait", "-p", str(cport)],
+                         "time-wait", "-P", str(cport)],
                         capture_output=True, text=True)
     diag(tw.stdout)
     check("127.0.0.1:%d > 127.0.0.1:%d" % (cport, port) in tw.stdout and

@@ -23,6 +23,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ktap import test, run, check, eq, diag  # noqa: E402
 from lib import *  # noqa: E402,F401,F403
+import schema  # noqa: E402
 
 def conversation(fam, host, port):
     """Client connects, sends, closes first; server reads EOF and closes.
@@ -157,7 +158,7 @@ def write_raw_then_read_back():
     r = subprocess.run([CLI, "-r", path, "-j"], capture_output=True,
                        text=True)
     eq(r.returncode, 0, "decode rc: " + r.stderr)
-    recs = [json.loads(x) for x in r.stdout.splitlines()]
+    recs = schema.lines(r.stdout)
     eq(transitions(recs, ids[1]), CLIENT, "client transitions from the file")
     eq(transitions(recs, ids[2]), SERVER, "server transitions from the file")
 
@@ -191,7 +192,7 @@ def write_to_a_pipe_streams():
                 check(chunk, "reader ended early: %r" % r.stderr.read())
                 out += chunk
                 *lines, out = out.split(b"\n")
-                recs += [json.loads(x) for x in lines]
+                recs += [schema.valid(json.loads(x)) for x in lines]
         check(w.poll() is None, "the writer still runs")
         w.send_signal(signal.SIGINT)
         eq(w.wait(TIMEOUT), 0, "writer exit code")
@@ -410,13 +411,92 @@ def _two_conns(fam, host, p1, p2):
 @test
 def filter_port():
     p1, p2 = new_port(), new_port()
-    t = Tracer("-p", str(p1))
+    t = Tracer("-P", str(p1))
     a, b = _two_conns(socket.AF_INET, "127.0.0.1", p1, p2)
     recs = t.stop(("127.0.0.1", p1))
     socks = {r["sock"] for r in recs}
     check(a[1] in socks and a[2] in socks, "port %d shown" % p1)
     check(not socks & set(b), "port %d filtered out" % p2)
     check(all(p1 in (r["sport"], r["dport"]) for r in recs), "only port")
+
+
+TASK_CLIENT = r"""
+import ctypes, socket, struct, sys
+ctypes.CDLL(None).prctl(15, sys.argv[2].encode(), 0, 0, 0)   # PR_SET_NAME
+sys.stdin.readline()
+c = socket.socket()
+try:
+    c.connect(("127.0.0.1", int(sys.argv[1])))
+except ConnectionRefusedError:
+    sys.exit(0)
+print(struct.unpack("<Q", c.getsockopt(socket.SOL_SOCKET, 57, 8))[0],
+      flush=True)
+c.sendall(b"x")
+c.close()
+"""
+
+
+def _task_clients(port, *names):
+    """Clients in other processes, named @names, that connect to @port
+    when told (a line on stdin): the PIDs are known before."""
+    return [subprocess.Popen([sys.executable, "-c", TASK_CLIENT, str(port), n],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True) for n in names]
+
+
+def _serve(port, clients):
+    """Tell @clients to connect to our listener on @port, serve each;
+    returns their client sockets' cookies."""
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", port))
+    ls.listen(8)
+    ids = []
+    for c in clients:
+        c.stdin.write("go\n")
+        c.stdin.flush()
+        a, _ = ls.accept()
+        ids.append(int(c.stdout.readline()))
+        eq(a.recv(16), b"x", "payload")
+        eq(a.recv(16), b"", "EOF")
+        a.close()
+        eq(c.wait(TIMEOUT), 0, "client exit")
+    ls.close()
+    return ids
+
+
+@test
+def filter_pid_and_comm():
+    """-p and --comm keep the sockets of the tasks named, with the
+    transitions softirq makes for them; other processes' sockets go."""
+    port = new_port()
+    mine, other = _task_clients(port, "tt-mine", "tt-other")
+    t = Tracer("-p", "%d,%d" % (mine.pid, os.getpid()))
+    a, b = _serve(port, (mine, other))
+    recs = t.stop(("127.0.0.1", None))
+    eq(transitions(recs, a), CLIENT, "the client of -p's process")
+    check(any(r["sock"] == a and r["ctx"] != "task" for r in recs),
+          "transitions of its socket outside the task pass too")
+    eq(transitions(recs, b), [], "another process's client")
+    check(all(r.get("pid") in (None, mine.pid, os.getpid())
+              for r in recs), "no other task's transitions")
+
+    # --comm, with a marker from a task of that name
+    port = new_port()
+    mine, other = _task_clients(port, "tt-mine", "tt-other")
+    t = Tracer("--comm", "tt-mine")
+    a, b = _serve(port, (mine, other))
+    marker = new_port()
+    m, = _task_clients(marker, "tt-mine")
+    m.stdin.write("go\n")
+    m.stdin.flush()
+    eq(m.wait(TIMEOUT), 0, "marker client")
+    t.wait_for(lambda r: r.get("dport") == marker and r.get("new") == "CLOSE",
+               "the marker of tt-mine")
+    recs = t.stop(marker=None)
+    eq(transitions(recs, a), CLIENT, "the client of the task named tt-mine")
+    eq(transitions(recs, b), [], "tt-other's client")
+    check(all(r["comm"] in (None, "tt-mine") for r in recs), "only tt-mine")
 
 
 @test

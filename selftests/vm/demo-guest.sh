@@ -211,8 +211,8 @@ sleep 1
 kill -INT $tracer
 wait $tracer || true
 echo
-echo "== tcpwhy conns --state time-wait -p 40000"
-"$TCPTRACE_CLI" conns --state time-wait -p 40000
+echo "== tcpwhy conns --state time-wait -P 40000"
+"$TCPTRACE_CLI" conns --state time-wait -P 40000
 
 echo
 echo "== tcpwhy conns: one line per finished connection"
