@@ -80,6 +80,8 @@ static void set_options(uint8_t sel)
 		filter_option(FILTER_O_NETNS, "4026531840");
 		filter_option('p', "1234");
 	}
+	/* conns with a port filter: as --hist, histograms instead */
+	opt.hist = opt.mode == MODE_CONNS && (sel & 8);
 	opt.count = -1;
 }
 
@@ -106,6 +108,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		good = off;
 
 	tt_handle_buffer(buf, good, NULL);
+	if (opt.hist)
+		hist_print();
 	fflush(stdout);
 	free(buf);
 	tt_reset();

@@ -18,7 +18,7 @@ set -euo pipefail
 BUILD=(dpkg-dev debhelper dh-dkms build-essential python3)
 DKMS=(dkms kmod make gcc)
 LINT=(lintian)
-TEST=(lintian udev python3 man-db)
+TEST=(lintian udev python3 python3-jsonschema man-db)
 
 case "${1:-}" in
 build) PACKAGES=("${BUILD[@]}") ;;

@@ -55,6 +55,7 @@ struct tt_opts {
 	const char *input;
 	const char *write_path;		/* -w: raw records to a file */
 	FILE *wfile;
+	bool hist;		/* --hist: histograms at the end */
 	long count;		/* <0: unlimited */
 	double duration;	/* <=0: unlimited */
 	struct filter f;
@@ -125,6 +126,13 @@ void conn_diag(const struct tcptrace_diag_rec *d);
 bool print_conn(const struct tcptrace_conn_rec *r);
 void state_reset(void);
 void conns_reset(void);
+
+/* --hist: what a run adds, printed when it ends */
+void hist_handshake(const struct tcptrace_handshake_rec *r);
+void hist_conn(unsigned int role, const struct tcptrace_conn_rec *r,
+	       uint64_t duration_ns);
+void hist_print(void);
+void hist_reset(void);
 
 const char *role_name(unsigned int r);
 const char *diag_name(unsigned int k);

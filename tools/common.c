@@ -71,9 +71,11 @@ double tt_parse_duration(const char *s, const char *what)
 
 	errno = 0;
 	v = strtod(s, &end);
+	/* up to 30 years: in ns, that still fits 64 bits */
 	if (!errno && end != s && v > 0 && v < 1e9) {
 		for (i = 0; i < ARRAY_SIZE(units); i++)
-			if (!strcmp(end, units[i].unit))
+			if (!strcmp(end, units[i].unit) &&
+			    v * units[i].secs <= 1e9)
 				return v * units[i].secs;
 	}
 	die(EX_USAGE, "bad %s '%s' (a number of seconds, or with a unit: "

@@ -123,7 +123,9 @@ bool print_conn(const struct tcptrace_conn_rec *r)
 		c->in_state[c->cur] += r->hdr.ts_ns - c->since_ns;
 	shown = ends_match(&e) && conn_owner_match(r->sock_cookie) &&
 		cg_match(tt_conn_cgroup_id(r));
-	if (shown) {
+	if (shown && opt.hist) {
+		hist_conn(c->role, r, r->hdr.ts_ns - c->first_ns);
+	} else if (shown) {
 		const char *end = conn_end(c, r);
 
 		ob_line();
@@ -271,6 +273,9 @@ void conn_handshake(const struct tcptrace_handshake_rec *r)
 	c = conn_get(r->sock_cookie, r->hdr.ts_ns);
 	c->role = r->role;
 	c->hs = *r;
+	if (opt.hist && ends_match(&ENDS_OF(r)) &&
+	    conn_owner_match(r->sock_cookie) && cg_match(tt_hs_cgroup_id(r)))
+		hist_handshake(r);
 	c->have_agreed = r->outcome == TCPTRACE_HS_ESTABLISHED;
 }
 

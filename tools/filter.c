@@ -107,7 +107,15 @@ static void add_ports(unsigned int kind, const char *arg)
 		size_t len = strcspn(s, ",");
 		const char *dash = memchr(s, '-', len);
 		unsigned int lo, hi, p;
+		char name[64];
 
+		/* a service name may hold a dash: http-alt */
+		if (dash && len < sizeof(name)) {
+			memcpy(name, s, len);
+			name[len] = '\0';
+			if (getservbyname(name, "tcp"))
+				dash = NULL;
+		}
 		lo = parse_port(s, dash ? (size_t)(dash - s) : len);
 		hi = dash ? parse_port(dash + 1, len - (dash + 1 - s)) : lo;
 		if (hi < lo)
@@ -170,6 +178,11 @@ static void add_pids(const char *arg)
 			die(EX_USAGE, "bad PID '%s'", arg);
 		memcpy(num, s, len);
 		num[len] = '\0';
+		/* decimal, as ps and /proc write them: 010 is ten */
+		while (num[0] == '0' && num[1])
+			memmove(num, num + 1, strlen(num));
+		if (num[strspn(num, "0123456789")])
+			die(EX_USAGE, "bad PID '%.*s'", (int)len, s);
 		opt.f.pids[opt.f.n_pids++] = tt_parse_num(num, "PID", 1,
 							  INT32_MAX);
 		s += len;

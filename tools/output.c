@@ -256,6 +256,8 @@ void ob_endpoint(int family, const uint8_t *a, unsigned int port)
 }
 
 static enum { T_ABS, T_DATE, T_ISO, T_UNIX, T_REL, T_DELTA } time_format;
+/* ob_when()'s text of the second it formatted last, in time_format */
+static time_t text_sec = -1;
 
 bool ob_set_time_format(const char *name)
 {
@@ -268,6 +270,7 @@ bool ob_set_time_format(const char *name)
 	for (i = 0; i < ARRAY_SIZE(names); i++) {
 		if (!strcmp(name, names[i])) {
 			time_format = i;
+			text_sec = -1;
 			return true;
 		}
 	}
@@ -316,7 +319,6 @@ void ob_when(uint64_t mono_ns)
 {
 	static char text[48], zone[8];
 	static size_t text_len, zone_len;
-	static time_t text_sec = -1;
 	static uint64_t first_ns, prev_ns;
 	static bool seen;
 	/* unsigned: a crafted timestamp wraps instead of overflowing */

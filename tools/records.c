@@ -178,6 +178,7 @@ void tt_reset(void)
 	state_reset();
 	conns_reset();
 	owner_reset();
+	hist_reset();
 	cg_reset();
 	tt_total_lost = 0;
 	tt_printed = 0;

@@ -48,6 +48,8 @@ static const char trace_usage[] =
 	"                        and its descendants\n"
 	"Output:\n"
 	"  -j, --json            JSON lines (schema: tcpwhy(8), Documentation/tcptrace.rst)\n"
+	"      --hist            at the end, log2 histograms per service port\n"
+	"                        of handshake latency and connection duration\n"
 	"  -T, --time FORMAT     timestamps of text lines: abs (time of day,\n"
 	"                        the default), date, iso, unix, rel (since the\n"
 	"                        first record), delta (since the previous line)\n"
@@ -66,6 +68,7 @@ static const char trace_usage[] =
 	"  tcpwhy -P https --handshakes   options negotiated on port 443\n"
 	"  tcpwhy -p 1234 -T iso          what process 1234's sockets do\n"
 	"  tcpwhy conns -j -d 1m          a minute of finished connections\n"
+	"  tcpwhy --hist -P 443 -d 1m     latency and duration on port 443\n"
 	"  tcpwhy --addr 10.0.0.0/8 -P 5432 --diag\n"
 	"                                 failures of PostgreSQL from 10/8\n"
 	"  ssh web1 tcpwhy -w - | tcpwhy -r - --diag\n"
@@ -85,7 +88,7 @@ static void on_signal(int sig)
 static int trace_options(int argc, char **argv, const char *cmd,
 			 bool *stats, bool *reset, bool *tw_list)
 {
-	enum { O_STATS = 256, O_RESET, O_HANDSHAKES, O_DIAG, O_CGROUP };
+	enum { O_STATS = 256, O_RESET, O_HANDSHAKES, O_DIAG, O_CGROUP, O_HIST };
 	static const struct option lo[] = {
 		{ "port", required_argument, NULL, 'P' },
 		{ "lport", required_argument, NULL, FILTER_O_LPORT },
@@ -103,6 +106,7 @@ static int trace_options(int argc, char **argv, const char *cmd,
 		{ "stats", no_argument, NULL, O_STATS },
 		{ "handshakes", no_argument, NULL, O_HANDSHAKES },
 		{ "diag", no_argument, NULL, O_DIAG },
+		{ "hist", no_argument, NULL, O_HIST },
 		{ "reset-stats", no_argument, NULL, O_RESET },
 		{ "device", required_argument, NULL, 'D' },
 		{ "read", required_argument, NULL, 'r' },
@@ -157,6 +161,9 @@ static int trace_options(int argc, char **argv, const char *cmd,
 			if (opt.mode != MODE_CONNS)
 				opt.mode = MODE_DIAG;
 			break;
+		case O_HIST:
+			opt.hist = true;
+			break;
 		case 'D':
 			opt.device = optarg;
 			break;
@@ -183,12 +190,16 @@ static int trace_options(int argc, char **argv, const char *cmd,
 static int trace_run(void)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
-	int fd;
+	int fd, rc;
 
 	mono_to_real_ns = (int64_t)(tt_now_ns(CLOCK_REALTIME) -
 				    tt_now_ns(CLOCK_MONOTONIC));
-	if (opt.input)
-		return tt_read_capture(opt.input, tt_handle_buffer);
+	if (opt.input) {
+		rc = tt_read_capture(opt.input, tt_handle_buffer);
+		if (opt.hist)
+			hist_print();
+		return rc;
+	}
 	mono_to_real_known = true;
 
 	sigaction(SIGINT, &sa, NULL);
@@ -200,7 +211,10 @@ static int trace_run(void)
 		tt_open_capture(opt.write_path);
 	if (isatty(STDOUT_FILENO))
 		setvbuf(stdout, NULL, _IOLBF, 0);
-	return tt_read_device(fd);
+	rc = tt_read_device(fd);
+	if (opt.hist)
+		hist_print();
+	return rc;
 }
 
 /*
@@ -229,6 +243,17 @@ static int trace_or_other(bool stats, bool reset, bool tw_list)
 	    (opt.duration > 0 || strcmp(opt.device, TCPTRACE_DEVICE)))
 		die(EX_USAGE, "-r reads a capture: -d and -D are for the "
 		    "device");
+	if (opt.hist &&
+	    (opt.write_path || opt.f.states ||
+	     (opt.mode != MODE_ALL && opt.mode != MODE_CONNS)))
+		die(EX_USAGE, "--hist sums up connections: not with -w, "
+		    "--state, --diag or --handshakes");
+	/* the histograms come from the connections' records */
+	if (opt.hist)
+		opt.mode = MODE_CONNS;
+	if (opt.f.states && opt.mode != MODE_ALL)
+		die(EX_USAGE, "--state shows transitions: not with --diag or "
+		    "--handshakes");
 	if (opt.write_path && opt.json)
 		die(EX_USAGE, "-w saves raw records: -j applies when they "
 		    "are read back with -r");
@@ -261,8 +286,22 @@ int trace_main(int argc, char **argv)
 	if (i < argc && !strcmp(argv[i], "conns")) {
 		opt.mode = MODE_CONNS;
 		i++;
+		/* tcpwhy -j conns --state time-wait: parsed before conns */
+		if (opt.f.states == 1u << 6) {		/* TIME_WAIT */
+			opt.f.states = 0;
+			tw_list = true;
+		} else if (opt.f.states) {
+			die(EX_USAGE, "conns --state: only time-wait (the same "
+			    "as tcpwhy timewait)");
+		}
 	} else if (i < argc && !strcmp(argv[i], "explain")) {
 		return explain_main(argc - i, argv + i);
+	} else if (i + 1 == argc && !strcmp(argv[i], "stats")) {
+		return tt_stats(reset);			/* tcpwhy -j stats */
+	} else if (i + 1 == argc && !strcmp(argv[i], "timewait")) {
+		tw_list = true;
+		opt.mode = MODE_CONNS;
+		i++;
 	}
 	if (i < argc) {
 		trace_help(stderr);

@@ -614,7 +614,8 @@ def bad_usage():
                  ["--stats", "-r", "x"], ["-w", "x", "-j"],
                  ["-r", "x", "-d", "1"], ["conns", "--state", "listen"],
                  ["conns", "--state", "time-wait", "-p", "1"],
-                 ["--bogus"], ["extra"]):
+                 ["--state", "established", "--diag"], ["-p", "0x10"],
+                 ["-d", "1000000d"], ["--bogus"], ["extra"]):
         r = run_cli([CLI, *args], capture_output=True, text=True)
         eq(r.returncode, 2, "usage error for %r" % args)
 
@@ -710,6 +711,11 @@ def timewait_lists_real_sockets():
     eq([(x["sport"], x["dport"]) for x in map(json.loads,
                                               old.stdout.splitlines())],
        [(cport, port)], "conns --state time-wait")
+    older = run_cli([CLI, "-j", "-P", str(port), "conns", "--state",
+                     "time-wait"], capture_output=True, text=True)
+    eq([(x["sport"], x["dport"]) for x in map(json.loads,
+                                              older.stdout.splitlines())],
+       [(cport, port)], "-j -P PORT conns --state time-wait")
     text = run_cli([CLI, "timewait", "-P", str(port)],
                           capture_output=True, text=True).stdout
     check(("port %d on 127.0.0.1 is busy" % cport) in text, text)
@@ -772,6 +778,7 @@ def port_lists_ranges_and_services():
     eq(socks_of(data, "--rport", "https", "--lport", "40000"), [1],
        "both ends")
     eq(socks_of(data, "-P", "80", "-P", "443"), [1, 2], "-P twice adds")
+    eq(socks_of(data, "-P", "http-alt"), [3], "a service name with a dash")
 
 
 @test
@@ -996,6 +1003,70 @@ def dkms_version_is_the_tree_version():
 
 
 
+OPTS = struct.Struct("<QIIHHHHHBBBBBB8s")
+HS = struct.Struct("<QQIHBBHHBBBB16s16s")
+
+
+def hs_rec(sock, role, sport, dport, syn_ns, done_ns, outcome=1):
+    """A handshake record (version 2): the SYN seen at @syn_ns, done at
+    @done_ns; role 1 client, 2 server."""
+    def opts(seen):
+        return OPTS.pack(seen, 0, 0, 1, 0, 1460, 65535, 0, 7, 64, 0, 0, 0,
+                         0, b"")
+    body = HS.pack(sock, 7, 4026531840, socket.AF_INET, role, outcome, sport,
+                   dport, 0, 0, 0, 0,
+                   socket.inet_aton("10.0.0.1") + bytes(12),
+                   socket.inet_aton("10.0.0.2") + bytes(12)) + \
+        opts(syn_ns) + opts(syn_ns + 1) + \
+        struct.pack("<QHHHHH6xQ", done_ns, 1460, 1460, 1460, 0, 0, 0)
+    return hdr(3, HDR.size + len(body), ver=2, ts=done_ns) + body
+
+
+@test
+def histograms_per_service_port():
+    """--hist: log2 histograms of handshake latency (us) and connection
+    duration (ms) per service port: a client's remote port, a server's
+    local one."""
+    us, ms = 1000, 1000000
+    data = b""
+    # three clients of :443: 100 us, 150 us, 3 ms; they last 5, 6, 300 ms
+    for sock, lat, dur in ((1, 100, 5), (2, 150, 6), (3, 3000, 300)):
+        t0 = sock * 10**9
+        data += hs_rec(sock, 1, 40000 + sock, 443, t0, t0 + lat * us)
+        data += conn_rec(sock=sock, ts=t0 + lat * us + dur * ms,
+                         sport=40000 + sock, dport=443)
+    # a server on :8080 (its local port), and a handshake that failed
+    data += hs_rec(9, 2, 8080, 50000, 10**9, 10**9 + 20 * us)
+    data += conn_rec(sock=9, ts=10**9 + 20 * us + 1 * ms, sport=8080,
+                     dport=50000)
+    data += hs_rec(10, 1, 40010, 443, 10**9, 10**9 + 9 * us, outcome=2)
+    j = [json.loads(x) for x in cli(data, "--hist", "-j").stdout.splitlines()]
+    got = {(h["what"], h["port"], h["role"]):
+           [(b["from"], b["to"], b["count"]) for b in h["buckets"]]
+           for h in j}
+    eq(got[("handshake_latency", 443, "client")],
+       [(64, 127, 1), (128, 255, 1), (2048, 4095, 1)], "latency :443")
+    eq(got[("handshake_latency", 8080, "server")], [(16, 31, 1)],
+       "latency :8080, the server's own port")
+    eq(got[("duration", 443, "client")], [(4, 7, 2), (256, 511, 1)],
+       "duration :443")
+    eq(got[("duration", 8080, "server")], [(0, 1, 1)], "duration :8080")
+    eq(len(j), 4, "four histograms: the reset handshake is none")
+    text = cli(data, "--hist", "-P", "443").stdout
+    check("handshake latency, port 443 (client): 3" in text, text)
+    check("\n        64 -> 127        : 1        |" in text, text)
+    check("\n     usecs               : count     distribution\n" in text, text)
+    check("port 8080" not in text, "-P 443 leaves 8080 out: " + text)
+    r = cli(data, "--hist", "--diag")
+    eq(r.returncode, 2, "--hist with --diag")
+    hs = [json.loads(x) for x in cli(data, "--handshakes", "-j")
+          .stdout.splitlines()]
+    eq([(h["sock"], h["role"], h["outcome"]) for h in hs],
+       [(1, "client", "established"), (2, "client", "established"),
+        (3, "client", "established"), (9, "server", "established"),
+        (10, "client", "reset")], "the handshakes themselves")
+
+
 @test
 def schema_catches_what_it_should():
     """The schema check can fail: an unknown field, a wrong type, a
@@ -1011,6 +1082,37 @@ def schema_catches_what_it_should():
         except AssertionError:
             continue
         raise AssertionError("schema let through %r" % bad)
+
+
+@test
+def schema_agrees_with_jsonschema():
+    """The suites' own schema evaluator (selftests/tcptrace/schema.py,
+    fast enough for the guests) and python3-jsonschema give the same
+    verdicts: on the lines this suite saw, and on broken ones; and the
+    schema file is a valid JSON Schema 2020-12."""
+    import jsonschema
+    v = jsonschema.Draft202012Validator
+    v.check_schema(schema.SCHEMA)
+    ref = v(schema.SCHEMA)
+    check(len(schema.seen) > 200, "%d lines sampled" % len(schema.seen))
+    types = set()
+    for obj in schema.seen:
+        errs = list(ref.iter_errors(obj))
+        check(not errs, "jsonschema rejects what schema.py let through: "
+              "%s in %r" % (errs[:1], obj))
+        types.add(obj["type"])
+    eq(sorted(types), ["conn", "diag", "handshake", "hist", "lost", "state",
+                       "time_wait"], "line types seen")
+    for obj in schema.seen[:300]:
+        for bad in (dict(obj, extra=1), dict(obj, schema=0),
+                    dict(obj, type="state" if obj["type"] != "state" else
+                         "conn"),
+                    {k: x for k, x in obj.items() if k != "schema"}):
+            ours = schema.errors(schema.SCHEMA, bad)
+            theirs = list(ref.iter_errors(bad))
+            check(bool(ours) and bool(theirs),
+                  "both reject %r: ours %r, jsonschema %r" %
+                  (bad, ours, theirs[:1]))
 
 
 @test
