@@ -416,6 +416,33 @@ def capture_files_stream_and_check_abi():
         eq(cli(h + state()).returncode, 3, "header length %d" % bad)
 
 
+def capture_header(offset_ns, host=b"web1", release=b"6.1.0-57-amd64",
+                   boot=b"0b8e6f6e-2f6e-4b8a-9d7c-5a1f2e3d4c5b"):
+    """The header tcpwhy 0.2 writes: 208 bytes."""
+    return b"TCPTRACE" + struct.pack("<IIq40s72s72s", 1, 208, offset_ns,
+                                     boot, host, release)
+
+
+@test
+def capture_header_names_the_writer():
+    """A capture says which host, kernel and boot wrote it; -r shows that
+    once on stderr (control characters replaced), and reads the records
+    after a header of any length the header says."""
+    h = capture_header(1700000000 * 10**9, host=b"web1\x1b[31m")
+    r = run_file(h + state(ts=1000), "-r", "FILE")
+    eq(r.returncode, 0, r.stderr)
+    check(r.stdout.startswith("22:13:20.000001 "), r.stdout)
+    check("written on web1?[31m (Linux 6.1.0-57-amd64, boot "
+          "0b8e6f6e-2f6e-4b8a-9d7c-5a1f2e3d4c5b)" in r.stderr, r.stderr)
+    j = run_file(h + state(ts=1000), "-j", "-r", "FILE")
+    eq(j.stderr, "", "nothing on stderr with -j")
+    eq(json.loads(j.stdout)["realtime_ns"], 1700000000 * 10**9 + 1000,
+       "the offset of the header")
+    # a longer header, from a later tcpwhy: its records still decode
+    longer = h[:12] + struct.pack("<I", 256) + h[16:] + bytes(48)
+    eq(socks_of(longer + state(sock=5)), [5], "a 256-byte header")
+
+
 @test
 def unknown_record_type_skipped():
     future = hdr(77, 40) + bytes(16)

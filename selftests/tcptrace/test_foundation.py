@@ -155,6 +155,15 @@ def write_raw_then_read_back():
     p.send_signal(signal.SIGINT)
     eq(p.wait(TIMEOUT), 0, "writer exit code")
     check("bytes of records written" in p.stderr.read(), "summary")
+    with open(path, "rb") as f:
+        head = f.read(208)
+    magic, abi, hlen, _, boot, host, rel = struct.unpack("<8sIIq40s72s72s",
+                                                         head)
+    eq((magic, hlen), (b"TCPTRACE", 208), "the header")
+    with open("/proc/sys/kernel/random/boot_id") as f:
+        eq(boot.rstrip(b"\0").decode(), f.read().strip(), "boot id")
+    eq(host.rstrip(b"\0").decode(), os.uname().nodename, "hostname")
+    eq(rel.rstrip(b"\0").decode(), os.uname().release, "kernel release")
     r = subprocess.run([CLI, "-r", path, "-j"], capture_output=True,
                        text=True)
     eq(r.returncode, 0, "decode rc: " + r.stderr)
