@@ -135,6 +135,10 @@ void hist_print(void);
 void hist_reset(void);
 
 const char *role_name(unsigned int r);
+/* "established", "reset", "failed", "timeout"; "unknown" past them */
+const char *outcome_name(unsigned int o);
+/* how a connection ended: "fin", "rst_in"...; NULL past them */
+const char *conn_end_name(unsigned int e);
 const char *diag_name(unsigned int k);
 
 /* `stats` and `timewait`, with opt already set */

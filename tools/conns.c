@@ -77,22 +77,38 @@ void conn_state(const struct tcptrace_state_rec *r)
 		c->established = true;
 }
 
-static const char *conn_end(const struct conn *c,
-			    const struct tcptrace_conn_rec *r)
+enum {
+	END_FIN, END_RST_IN, END_RST_OUT, END_ABORTED, END_REFUSED,
+	END_TIMEOUT, END_FAILED, END_KINDS,
+};
+
+static const char *const end_names[END_KINDS] = {
+	[END_FIN] = "fin", [END_RST_IN] = "rst_in", [END_RST_OUT] = "rst_out",
+	[END_ABORTED] = "aborted", [END_REFUSED] = "refused",
+	[END_TIMEOUT] = "timeout", [END_FAILED] = "failed",
+};
+
+const char *conn_end_name(unsigned int e)
+{
+	return e < END_KINDS ? end_names[e] : NULL;
+}
+
+static unsigned int conn_end(const struct conn *c,
+			     const struct tcptrace_conn_rec *r)
 {
 	bool handshake = r->old_state == 2;	/* closed from SYN_SENT */
 
 	if (c->diags & (1u << TCPTRACE_DIAG_NO_SYNACK))
-		return "timeout";
+		return END_TIMEOUT;
 	if (c->diags & (1u << TCPTRACE_DIAG_RST_IN))
-		return handshake ? "refused" : "rst_in";
+		return handshake ? END_REFUSED : END_RST_IN;
 	if (c->diags & (1u << TCPTRACE_DIAG_RST_OUT))
 		return c->rst_out_cause == TCPTRACE_CAUSE_ABORT ||
 		       c->rst_out_cause == TCPTRACE_CAUSE_LINGER ?
-		       "aborted" : "rst_out";
+		       END_ABORTED : END_RST_OUT;
 	if (handshake)
-		return "failed";
-	return "fin";
+		return END_FAILED;
+	return END_FIN;
 }
 
 /* States a connection lives through, in lifecycle order. */
@@ -122,11 +138,12 @@ bool print_conn(const struct tcptrace_conn_rec *r)
 	if (c->cur && c->cur < NSTATES && r->hdr.ts_ns >= c->since_ns)
 		c->in_state[c->cur] += r->hdr.ts_ns - c->since_ns;
 	shown = ends_match(&e) && conn_owner_match(r->sock_cookie) &&
+		(!opt.f.conn_ends || opt.f.conn_ends & (1u << conn_end(c, r))) &&
 		cg_match(tt_conn_cgroup_id(r));
 	if (shown && opt.hist) {
 		hist_conn(c->role, r, r->hdr.ts_ns - c->first_ns);
 	} else if (shown) {
-		const char *end = conn_end(c, r);
+		const char *end = end_names[conn_end(c, r)];
 
 		ob_line();
 		if (opt.json) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netdb.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include "record.h"
@@ -212,6 +213,45 @@ static void add_states(const char *arg)
 	} while (*s++ == ',');
 }
 
+/* NAME[,NAME...] of @name(@lo..@hi) into a bit mask */
+static uint32_t parse_names(const char *arg, const char *what,
+			    const char *(*name)(unsigned int), unsigned int lo,
+			    unsigned int hi)
+{
+	const char *s = arg;
+	uint32_t mask = 0;
+	unsigned int i;
+
+	do {
+		size_t len = strcspn(s, ",");
+
+		for (i = lo; i <= hi; i++) {
+			const char *n = name(i);
+
+			if (n && strlen(n) == len && !strncmp(s, n, len))
+				break;
+		}
+		if (i > hi) {
+			fprintf(stderr, "tcpwhy: bad %s '%.*s'; one of:", what,
+				(int)len, s);
+			for (i = lo; i <= hi; i++)
+				fprintf(stderr, " %s", name(i));
+			fputc('\n', stderr);
+			exit(EX_USAGE);
+		}
+		mask |= 1u << i;
+		s += len;
+	} while (*s++ == ',');
+	return mask;
+}
+
+void filter_diag_kinds(const char *arg)
+{
+	opt.f.diag_kinds |= parse_names(arg, "diagnosis", diag_name,
+					TCPTRACE_DIAG_SYN_UNANSWERED,
+					TCPTRACE_DIAG_FWD_DROPPED);
+}
+
 bool filter_option(int c, const char *arg)
 {
 	switch (c) {
@@ -247,6 +287,15 @@ bool filter_option(int c, const char *arg)
 		return true;
 	case FILTER_O_STATE:
 		add_states(arg);
+		return true;
+	case FILTER_O_OUTCOME:
+		opt.f.outcomes |= parse_names(arg, "outcome", outcome_name,
+					      TCPTRACE_HS_ESTABLISHED,
+					      TCPTRACE_HS_TIMEOUT);
+		return true;
+	case FILTER_O_END:
+		opt.f.conn_ends |= parse_names(arg, "end", conn_end_name, 0,
+					       6);
 		return true;
 	}
 	return false;

@@ -29,6 +29,8 @@ struct filter {
 	const char *comm;
 	/* --state: transitions into these states */
 	uint32_t states;
+	/* bit per diagnosis kind, handshake outcome, end of a connection */
+	uint32_t diag_kinds, outcomes, conn_ends;
 };
 
 /* What the filters look at, for any record with endpoints. */
@@ -55,8 +57,11 @@ bool ends_match(const struct ends *e);
 /* getopt's codes of the filter options without a short form */
 enum {
 	FILTER_O_ADDR = 0x200, FILTER_O_NETNS, FILTER_O_LPORT, FILTER_O_RPORT,
-	FILTER_O_COMM, FILTER_O_STATE,
+	FILTER_O_COMM, FILTER_O_STATE, FILTER_O_OUTCOME, FILTER_O_END,
 };
+
+/* --diag=KINDS: the diagnosis kinds to show; dies on an unknown one */
+void filter_diag_kinds(const char *arg);
 
 /*
  * Set opt.f from filter option @c (-P, --lport, --rport, -4, -6, --addr,

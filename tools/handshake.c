@@ -191,7 +191,7 @@ static void json_opts(const char *name, const struct tcptrace_tcpopts *o,
 	}
 }
 
-static const char *outcome_name(unsigned int o)
+const char *outcome_name(unsigned int o)
 {
 	switch (o) {
 	case TCPTRACE_HS_ESTABLISHED:

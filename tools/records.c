@@ -133,6 +133,8 @@ static bool handle_record(const struct tcptrace_hdr *h)
 		const struct tcptrace_handshake_rec *r = (const void *)h;
 
 		if (opt.mode == MODE_DIAG || opt.f.states ||
+		    (opt.f.outcomes &&
+		     !(r->outcome < 32 && opt.f.outcomes & (1u << r->outcome))) ||
 		    !ends_match(&ENDS_OF(r)) || !owner_match(r->sock_cookie) ||
 		    !cg_match(tt_hs_cgroup_id(r)))
 			return true;
@@ -143,6 +145,8 @@ static bool handle_record(const struct tcptrace_hdr *h)
 		const struct tcptrace_diag_rec *r = (const void *)h;
 
 		if (opt.mode == MODE_HANDSHAKES || opt.f.states ||
+		    (opt.f.diag_kinds &&
+		     !(r->kind < 32 && opt.f.diag_kinds & (1u << r->kind))) ||
 		    !ends_match(&ENDS_OF(r)) || !owner_match(r->sock_cookie) ||
 		    !cg_match(tt_diag_cgroup_id(r)))
 			return true;

@@ -25,9 +25,9 @@ static const char trace_usage[] =
 	"and one per diagnosis. `conns`: one line per finished connection.\n"
 	"\n"
 	"What to show:\n"
-	"      --diag            only diagnoses: unanswered SYNs, RSTs and why,\n"
+	"      --diag[=KINDS]    only diagnoses: unanswered SYNs, RSTs and why,\n"
 	"                        half-open connections, TIME_WAIT, simultaneous\n"
-	"                        open/close\n"
+	"                        open/close; KINDS: rst_in,syn_unanswered...\n"
 	"      --handshakes      only handshake records: options offered,\n"
 	"                        answered and agreed, per connection end\n"
 	"Filters (each narrows; lists take commas):\n"
@@ -41,6 +41,11 @@ static const char trace_usage[] =
 	"  -p, --pid PIDS        sockets these processes acted on (connect,\n"
 	"                        listen, close...), from that moment on\n"
 	"      --comm NAME       sockets tasks named NAME acted on, likewise\n"
+	"      --outcome LIST    handshakes that ended so: established, reset,\n"
+	"                        failed, timeout\n"
+	"      --end LIST        (conns) connections that ended so: fin,\n"
+	"                        rst_in, rst_out, aborted, refused, timeout,\n"
+	"                        failed\n"
 	"      --state STATES    only transitions into STATES (established,\n"
 	"                        syn-sent, time-wait...); no other records\n"
 	"      --netns ID        only network namespace ID (inode or cookie)\n"
@@ -105,7 +110,9 @@ static int trace_options(int argc, char **argv, const char *cmd,
 		{ "duration", required_argument, NULL, 'd' },
 		{ "stats", no_argument, NULL, O_STATS },
 		{ "handshakes", no_argument, NULL, O_HANDSHAKES },
-		{ "diag", no_argument, NULL, O_DIAG },
+		{ "diag", optional_argument, NULL, O_DIAG },
+		{ "outcome", required_argument, NULL, FILTER_O_OUTCOME },
+		{ "end", required_argument, NULL, FILTER_O_END },
 		{ "hist", no_argument, NULL, O_HIST },
 		{ "reset-stats", no_argument, NULL, O_RESET },
 		{ "device", required_argument, NULL, 'D' },
@@ -160,6 +167,8 @@ static int trace_options(int argc, char **argv, const char *cmd,
 		case O_DIAG:
 			if (opt.mode != MODE_CONNS)
 				opt.mode = MODE_DIAG;
+			if (optarg)
+				filter_diag_kinds(optarg);
 			break;
 		case O_HIST:
 			opt.hist = true;
@@ -251,6 +260,12 @@ static int trace_or_other(bool stats, bool reset, bool tw_list)
 	/* the histograms come from the connections' records */
 	if (opt.hist)
 		opt.mode = MODE_CONNS;
+	if (opt.f.outcomes &&
+	    (opt.mode == MODE_DIAG || opt.mode == MODE_CONNS || opt.hist))
+		die(EX_USAGE, "--outcome chooses handshake lines: not with "
+		    "--diag, conns or --hist");
+	if (opt.f.conn_ends && opt.mode != MODE_CONNS)
+		die(EX_USAGE, "--end chooses connection lines: with conns");
 	if (opt.f.states && opt.mode != MODE_ALL)
 		die(EX_USAGE, "--state shows transitions: not with --diag or "
 		    "--handshakes");

@@ -1095,6 +1095,31 @@ def histograms_per_service_port():
 
 
 @test
+def filters_by_kind_outcome_and_end():
+    """--diag=KINDS, --outcome (handshake lines) and --end (conns)."""
+    data = (diag_rec(4, sock=1) + diag_rec(1, sock=2) + diag_rec(3, sock=3) +
+            hs_rec(4, 1, 40004, 443, 10**9, 10**9 + 1000) +
+            hs_rec(5, 1, 40005, 443, 10**9, 10**9 + 1000, outcome=2) +
+            state(sock=6, old=2, new=1))
+    eq(socks_of(data, "--diag=rst_in"), [1], "--diag=rst_in")
+    eq(socks_of(data, "--diag=rst_in,syn_unanswered"), [1, 2], "two kinds")
+    eq(socks_of(data, "--diag"), [1, 2, 3], "--diag alone: every kind")
+    eq(socks_of(data, "--outcome", "reset"), [1, 2, 3, 5, 6],
+       "--outcome keeps the other lines")
+    eq(socks_of(data, "--handshakes", "--outcome", "established,reset"),
+       [4, 5], "--handshakes --outcome")
+    # conns: 7 ended by an RST in, 8 normally
+    conns = (diag_rec(4, sock=7) + conn_rec(sock=7) + conn_rec(sock=8))
+    eq(socks_of(conns, "conns", "--end", "rst_in"), [7], "--end rst_in")
+    eq(socks_of(conns, "conns", "--end", "fin,timeout"), [8], "--end fin")
+    for args in (["--diag=nope"], ["--outcome", "ok"], ["--end", "fin"],
+                 ["conns", "--outcome", "reset"], ["conns", "--end", "x"]):
+        r = cli(data, *args)
+        eq(r.returncode, 2, "usage error for %r" % args)
+        check(r.stderr.count("\n") <= 2, r.stderr)
+
+
+@test
 def schema_catches_what_it_should():
     """The schema check can fail: an unknown field, a wrong type, a
     missing field or version."""
