@@ -442,6 +442,21 @@ static const struct tt_nsfacts *diag_facts(const struct tcptrace_diag_rec *d)
 	return f;
 }
 
+static int diag_color(unsigned int kind)
+{
+	switch (kind) {
+	case TCPTRACE_DIAG_TIME_WAIT:
+	case TCPTRACE_DIAG_TIME_WAIT_END:
+	case TCPTRACE_DIAG_SIM_OPEN:
+	case TCPTRACE_DIAG_SIM_CLOSE:
+		return OB_PLAIN;
+	case TCPTRACE_DIAG_SYN_UNANSWERED:
+	case TCPTRACE_DIAG_NO_SYNACK:
+		return OB_YELLOW;
+	}
+	return OB_RED;
+}
+
 void print_diag(const struct tcptrace_diag_rec *d)
 {
 	const struct tt_nsfacts *facts;
@@ -497,7 +512,10 @@ void print_diag(const struct tcptrace_diag_rec *d)
 		ob_text_head(d->hdr.ts_ns, d->netns_ino, "[diag]", 6, 22,
 			     d->family, d->saddr, d->sport, d->daddr,
 			     d->dport);
+		/* what went wrong stands out; what is normal does not */
+		ob_color(diag_color(d->kind));
 		ob_str(why);
+		ob_color(OB_PLAIN);
 		ob_chr('\n');
 		return;
 	}

@@ -274,7 +274,9 @@ void print_handshake(const struct tcptrace_handshake_rec *r)
 		     strlen(role_name(r->role)), 22, r->family, r->saddr,
 		     r->sport, r->daddr, r->dport);
 	OB_LIT("handshake ");
+	ob_color(est ? OB_GREEN : OB_RED);
 	ob_str(outcome_name(r->outcome));
+	ob_color(OB_PLAIN);
 	if (r->syn.seen_ns && r->done_ns >= r->syn.seen_ns) {
 		OB_LIT(" in ");
 		ob_ms3(r->done_ns - r->syn.seen_ns);

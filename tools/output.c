@@ -255,6 +255,26 @@ void ob_endpoint(int family, const uint8_t *a, unsigned int port)
 	ob_u64(port);
 }
 
+bool ob_colored;
+
+bool ob_set_color(const char *when)
+{
+	const char *no = getenv("NO_COLOR"), *term = getenv("TERM");
+
+	if (!strcmp(when, "always")) {
+		ob_colored = true;
+	} else if (!strcmp(when, "never")) {
+		ob_colored = false;
+	} else if (!strcmp(when, "auto")) {
+		/* https://no-color.org: set and not empty means none */
+		ob_colored = isatty(STDOUT_FILENO) && !(no && *no) &&
+			     !(term && !strcmp(term, "dumb"));
+	} else {
+		return false;
+	}
+	return true;
+}
+
 static enum { T_ABS, T_DATE, T_ISO, T_UNIX, T_REL, T_DELTA } time_format;
 /* ob_when()'s text of the second it formatted last, in time_format */
 static time_t text_sec = -1;

@@ -117,6 +117,29 @@ void ob_ms3(uint64_t ns);
 void fmt_addr(int family, const uint8_t *a, char *out, size_t len);
 void ob_addr(int family, const uint8_t *a);
 void ob_endpoint(int family, const uint8_t *a, unsigned int port);
+/*
+ * --color: SGR codes around what an operator looks for first, on text
+ * lines only.  ob_color() starts one (OB_RED...), ob_color(OB_PLAIN)
+ * ends it; both write nothing when colour is off.
+ */
+enum { OB_PLAIN = 0, OB_RED = 31, OB_GREEN = 32, OB_YELLOW = 33 };
+extern bool ob_colored;
+/* auto, always or never; false: none of those */
+bool ob_set_color(const char *when);
+static inline void ob_color(int sgr)
+{
+	if (!ob_colored)
+		return;
+	if (sgr == OB_PLAIN) {
+		ob_put("\033[0m", 4);
+	} else {
+		ob_put("\033[1;", 4);
+		ob_chr('0' + sgr / 10);
+		ob_chr('0' + sgr % 10);
+		ob_chr('m');
+	}
+}
+
 /* -T: abs, date, iso, unix, rel or delta; false: no such format */
 bool ob_set_time_format(const char *name);
 void ob_when(uint64_t mono_ns);

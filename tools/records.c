@@ -31,6 +31,7 @@ void print_lost(unsigned int cpu, uint64_t ts, uint64_t count)
 		return;
 	}
 	ob_when(ts);
+	ob_color(OB_RED);
 	OB_LIT(" *** lost ");
 	ob_u64(count);
 	OB_LIT(" record");
@@ -38,7 +39,9 @@ void print_lost(unsigned int cpu, uint64_t ts, uint64_t count)
 		ob_chr('s');
 	OB_LIT(" on cpu ");
 	ob_u64(cpu);
-	OB_LIT(": buffer full (raise buf_size or read faster) ***\n");
+	OB_LIT(": buffer full (raise buf_size or read faster) ***");
+	ob_color(OB_PLAIN);
+	ob_chr('\n');
 }
 
 /* -p and --comm: did a matching task act on socket @cookie? */

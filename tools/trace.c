@@ -58,6 +58,9 @@ static const char trace_usage[] =
 	"  -T, --time FORMAT     timestamps of text lines: abs (time of day,\n"
 	"                        the default), date, iso, unix, rel (since the\n"
 	"                        first record), delta (since the previous line)\n"
+	"      --color WHEN      colour what went wrong: auto (a terminal,\n"
+	"                        unless NO_COLOR is set; the default), always,\n"
+	"                        never\n"
 	"  -c, --count N         exit after N records\n"
 	"  -d, --duration TIME   exit after TIME: 30 (seconds), 10s, 5m, 2h\n"
 	"  -D, --device PATH     read PATH instead of " TCPTRACE_DEVICE "\n"
@@ -93,7 +96,8 @@ static void on_signal(int sig)
 static int trace_options(int argc, char **argv, const char *cmd,
 			 bool *stats, bool *reset, bool *tw_list)
 {
-	enum { O_STATS = 256, O_RESET, O_HANDSHAKES, O_DIAG, O_CGROUP, O_HIST };
+	enum { O_STATS = 256, O_RESET, O_HANDSHAKES, O_DIAG, O_CGROUP, O_HIST,
+	       O_COLOR };
 	static const struct option lo[] = {
 		{ "port", required_argument, NULL, 'P' },
 		{ "lport", required_argument, NULL, FILTER_O_LPORT },
@@ -105,6 +109,8 @@ static int trace_options(int argc, char **argv, const char *cmd,
 		{ "state", required_argument, NULL, FILTER_O_STATE },
 		{ "json", no_argument, NULL, 'j' },
 		{ "time", required_argument, NULL, 'T' },
+		{ "color", required_argument, NULL, O_COLOR },
+		{ "colour", required_argument, NULL, O_COLOR },
 		{ "cgroup", required_argument, NULL, O_CGROUP },
 		{ "count", required_argument, NULL, 'c' },
 		{ "duration", required_argument, NULL, 'd' },
@@ -124,6 +130,7 @@ static int trace_options(int argc, char **argv, const char *cmd,
 	};
 	int c;
 
+	ob_set_color("auto");
 	while ((c = getopt_long(argc, argv, "jp:P:T:c:d:D:r:w:46Vh", lo,
 				NULL)) != -1) {
 		/* the older spelling of tcpwhy timewait */
@@ -148,6 +155,11 @@ static int trace_options(int argc, char **argv, const char *cmd,
 			break;
 		case 'd':
 			opt.duration = tt_parse_duration(optarg, "duration");
+			break;
+		case O_COLOR:
+			if (!ob_set_color(optarg))
+				die(EX_USAGE, "bad --color '%s' (auto, always or "
+				    "never)", optarg);
 			break;
 		case 'T':
 			if (!ob_set_time_format(optarg))

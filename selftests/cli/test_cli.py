@@ -642,7 +642,8 @@ def bad_usage():
                  ["-r", "x", "-d", "1"], ["conns", "--state", "listen"],
                  ["conns", "--state", "time-wait", "-p", "1"],
                  ["--state", "established", "--diag"], ["-p", "0x10"],
-                 ["-d", "1000000d"], ["--bogus"], ["extra"]):
+                 ["-d", "1000000d"], ["--color=sometimes"], ["--bogus"],
+                 ["extra"]):
         r = run_cli([CLI, *args], capture_output=True, text=True)
         eq(r.returncode, 2, "usage error for %r" % args)
 
@@ -1117,6 +1118,52 @@ def filters_by_kind_outcome_and_end():
         r = cli(data, *args)
         eq(r.returncode, 2, "usage error for %r" % args)
         check(r.stderr.count("\n") <= 2, r.stderr)
+
+
+@test
+def color_when_a_terminal_reads():
+    """--color: what went wrong in red, an established handshake in
+    green; auto colours a terminal unless NO_COLOR is set, never a pipe,
+    and JSON never."""
+    import pty
+    data = (diag_rec(4, sock=1) + hs_rec(4, 1, 40004, 443, 10**9, 10**9 + 1000)
+            + lost_rec(3))
+    red, green, plain = "\x1b[1;31m", "\x1b[1;32m", "\x1b[0m"
+    out = cli(data, "--color=always").stdout
+    lines = out.splitlines()
+    check(red in lines[0] and lines[0].endswith(plain), repr(lines[0]))
+    check(green + "established" + plain in lines[1], repr(lines[1]))
+    check(red + " *** lost 3 records" in lines[2], repr(lines[2]))
+    eq(cli(data).stdout, out.replace(red, "").replace(green, "")
+       .replace(plain, ""), "auto on a pipe: the same text, no colour")
+    check("\x1b" not in cli(data, "-j", "--color=always").stdout, "JSON")
+
+    def on_a_tty(env):
+        m, s = pty.openpty()
+        with tempfile.NamedTemporaryFile(delete=False) as f:
+            f.write(data)
+        try:
+            e = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+            p = subprocess.run([CLI, "-r", f.name], stdout=s,
+                               stderr=subprocess.PIPE,
+                               env=dict(e, TERM="xterm", **env))
+            os.close(s)
+            got = b""
+            while True:
+                try:
+                    chunk = os.read(m, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                got += chunk
+            eq(p.returncode, 0, p.stderr)
+            return got.decode(errors="replace")
+        finally:
+            os.close(m)
+            os.unlink(f.name)
+    check(red in on_a_tty({}), "auto on a terminal")
+    check("\x1b" not in on_a_tty({"NO_COLOR": "1"}), "NO_COLOR")
 
 
 @test
