@@ -25,14 +25,14 @@
  */
 #define CAPTURE_MAGIC "TCPTRACE"
 #define CAPTURE_HDR_FIRST 16	/* the first captures: no len, no offset */
-#define CAPTURE_HDR_OFFSET 24	/* tcpwhy 0.1: up to mono_to_real_ns */
+#define CAPTURE_HDR_OFFSET 24	/* up to mono_to_real_ns */
 
 struct capture_hdr {
 	char magic[8];
 	uint32_t abi;
 	uint32_t len;			/* of this header; 0 in the first */
 	int64_t mono_to_real_ns;	/* writer's REALTIME - MONOTONIC */
-	/* since tcpwhy 0.2; NUL-terminated, NUL-padded */
+	/* since 208-byte headers; NUL-terminated, NUL-padded */
 	char boot_id[40];		/* /proc/sys/kernel/random/boot_id */
 	char hostname[72];		/* uname -n */
 	char release[72];		/* uname -r */

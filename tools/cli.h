@@ -34,6 +34,8 @@ void die(int code, const char *fmt, ...)
 long tt_parse_num(const char *s, const char *what, long lo, long hi);
 /* Seconds in @s: "10", "2.5s", "500ms", "5m", "2h"; a usage error else */
 double tt_parse_duration(const char *s, const char *what);
+/* -d TIME, -D DEVICE, -r FILE: where records come from, for how long */
+bool tt_source_option(int c, const char *arg);
 /* A bad option of subcommand @cmd (getopt said which): exit 2. */
 void tt_usage_error(const char *cmd) __attribute__((noreturn));
 
@@ -79,6 +81,8 @@ static inline uint64_t tt_now_ns(clockid_t c)
 int tt_open_device(const char *path);
 /* Ask the module for the record types that opt says are wanted. */
 void tt_want_types(int fd);
+/* ... for @types, a bit per TCPTRACE_REC_*; a module without it sends all */
+void tt_set_types(int fd, uint32_t types);
 /* Read @fd until -c, -d or a signal: print the records, or save them. */
 int tt_read_device(int fd);
 
@@ -135,6 +139,7 @@ void hist_print(void);
 void hist_reset(void);
 
 const char *role_name(unsigned int r);
+const char *cause_name(unsigned int c);
 /* "established", "reset", "failed", "timeout"; "unknown" past them */
 const char *outcome_name(unsigned int o);
 /* how a connection ended: "fin", "rst_in"...; NULL past them */
@@ -153,5 +158,6 @@ int stats_main(int argc, char **argv);
 int timewait_main(int argc, char **argv);
 int explain_main(int argc, char **argv);
 int metrics_main(int argc, char **argv);
+int top_main(int argc, char **argv);
 
 #endif

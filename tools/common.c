@@ -56,6 +56,22 @@ void tt_usage_error(const char *cmd)
 	exit(EX_USAGE);
 }
 
+bool tt_source_option(int c, const char *arg)
+{
+	switch (c) {
+	case 'd':
+		opt.duration = tt_parse_duration(arg, "duration");
+		return true;
+	case 'D':
+		opt.device = arg;
+		return true;
+	case 'r':
+		opt.input = arg;
+		return true;
+	}
+	return false;
+}
+
 double tt_parse_duration(const char *s, const char *what)
 {
 	static const struct {

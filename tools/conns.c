@@ -69,6 +69,11 @@ void conn_state(const struct tcptrace_state_rec *r)
 	if (r->old_state == 6)
 		return;
 	c = conn_get(r->sock_cookie, r->hdr.ts_ns);
+	/* a role from the states, for connections whose handshake we missed */
+	if (!c->role && r->old_state == 7 && r->new_state == 2)
+		c->role = TCPTRACE_ROLE_CLIENT;		/* CLOSE -> SYN_SENT */
+	else if (!c->role && (r->old_state == 3 || r->old_state == 12))
+		c->role = TCPTRACE_ROLE_SERVER;		/* from SYN_RECV */
 	if (c->cur && c->cur < NSTATES && r->hdr.ts_ns >= c->since_ns)
 		c->in_state[c->cur] += r->hdr.ts_ns - c->since_ns;
 	c->cur = r->new_state;

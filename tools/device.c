@@ -89,6 +89,11 @@ void tt_want_types(int fd)
 	/* -p and --comm learn the sockets of a task from its transitions */
 	if (filter_by_task(&opt.f))
 		types |= 1u << TCPTRACE_REC_STATE;
+	tt_set_types(fd, types);
+}
+
+void tt_set_types(int fd, uint32_t types)
+{
 	if (ioctl(fd, TCPTRACE_IOC_SET_TYPES, &types) < 0 && errno != ENOTTY)
 		die(EX_RUNTIME, "%s: choosing record types: %s", opt.device,
 		    strerror(errno));

@@ -61,7 +61,7 @@ const char *diag_name(unsigned int k)
 	return NAME_OR(diag_names, k, "unknown");
 }
 
-static const char *cause_name(unsigned int c)
+const char *cause_name(unsigned int c)
 {
 	return NAME_OR(cause_names, c, "unknown");
 }

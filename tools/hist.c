@@ -68,8 +68,15 @@ static unsigned int slot_of(uint64_t v)
 static void hist_add(unsigned int kind, unsigned int role,
 		     unsigned int sport, unsigned int dport, uint64_t ns)
 {
-	int port = role == TCPTRACE_ROLE_SERVER ? sport : dport;
-	struct hist *h = hist_of(kind, port, role);
+	struct hist *h;
+
+	/* the service port is known only with the end's role */
+	if (role == TCPTRACE_ROLE_SERVER)
+		h = hist_of(kind, sport, role);
+	else if (role == TCPTRACE_ROLE_CLIENT)
+		h = hist_of(kind, dport, role);
+	else
+		h = hist_of(kind, HIST_OTHER, 0);
 
 	h->slot[slot_of(ns / kinds[kind].ns_per_unit)]++;
 	h->total++;
@@ -108,8 +115,8 @@ static void print_text(unsigned int kind, const struct hist *h)
 		max = h->slot[i] > max ? h->slot[i] : max;
 	}
 	if (h->port == HIST_OTHER)
-		ob_printf("\n%s, other ports: %llu\n", kinds[kind].title,
-			  ULL(h->total));
+		ob_printf("\n%s, other ports (or role not seen): %llu\n",
+			  kinds[kind].title, ULL(h->total));
 	else
 		ob_printf("\n%s, port %d (%s): %llu\n", kinds[kind].title,
 			  h->port, role_or_any(h->role), ULL(h->total));

@@ -19,6 +19,9 @@ static const struct subcommand {
 	  "state transitions, handshakes and diagnoses as they happen "
 	  "(the default)" },
 	{ "conns", conns_main, "one line per finished connection" },
+	{ "top", top_main,
+	  "a live table: resets, unanswered SYNs, handshake latency, "
+	  "TIME_WAIT" },
 	{ "timewait", timewait_main,
 	  "TIME_WAIT sockets now, and the time each has left" },
 	{ "stats", stats_main,

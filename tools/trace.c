@@ -141,7 +141,7 @@ static int trace_options(int argc, char **argv, const char *cmd,
 			*tw_list = true;
 			continue;
 		}
-		if (filter_option(c, optarg))
+		if (filter_option(c, optarg) || tt_source_option(c, optarg))
 			continue;
 		switch (c) {
 		case 'j':
@@ -153,9 +153,7 @@ static int trace_options(int argc, char **argv, const char *cmd,
 		case 'c':
 			opt.count = tt_parse_num(optarg, "count", 1, LONG_MAX);
 			break;
-		case 'd':
-			opt.duration = tt_parse_duration(optarg, "duration");
-			break;
+
 		case O_COLOR:
 			if (!ob_set_color(optarg))
 				die(EX_USAGE, "bad --color '%s' (auto, always or "
@@ -185,12 +183,7 @@ static int trace_options(int argc, char **argv, const char *cmd,
 		case O_HIST:
 			opt.hist = true;
 			break;
-		case 'D':
-			opt.device = optarg;
-			break;
-		case 'r':
-			opt.input = optarg;
-			break;
+
 		case 'w':
 			opt.write_path = optarg;
 			break;
@@ -276,8 +269,12 @@ static int trace_or_other(bool stats, bool reset, bool tw_list)
 	    (opt.mode == MODE_DIAG || opt.mode == MODE_CONNS || opt.hist))
 		die(EX_USAGE, "--outcome chooses handshake lines: not with "
 		    "--diag, conns or --hist");
-	if (opt.f.conn_ends && opt.mode != MODE_CONNS)
-		die(EX_USAGE, "--end chooses connection lines: with conns");
+	if (opt.f.conn_ends && (opt.mode != MODE_CONNS || opt.hist))
+		die(EX_USAGE, "--end chooses connection lines: with conns, "
+		    "not --hist");
+	if (opt.f.diag_kinds && opt.mode != MODE_DIAG)
+		die(EX_USAGE, "--diag=KINDS shows diagnoses: not with conns or "
+		    "--hist");
 	if (opt.f.states && opt.mode != MODE_ALL)
 		die(EX_USAGE, "--state shows transitions: not with --diag or "
 		    "--handshakes");

@@ -1080,6 +1080,15 @@ def histograms_per_service_port():
        "duration :443")
     eq(got[("duration", 8080, "server")], [(0, 1, 1)], "duration :8080")
     eq(len(j), 4, "four histograms: the reset handshake is none")
+    # no handshake record: the role from the states, else "other"
+    more = (data + state(sock=20, old=7, new=2, sport=40020, dport=443,
+                         ts=10**9) +
+            conn_rec(sock=20, ts=10**9 + 5 * ms, sport=40020, dport=443) +
+            conn_rec(sock=21, ts=10**9, sport=50021, dport=9))
+    j = [json.loads(x) for x in cli(more, "--hist", "-j").stdout.splitlines()]
+    got = {(h["what"], h["port"], h["role"]): h["count"] for h in j}
+    eq(got[("duration", 443, "client")], 4, "a client from CLOSE -> SYN_SENT")
+    eq(got[("duration", None, None)], 1, "a role never seen: other")
     text = cli(data, "--hist", "-P", "443").stdout
     check("handshake latency, port 443 (client): 3" in text, text)
     check("\n        64 -> 127        : 1        |" in text, text)
@@ -1114,6 +1123,7 @@ def filters_by_kind_outcome_and_end():
     eq(socks_of(conns, "conns", "--end", "rst_in"), [7], "--end rst_in")
     eq(socks_of(conns, "conns", "--end", "fin,timeout"), [8], "--end fin")
     for args in (["--diag=nope"], ["--outcome", "ok"], ["--end", "fin"],
+                 ["conns", "--diag=rst_in"], ["--hist", "--end", "fin"],
                  ["conns", "--outcome", "reset"], ["conns", "--end", "x"]):
         r = cli(data, *args)
         eq(r.returncode, 2, "usage error for %r" % args)
@@ -1164,6 +1174,31 @@ def color_when_a_terminal_reads():
             os.unlink(f.name)
     check(red in on_a_tty({}), "auto on a terminal")
     check("\x1b" not in on_a_tty({"NO_COLOR": "1"}), "NO_COLOR")
+
+
+@test
+def top_table_of_a_capture():
+    """tcpwhy top -r: the table, once: resets by direction, cause and
+    peer, unanswered SYNs by port and reason, latency p50/p99 (nearest
+    rank) per port, TIME_WAIT now and entered, lost records."""
+    data = (diag_rec(4, cause=5, sock=1) + diag_rec(4, cause=5, sock=2) +
+            diag_rec(3, cause=8, sock=3) +
+            diag_rec(1, cause=1, reason=b"NETFILTER_DROP", sport=8080,
+                     sock=4) +
+            diag_rec(7, sock=5) + diag_rec(7, sock=6) + diag_rec(8, sock=5) +
+            hs_rec(7, 1, 40007, 443, 10**9, 10**9 + 2000000) +
+            hs_rec(8, 1, 40008, 443, 10**9, 10**9 + 4000000) + lost_rec(3))
+    r = run_file(data, "top", "-r", "FILE")
+    eq(r.returncode, 0, r.stderr)
+    for want in ("records, lost 3\n",
+                 "\n  in   no_socket            10.0.0.2                    2\n",
+                 "\n  out  abort                10.0.0.2                    1\n",
+                 "\n  8080   NETFILTER_DROP ",
+                 "\n  443    client           2      2.000      4.000\n",
+                 "\nTIME_WAIT  now 1, entered 2\n"):
+        check(want in r.stdout, "%r in:\n%s" % (want, r.stdout))
+    eq(run_file(data, "top", "-r", "FILE", "-P", "8080").stdout.count(
+        "10.0.0.2"), 0, "-P 8080: not the resets of port 80")
 
 
 @test

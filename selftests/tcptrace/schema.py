@@ -29,7 +29,8 @@ _TYPES = {
     "string": lambda v: isinstance(v, str),
     "boolean": lambda v: isinstance(v, bool),
     "null": lambda v: v is None,
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or
+    (isinstance(v, float) and v.is_integer()),
     "number": lambda v: isinstance(v, (int, float)) and
     not isinstance(v, bool),
 }
@@ -80,7 +81,9 @@ def errors(s, v, path=""):
     if "pattern" in s and isinstance(v, str):
         p = _patterns.get(s["pattern"])
         if p is None:
-            p = _patterns[s["pattern"]] = re.compile(s["pattern"])
+            # ECMA-262's $ is the end; Python's also before a last \n
+            p = _patterns[s["pattern"]] = re.compile(
+                re.sub(r"\$$", r"\\Z", s["pattern"]))
         if not p.search(v):
             return "%s: %r does not match %s" % (path, v, s["pattern"])
     if isinstance(v, dict):

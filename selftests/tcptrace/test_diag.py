@@ -18,7 +18,7 @@ from ktap import test, run, check, eq, diag  # noqa: E402
 from lib import (load, unload, new_port, sh, Tracer, TIMEOUT,  # noqa: E402
                  kill_tracers, refused, cookie, ns_py, ns_bg, Net, nft,
                  diags, one, rst_reason, drop_reason, KVER,
-                 LISTENER)
+                 LISTENER, CLI)
 
 
 @test
@@ -106,6 +106,55 @@ def closed_port_refused():
     d = one(recs, "rst_in", "client", dport=port)
     eq((d["state"], d["sock"]), ("SYN_SENT", cid), "client refused in SYN_SENT")
     check("connection refused" in d["explain"], d["explain"])
+
+
+@test
+def top_in_tmux():
+    """tcpwhy top in a terminal (tmux): three refused connections and one
+    handshake show up in the table it redraws in place."""
+    import re
+    sess = "tcpwhy-top-%d" % os.getpid()
+    closed, open_ = new_port(), new_port()
+    sh("tmux new-session -d -s %s -x 120 -y 60 '%s top -i 300ms'"
+       % (sess, CLI))
+    try:
+        deadline = time.time() + TIMEOUT
+        while not Tracer._holds_device():
+            check(time.time() < deadline, "top opened the device")
+            time.sleep(0.05)
+        for _ in range(3):
+            refused("127.0.0.1", closed)
+        ls = socket.socket()
+        ls.bind(("127.0.0.1", open_))
+        ls.listen()
+        c = socket.create_connection(("127.0.0.1", open_))
+        a, _ = ls.accept()
+        screen, want = "", [
+            r"\n  out  no_socket +127\.0\.0\.1 +3\n",
+            r"\n  in   \S+ +127\.0\.0\.1 +3\n",
+            r"\n  %d +client +1 +[0-9.]+ +[0-9.]+\n" % open_,
+            r"\n  %d +server +1 +[0-9.]+ +[0-9.]+\n" % open_,
+        ]
+        while time.time() < deadline:
+            screen = sh("tmux capture-pane -p -t %s" % sess).stdout
+            if all(re.search(w, screen) for w in want):
+                break
+            time.sleep(0.3)
+        for w in want:
+            check(re.search(w, screen), "%r on the screen:\n%s" % (w, screen))
+        check(screen.startswith("tcpwhy top "), "drawn from the top left: "
+              + screen[:200])
+        eq(screen.count("RESETS"), 1, "redrawn in place, not appended")
+        c.close()
+        a.close()
+        ls.close()
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", sess],
+                       capture_output=True)
+    deadline = time.time() + TIMEOUT
+    while Tracer._holds_device():
+        check(time.time() < deadline, "top let the device go")
+        time.sleep(0.05)
 
 
 MIDDLEBOX_SERVER = r"""

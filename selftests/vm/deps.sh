@@ -17,7 +17,7 @@ PACKAGES=(
 	linux-image-6.12-amd64 linux-headers-6.12-amd64
 	linux-image-rt-amd64 linux-headers-rt-amd64
 	qemu-system-x86 busybox-static kmod cpio
-	iproute2 nftables tcpdump python3 python3-scapy python3-jsonschema ipvsadm ethtool
+	iproute2 nftables tcpdump python3 python3-scapy python3-jsonschema ipvsadm ethtool tmux
 	sparse zstd xz-utils make gcc linux-source-6.1
 	linux-source-6.12 flex bison bc libelf-dev libssl-dev
 )
