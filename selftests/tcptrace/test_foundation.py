@@ -485,9 +485,9 @@ def filter_pid_and_comm():
     a, b = _serve(port, (mine, other))
     recs = t.stop(("127.0.0.1", None))
     states = [r for r in recs if r["type"] == "state"]
+    # CLIENT includes the moves after the process exited (FIN_WAIT2 and
+    # on, made in softirq or by timers): they pass as its socket's
     eq(transitions(recs, a), CLIENT, "the client of -p's process")
-    check(any(r["sock"] == a and r["ctx"] != "task" for r in states),
-          "transitions of its socket outside the task pass too")
     eq(transitions(recs, b), [], "another process's client")
     check(not [r for r in recs if r.get("sock") == b],
           "nothing of another process's client")
