@@ -139,6 +139,8 @@ void hist_print(void);
 void hist_reset(void);
 
 const char *role_name(unsigned int r);
+/* SYN to established, ns; -1: not an established handshake with its SYN */
+int64_t hs_latency_ns(const struct tcptrace_handshake_rec *r);
 const char *cause_name(unsigned int c);
 /* "established", "reset", "failed", "timeout"; "unknown" past them */
 const char *outcome_name(unsigned int o);

@@ -125,12 +125,6 @@ static const unsigned char conn_states[] = {
 	2, 3, 1, 4, 5, 8, 9, 11,
 };
 
-/* -p and --comm: did a matching task act on this connection? */
-static bool conn_owner_match(uint64_t cookie)
-{
-	return !filter_by_task(&opt.f) || owner_has(cookie);
-}
-
 bool print_conn(const struct tcptrace_conn_rec *r)
 {
 	struct conn **p = conn_slot(r->sock_cookie), *c = *p;
@@ -142,7 +136,7 @@ bool print_conn(const struct tcptrace_conn_rec *r)
 		c = conn_get(r->sock_cookie, r->hdr.ts_ns);
 	if (c->cur && c->cur < NSTATES && r->hdr.ts_ns >= c->since_ns)
 		c->in_state[c->cur] += r->hdr.ts_ns - c->since_ns;
-	shown = ends_match(&e) && conn_owner_match(r->sock_cookie) &&
+	shown = ends_match(&e) && owner_match(r->sock_cookie) &&
 		(!opt.f.conn_ends || opt.f.conn_ends & (1u << conn_end(c, r))) &&
 		cg_match(tt_conn_cgroup_id(r));
 	if (shown && opt.hist) {
@@ -296,7 +290,7 @@ void conn_handshake(const struct tcptrace_handshake_rec *r)
 	c->role = r->role;
 	c->hs = *r;
 	if (opt.hist && ends_match(&ENDS_OF(r)) &&
-	    conn_owner_match(r->sock_cookie) && cg_match(tt_hs_cgroup_id(r)))
+	    owner_match(r->sock_cookie) && cg_match(tt_hs_cgroup_id(r)))
 		hist_handshake(r);
 	c->have_agreed = r->outcome == TCPTRACE_HS_ESTABLISHED;
 }

@@ -392,6 +392,11 @@ void owner_closed(uint64_t cookie, uint64_t now)
 		o->closed_ns = now ? now : 1;
 }
 
+bool owner_match(uint64_t cookie)
+{
+	return !filter_by_task(&opt.f) || owner_has(cookie);
+}
+
 void owner_reset(void)
 {
 	unsigned int i;

@@ -90,5 +90,7 @@ void owner_add(uint64_t cookie, uint64_t now);
 bool owner_has(uint64_t cookie);
 void owner_closed(uint64_t cookie, uint64_t now);
 void owner_reset(void);
+/* -p and --comm: did a matching task act on socket @cookie (or none set)? */
+bool owner_match(uint64_t cookie);
 
 #endif /* TCPWHY_FILTER_H */

@@ -206,6 +206,14 @@ const char *outcome_name(unsigned int o)
 	return "unknown";
 }
 
+int64_t hs_latency_ns(const struct tcptrace_handshake_rec *r)
+{
+	if (r->outcome != TCPTRACE_HS_ESTABLISHED || !r->syn.seen_ns ||
+	    r->done_ns < r->syn.seen_ns)
+		return -1;
+	return r->done_ns - r->syn.seen_ns;
+}
+
 const char *role_name(unsigned int r)
 {
 	return r == TCPTRACE_ROLE_CLIENT ? "client" :

@@ -84,11 +84,10 @@ static void hist_add(unsigned int kind, unsigned int role,
 
 void hist_handshake(const struct tcptrace_handshake_rec *r)
 {
-	if (r->outcome != TCPTRACE_HS_ESTABLISHED || !r->syn.seen_ns ||
-	    r->done_ns < r->syn.seen_ns)
-		return;
-	hist_add(H_HANDSHAKE, r->role, r->sport, r->dport,
-		 r->done_ns - r->syn.seen_ns);
+	int64_t ns = hs_latency_ns(r);
+
+	if (ns >= 0)
+		hist_add(H_HANDSHAKE, r->role, r->sport, r->dport, ns);
 }
 
 void hist_conn(unsigned int role, const struct tcptrace_conn_rec *r,

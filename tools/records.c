@@ -44,12 +44,6 @@ void print_lost(unsigned int cpu, uint64_t ts, uint64_t count)
 	ob_chr('\n');
 }
 
-/* -p and --comm: did a matching task act on socket @cookie? */
-static bool owner_match(uint64_t cookie)
-{
-	return !filter_by_task(&opt.f) || owner_has(cookie);
-}
-
 /* A state record teaches which sockets matching tasks act on. */
 static void owner_learn(const struct tcptrace_state_rec *r)
 {

@@ -106,11 +106,11 @@ static void top_handshake(const struct tcptrace_handshake_rec *r)
 {
 	unsigned int port = r->role == TCPTRACE_ROLE_SERVER ? r->sport :
 							      r->dport;
+	int64_t ns = hs_latency_ns(r);
 	struct latency *l;
 	unsigned int i;
 
-	if (r->outcome != TCPTRACE_HS_ESTABLISHED || !r->syn.seen_ns ||
-	    r->done_ns < r->syn.seen_ns)
+	if (ns < 0)
 		return;
 	for (i = 0; i < TOP_ROWS && lat[i].count; i++)
 		if (lat[i].port == port && lat[i].role == r->role)
@@ -120,7 +120,7 @@ static void top_handshake(const struct tcptrace_handshake_rec *r)
 	l = &lat[i];
 	l->port = port;
 	l->role = r->role;
-	l->us[l->count++ % TOP_SAMPLES] = (r->done_ns - r->syn.seen_ns) / 1000;
+	l->us[l->count++ % TOP_SAMPLES] = ns / 1000;
 	if (l->n < TOP_SAMPLES)
 		l->n++;
 }
